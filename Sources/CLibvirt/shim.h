@@ -1,0 +1,8 @@
+#ifndef XENTEST_CLIBVIRT_SHIM_H
+#define XENTEST_CLIBVIRT_SHIM_H
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+
+#endif
