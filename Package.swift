@@ -24,7 +24,6 @@ let package = Package(
         .target(
             name: "XentestCore",
             dependencies: [
-                "Libvirt",
                 "CXenLight",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -36,7 +35,7 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(
             name: "XentestCoreTests",
-            dependencies: ["XentestCore", "Libvirt"],
+            dependencies: ["XentestCore"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "xentestTests", dependencies: ["XentestCore"]),

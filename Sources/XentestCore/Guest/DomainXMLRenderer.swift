@@ -1,0 +1,118 @@
+/// Which libvirt driver a domain XML is for; each wants its own domain type, OS type and console.
+public enum LibvirtDialect: String, Sendable, Hashable, Codable {
+    /// libvirt's libxl driver (`xen:///system`).
+    case xen
+    /// QEMU with software emulation (`qemu:///system`): this host's /dev/kvm cannot run a stock kernel.
+    case qemu
+    /// libvirt's built-in simulated hypervisor (`test:///...`).
+    case test
+
+    /// The dialect of a driver as `virConnectGetType` names it (`Xen`, `QEMU`, `TEST`); nil for others.
+    public init?(driverType: String) {
+        switch driverType.lowercased() {
+        case "xen", "libxl": self = .xen
+        case "qemu": self = .qemu
+        case "test": self = .test
+        default: return nil
+        }
+    }
+}
+
+/// Renders a guest as libvirt domain XML (see libvirt's formatdomain), for `virDomainDefineXML`.
+public enum DomainXMLRenderer {
+    /// The domain XML; deterministic for the same guest and dialect.
+    public static func render(_ guest: GuestInstance, dialect: LibvirtDialect) -> String {
+        let spec = guest.spec
+        let domainType: String
+        let osType: String
+        switch dialect {
+        case .xen:
+            domainType = "xen"
+            osType = ["pv": "xen", "pvh": "xenpvh", "hvm": "hvm"][spec.type.rawValue]!
+        case .qemu:
+            domainType = "qemu"
+            osType = "hvm"
+        case .test:
+            domainType = "test"
+            osType = "hvm"
+        }
+        var xml = [
+            "<domain type='\(domainType)'>",
+            "  <name>\(escaped(guest.domainName))</name>",
+            "  <memory unit='MiB'>\(spec.memory.mebibytes)</memory>",
+            "  <vcpu placement='static' current='\(spec.vcpus)'>\(spec.maxvcpus)</vcpu>",
+            "  <os>",
+            "    <type arch='x86_64'>\(osType)</type>",
+            "    <kernel>\(escaped(guest.kernel))</kernel>",
+            "    <initrd>\(escaped(guest.ramdisk))</initrd>",
+            "    <cmdline>\(escaped(guest.commandLine(for: dialect)))</cmdline>",
+            "  </os>",
+            "  <on_poweroff>destroy</on_poweroff>",
+            "  <on_reboot>destroy</on_reboot>",
+            "  <on_crash>destroy</on_crash>",
+            "  <devices>",
+        ]
+        switch dialect {
+        case .xen where spec.type != .hvm:
+            xml.append("    <console type='pty'><target type='xen' port='0'/></console>")
+        default:
+            xml.append("    <serial type='pty'><target port='0'/></serial>")
+            xml.append("    <console type='pty'><target type='serial' port='0'/></console>")
+        }
+        for index in 0..<spec.nics {
+            xml.append(interfaceXML(guest, nic: index, dialect: dialect, indent: "    "))
+        }
+        for address in guest.pciAddresses {
+            xml.append(hostdevXML(address, indent: "    "))
+        }
+        xml += ["  </devices>", "</domain>"]
+        return xml.joined(separator: "\n") + "\n"
+    }
+
+    /// One `<interface>`: on the host file's libvirt network if it names one, otherwise on its bridge.
+    public static func interfaceXML(_ guest: GuestInstance, nic index: Int, dialect: LibvirtDialect, indent: String = "")
+        -> String
+    {
+        let source =
+            guest.host.libvirtNetwork.map { "type='network'><source network='\(escaped($0))'/>" }
+            ?? "type='bridge'><source bridge='\(escaped(guest.bridge))'/>"
+        let model = dialect == .qemu ? "<model type='virtio'/>" : ""
+        return "\(indent)<interface \(source)<mac address='\(guest.macAddress(nic: index))'/>\(model)</interface>"
+    }
+
+    /// One managed PCI `<hostdev>`: libvirt detaches the device from its host driver and gives it back.
+    public static func hostdevXML(_ address: PCIAddress, indent: String = "") -> String {
+        func hex(_ value: Int, _ width: Int) -> String {
+            let digits = String(value, radix: 16)
+            return "0x" + String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(indent)<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='"
+            + hex(address.domain, 4) + "' bus='" + hex(address.bus, 2) + "' slot='" + hex(address.device, 2)
+            + "' function='" + hex(address.function, 1) + "'/></source></hostdev>"
+    }
+
+    /// Text escaped for XML content and single-quoted attributes.
+    public static func escaped(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "'": result += "&apos;"
+            case "\"": result += "&quot;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}
+
+extension GuestInstance {
+    /// The command line for a libvirt dialect: QEMU guests have their console on the serial port.
+    func commandLine(for dialect: LibvirtDialect) -> String {
+        guard dialect == .qemu, spec.type != .hvm else { return commandLine }
+        return commandLine.replacingOccurrences(of: "console=hvc0", with: "console=ttyS0")
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import XentestCore
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check plans and report every problem as file:line:col: error: ...; exit 2 if any.",
+        discussion: "Example: xentest validate rc6 smoke testplans/my-plan.yaml"
+    )
+
+    @Argument(help: "Plan names or paths.")
+    var plans: [String]
+
+    @Option(name: .customLong("host-config"), help: "Also check this host file.")
+    var hostConfig: String?
+
+    func validate() throws {
+        guard !plans.isEmpty else { throw ValidationError("name at least one plan to validate") }
+    }
+
+    func run() throws {
+        var failed = false
+        for plan in plans {
+            do {
+                let (loaded, warnings) = try PlanLoader().load(nameOrPath: plan)
+                printDiagnostics(warnings)
+                print("\(loaded.path): ok, \(loaded.cases.count) cases")
+            } catch {
+                printDiagnostics(error.diagnostics)
+                failed = true
+            }
+        }
+        if let hostConfig {
+            do {
+                _ = try HostConfig.load(path: hostConfig)
+                print("\(hostConfig): ok")
+            } catch {
+                printDiagnostics(error.diagnostics)
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(2) }
+    }
+}
