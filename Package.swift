@@ -24,6 +24,7 @@ let package = Package(
         .target(
             name: "XentestCore",
             dependencies: [
+                "Libvirt",
                 "CXenLight",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -35,7 +36,7 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(
             name: "XentestCoreTests",
-            dependencies: ["XentestCore"],
+            dependencies: ["XentestCore", "Libvirt"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "xentestTests", dependencies: ["XentestCore"]),

@@ -9,13 +9,14 @@ struct Xentest: AsyncParsableCommand {
         abstract: "Runs Xen release-candidate test plans through xl and libvirt, and reports the results.",
         discussion: """
             Examples:
+              xentest run rc6 --connect test:///default   run the RC6 plan on libvirt's simulated host
               xentest list                      the plans
               xentest list rc6                  the cases of a plan
               xentest validate rc6              check a plan (file:line:col: error: ... and exit 2)
               xentest show rc6 > rc6.md         the plan as test instructions for a tester
             """,
         version: XentestVersion.current,
-        subcommands: [ListCommand.self, ValidateCommand.self, ShowCommand.self]
+        subcommands: [RunCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self, ReportCommand.self, CleanCommand.self]
     )
 
     /// Parses and runs, with usage errors exiting 2 (as plan errors do) rather than ArgumentParser's 64.
@@ -55,6 +56,9 @@ func loadPlanOrExit(_ nameOrPath: String) throws -> Plan {
         throw ExitCode(2)
     }
 }
+
+/// Parses a duration such as 30s or 2m.
+func parseDuration(_ text: String) -> PlanDuration? { PlanDuration(parsing: text) }
 
 /// Loads a host file, printing every problem and exiting 2 when it has errors.
 func loadHostConfigOrExit(_ path: String) throws -> HostConfig {

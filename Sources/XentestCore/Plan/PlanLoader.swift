@@ -161,7 +161,9 @@ private struct LoadSession {
             }
             if let testCase = parseCase(node, reader: caseReader, guests: guests) { cases.append(testCase) }
         }
-        if caseNodes.isEmpty, fields["cases"] == nil {
+        // A `cases:` that is not a list has been reported already; an empty list, or none, is reported here.
+        let casesIsNotAList = fields["cases"].map { if case .sequence = $0 { false } else { true } } ?? false
+        if caseNodes.isEmpty, !casesIsNotAList {
             reader.error("the plan has no cases; add a 'cases:' list", at: root)
         }
         guard let release, let title else { return nil }
@@ -659,13 +661,13 @@ private struct LoadSession {
             reader.error("'\(action.name)' cannot expect '\(entry.key)'\(hint)", at: entry.keyNode)
             return nil
         }
+        guard let entry = fields.entries.first else {
+            reader.error("expect is empty", at: node)
+            return nil
+        }
         let isOutput = keys.allSatisfy { $0 == "exit-status" || $0 == "output-matches" }
         guard keys.count == 1 || (isOutput && keys.count == 2) else {
             reader.error("expect one thing per step; this one has: \(keys.joined(separator: ", "))", at: node)
-            return nil
-        }
-        guard let entry = fields.entries.first else {
-            reader.error("expect is empty", at: node)
             return nil
         }
         if isOutput {

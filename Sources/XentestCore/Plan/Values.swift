@@ -22,6 +22,12 @@ public struct PlanDuration: Sendable, Hashable, Codable, CustomStringConvertible
         return "\(milliseconds)ms"
     }
 
+    /// Parses `30s`, `2m`; nil when it is not a duration.
+    public init?(parsing text: String) {
+        guard case .success(let value) = Self.parse(text) else { return nil }
+        self = value
+    }
+
     /// Parses `NUMBER UNIT` with unit ms, s, m or h; at most a day.
     static func parse(_ text: String) -> Result<PlanDuration, ValueError> {
         let units: [(String, Int)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]

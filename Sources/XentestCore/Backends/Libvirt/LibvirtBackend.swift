@@ -1,0 +1,442 @@
+import Dispatch
+import Foundation
+import Libvirt
+
+/// The libvirt toolstack, through the C API, on any URI: `xen:///system`, `qemu:///system`, `test:///default`.
+public final class LibvirtBackend: Backend {
+    public let kind = BackendKind.libvirt
+    public let driver: String
+    /// The connection every call goes through.
+    public let connection: LibvirtConnection
+    /// The XML dialect of this connection's driver.
+    public let dialect: LibvirtDialect
+
+    /// Opens `uri`; a URI that cannot be used is `BackendUnavailable` with what to do instead.
+    public init(uri: String) throws(BackendUnavailable) {
+        do {
+            connection = try LibvirtConnection(uri: uri)
+        } catch {
+            throw BackendUnavailable(Self.explain(error, uri: uri))
+        }
+        let type: String
+        do {
+            type = try connection.driverType
+        } catch {
+            throw BackendUnavailable(Self.explain(error, uri: uri))
+        }
+        guard let dialect = LibvirtDialect(driverType: type) else {
+            throw BackendUnavailable("libvirt driver '\(type)' at \(uri) is not supported; use xen://, qemu:// or test://")
+        }
+        self.dialect = dialect
+        driver = dialect.rawValue
+    }
+
+    /// One clear message for the ways a URI fails, with what to do next.
+    static func explain(_ error: LibvirtError, uri: String) -> String {
+        if error.message.contains("libvirt-sock") || error.message.contains("Failed to connect socket") {
+            let hint = uri.hasPrefix("xen") ? "no Xen hypervisor here (libvirtd is not running)" : "libvirtd is not running"
+            return "cannot connect to \(uri): \(hint). Start libvirtd, or run on libvirt's simulated host: --connect test:///default"
+        }
+        if error.message.contains("libxenlight state driver is not active") {
+            return "cannot connect to \(uri): no Xen hypervisor here (libvirt's libxl driver is not active). "
+                + "Run on a Xen host, or on libvirt's simulated host: --connect test:///default"
+        }
+        return "cannot connect to \(uri): \(error.message)"
+    }
+
+    public func collectFacts() async throws -> HostFacts {
+        try await offPool { [self] in
+            let node = try connection.nodeInfo()
+            let free = try connection.freeMemoryBytes()
+            let capabilities = try connection.capabilitiesXML()
+            var bridges: [String] = []
+            for network in try connection.networks() where try network.isActive {
+                bridges.append(network.name)
+                if let bridge = try? network.bridgeName { bridges.append(bridge) }
+            }
+            bridges += Self.hostBridges()
+            let osTypes = Set(Self.values(of: "os_type", in: capabilities))
+            let hypervisor = try connection.hypervisorVersion.description
+            var caps: [String] = osTypes.sorted()
+            let iommu = capabilities.contains("<iommu support='yes'/>")
+            if iommu { caps.append("iommu") }
+            return HostFacts(
+                hostname: try connection.hostname,
+                toolstack: "libvirt \(try connection.driverType) driver",
+                libvirtURI: try connection.uri,
+                libvirtDriver: try connection.driverType,
+                libvirtVersion: try connection.libraryVersion.description,
+                hypervisorVersion: hypervisor,
+                xenVersion: dialect == .xen ? hypervisor : nil,
+                kernel: dialect == .test ? nil : Self.kernelRelease(),
+                cpuModel: node.model,
+                cpus: node.cpus,
+                totalMemoryMiB: Int(node.memoryKiB / 1024),
+                freeMemoryMiB: Int(free / 1024 / 1024),
+                virtCaps: caps,
+                iommu: dialect == .test ? false : iommu,
+                hvm: osTypes.contains("hvm"),
+                pvh: osTypes.contains("xenpvh"),
+                bridges: Array(Set(bridges)).sorted(),
+                runsGuestCode: dialect != .test
+            )
+        }
+    }
+
+    public func unsupportedReason(for action: Action) -> String? {
+        switch (dialect, action) {
+        case (.test, .pciAssignableAdd), (.test, .pciAssignableRemove), (.test, .pciAssignableList):
+            "libvirt's test driver cannot detach node devices (virNodeDeviceDetachFlags is not supported)"
+        case (.test, .pciAttach), (.test, .pciDetach), (.test, .networkAttach), (.test, .networkDetach):
+            "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"
+        case (.test, .guestExec), (.test, .ping):
+            nil  // the test-guest requirement already says the test driver runs no guest code
+        case (_, .guestExec), (_, .ping):
+            "in-guest checks over libvirt's console stream are not built yet; run this case with --backend xl"
+        case (_, .xenstoreRead):
+            "xenstore is read through the xl backend only"
+        default: nil
+        }
+    }
+
+    public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
+        try await offPool { [self] in try performBlocking(action, in: session) }
+    }
+
+    /// The synchronous body of `perform`, on a thread outside Swift's cooperative pool.
+    private func performBlocking(_ action: Action, in session: CaseSession) throws -> ActionOutcome {
+        var calls = CallRecorder()
+        let name = session.domainName
+        do {
+            switch action {
+            case .create(let paused):
+                guard let guest = session.guest else { return .failure("the case has no guest", []) }
+                let xml = DomainXMLRenderer.render(guest, dialect: dialect)
+                session.record(.domain(name: name))
+                let domain = try calls.call("virDomainDefineXML", [xml]) { try connection.defineDomain(xml: xml) }
+                if paused {
+                    try calls.call("virDomainCreateWithFlags", [name, "START_PAUSED"]) { try domain.createPaused() }
+                } else {
+                    try calls.call("virDomainCreate", [name]) { try domain.create() }
+                }
+                return .success(calls.evidence)
+            case .destroy:
+                let domain = try lookup(name, &calls)
+                try calls.call("virDomainDestroy", [name]) { try domain.destroy() }
+                try undefineIfPersistent(domain, &calls)
+                session.forget(.domain(name: name))
+                return .success(calls.evidence)
+            case .shutdown:
+                return try shutdown(name, session: session, &calls)
+            case .pause:
+                let domain = try lookup(name, &calls)
+                try calls.call("virDomainSuspend", [name]) { try domain.suspend() }
+                return .success(calls.evidence)
+            case .unpause:
+                let domain = try lookup(name, &calls)
+                try calls.call("virDomainResume", [name]) { try domain.resume() }
+                return .success(calls.evidence)
+            case .list:
+                let state = try currentState(name, &calls)
+                return .success(calls.evidence, observation: .state(state))
+            case .vcpuSet(let count):
+                let domain = try lookup(name, &calls)
+                try calls.call("virDomainSetVcpusFlags", [name, String(count), "LIVE"]) {
+                    try domain.setVcpuCount(count, scope: .live)
+                }
+                return .success(calls.evidence)
+            case .vcpuList:
+                let domain = try lookup(name, &calls)
+                let count = try calls.call("virDomainGetVcpusFlags", [name, "LIVE"]) { try domain.vcpuCount(.live) }
+                return .success(calls.evidence, observation: .onlineVcpus(count))
+            case .pciAssignableAdd(let role), .pciAssignableRemove(let role):
+                let address = try device(role, session)
+                guard let node = try calls.call("virNodeDeviceLookupByName", [address.libvirtNodeDeviceName], {
+                    try connection.nodeDevice(named: address.libvirtNodeDeviceName)
+                }) else {
+                    return .failure("libvirt knows no node device \(address.libvirtNodeDeviceName)", calls.evidence)
+                }
+                if case .pciAssignableAdd = action {
+                    session.record(.assignablePCIDevice(address))
+                    try calls.call("virNodeDeviceDetachFlags", [node.name]) { try node.detach() }
+                } else {
+                    try calls.call("virNodeDeviceReAttach", [node.name]) { try node.reattach() }
+                    session.forget(.assignablePCIDevice(address))
+                }
+                return .success(calls.evidence)
+            case .pciAssignableList:
+                var assignable: [PCIAddress] = []
+                for device in session.host.pciDevices.values.map(\.address).sorted() {
+                    let nodeName = device.libvirtNodeDeviceName
+                    guard let node = try connection.nodeDevice(named: nodeName) else { continue }
+                    let xml = try calls.call("virNodeDeviceGetXMLDesc", [nodeName]) { try node.xml() }
+                    let driver = Self.values(of: "name", in: Self.section("driver", of: xml)).first ?? ""
+                    if ["vfio-pci", "pciback", "xen-pciback"].contains(driver) { assignable.append(device) }
+                }
+                return .success(calls.evidence, observation: .pciDevices(assignable))
+            case .pciAttach(let role), .pciDetach(let role):
+                let domain = try lookup(name, &calls)
+                let xml = DomainXMLRenderer.hostdevXML(try device(role, session))
+                if case .pciAttach = action {
+                    try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) { try domain.attachDevice(xml: xml) }
+                } else {
+                    try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
+                }
+                return .success(calls.evidence)
+            case .pciList:
+                let domain = try lookup(name, &calls)
+                let xml = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
+                return .success(calls.evidence, observation: .pciDevices(Self.hostdevAddresses(in: xml)))
+            case .networkAttach, .networkDetach:
+                guard let guest = session.guest else { return .failure("the case has no guest", []) }
+                let domain = try lookup(name, &calls)
+                let attached = session.withState { $0.attachedNICs }
+                if case .networkAttach = action {
+                    let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached, dialect: dialect)
+                    try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) { try domain.attachDevice(xml: xml) }
+                    session.withState { $0.attachedNICs += 1 }
+                } else {
+                    guard attached > 0 else { return .failure("no interface was attached by this case", calls.evidence) }
+                    let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached - 1, dialect: dialect)
+                    try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
+                    session.withState { $0.attachedNICs -= 1 }
+                }
+                return .success(calls.evidence)
+            case .networkList:
+                let domain = try lookup(name, &calls)
+                let xml = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
+                return .success(calls.evidence, observation: .interfaces(xml.components(separatedBy: "<interface ").count - 1))
+            case .waitForState(let wanted):
+                return try waitForState(wanted, name: name, &calls)
+            case .guestExec, .ping, .xenstoreRead:
+                return .failure(unsupportedReason(for: action) ?? "not supported", [])
+            }
+        } catch let error as LibvirtError {
+            return .failure(error.message, calls.evidence)
+        }
+    }
+
+    private func lookup(_ name: String, _ calls: inout CallRecorder) throws -> LibvirtDomain {
+        guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) else {
+            throw LibvirtError(code: 42, domain: 0, message: "Domain not found: no domain with matching name '\(name)'", call: "virDomainLookupByName")
+        }
+        return domain
+    }
+
+    private func device(_ role: String, _ session: CaseSession) throws -> PCIAddress {
+        guard let address = session.host.pciDevices[role]?.address else {
+            throw LibvirtError(code: 8, domain: 0, message: "the host file names no PCI device for role '\(role)'", call: "host file")
+        }
+        return address
+    }
+
+    private func undefineIfPersistent(_ domain: LibvirtDomain, _ calls: inout CallRecorder) throws {
+        guard try domain.isPersistent else { return }
+        try calls.call("virDomainUndefineFlags", [domain.name]) { try domain.undefine() }
+    }
+
+    private func currentState(_ name: String, _ calls: inout CallRecorder) throws -> GuestState {
+        guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) else {
+            return .gone
+        }
+        let state = try calls.call("virDomainGetInfo", [name]) { try domain.info().state }
+        return Self.guestState(state)
+    }
+
+    static func guestState(_ state: DomainState) -> GuestState {
+        switch state {
+        case .running, .blocked: .running
+        case .paused, .pmSuspended: .paused
+        default: .shutoff
+        }
+    }
+
+    /// Asks the guest to shut down and waits for libvirt's stopped event, then removes the definition.
+    private func shutdown(_ name: String, session: CaseSession, _ calls: inout CallRecorder) throws -> ActionOutcome {
+        let events = try connection.domainLifecycleEvents()
+        let domain = try lookup(name, &calls)
+        try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
+        if try domain.isActive {
+            let stopped = waitForEvent(events) { $0.domainName == name && $0.kind == .stopped }
+            guard stopped else { return .failure("the guest did not stop", calls.evidence) }
+        }
+        try undefineIfPersistent(domain, &calls)
+        session.forget(.domain(name: name))
+        return .success(calls.evidence)
+    }
+
+    /// Waits on lifecycle events (not polling) until the guest reaches `wanted`.
+    private func waitForState(_ wanted: GuestState, name: String, _ calls: inout CallRecorder) throws -> ActionOutcome {
+        let events = try connection.domainLifecycleEvents()
+        var seen = try currentState(name, &calls)
+        if seen == wanted { return .success(calls.evidence, observation: .state(seen)) }
+        var recorder = calls
+        let reached = waitForEvent(events) { event in
+            guard event.domainName == name else { return false }
+            seen = (try? self.currentState(name, &recorder)) ?? seen
+            return seen == wanted
+        }
+        calls = recorder
+        return reached
+            ? .success(calls.evidence, observation: .state(seen))
+            : .failure("the guest did not become \(wanted.rawValue) (last seen \(seen.rawValue))", calls.evidence)
+    }
+
+    /// Blocks this (non-pool) thread until an event satisfies `condition`; false when the stream ends or the
+    /// waiting task is cancelled (the runner's deadline cancels it).
+    private func waitForEvent(
+        _ events: AsyncStream<DomainLifecycleEvent>,
+        until condition: @escaping (DomainLifecycleEvent) -> Bool
+    ) -> Bool {
+        let semaphore = DispatchSemaphore(value: 0)
+        let found = LockedFlag()
+        let box = UncheckedBox(condition)
+        let task = Task {
+            for await event in events where box.value(event) {
+                found.set()
+                break
+            }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        task.cancel()
+        return found.value
+    }
+
+    public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
+        try await offPool { [self] in
+            var calls = CallRecorder()
+            switch entry {
+            case .domain(let name):
+                guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) })
+                else { return calls.evidence }
+                if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
+                try undefineIfPersistent(domain, &calls)
+            case .assignablePCIDevice(let address):
+                let nodeName = address.libvirtNodeDeviceName
+                if let node = try connection.nodeDevice(named: nodeName) {
+                    try calls.call("virNodeDeviceReAttach", [nodeName]) { try node.reattach() }
+                }
+            case .file(let path):
+                try? FileManager.default.removeItem(atPath: path)
+            }
+            return calls.evidence
+        }
+    }
+
+    public func leftovers() async throws -> [String] {
+        try await offPool { [self] in
+            let domains = try connection.domains().map(\.name)
+            let networks = try connection.networks().map(\.name)
+            return (domains + networks).filter { $0.hasPrefix("xentest-") }.sorted()
+        }
+    }
+
+    public func removeLeftover(_ name: String) async throws -> [Evidence] {
+        precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
+        return try await offPool { [self] in
+            var calls = CallRecorder()
+            if let domain = try connection.domain(named: name) {
+                if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
+                try undefineIfPersistent(domain, &calls)
+            } else if let network = try connection.network(named: name) {
+                if try network.isActive { try calls.call("virNetworkDestroy", [name]) { try network.destroy() } }
+                if try network.isPersistent { try calls.call("virNetworkUndefine", [name]) { try network.undefine() } }
+            }
+            return calls.evidence
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs blocking libvirt calls on a Dispatch thread, keeping Swift's small cooperative pool free.
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// The text of every `<tag>...</tag>` in `xml`.
+    static func values(of tag: String, in xml: String) -> [String] {
+        var found: [String] = []
+        var rest = xml[...]
+        while let open = rest.range(of: "<\(tag)>"), let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex) {
+            found.append(String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces))
+            rest = rest[close.upperBound...]
+        }
+        return found
+    }
+
+    /// The first `<tag ...>...</tag>` element of `xml`, or "".
+    static func section(_ tag: String, of xml: String) -> String {
+        guard let open = xml.range(of: "<\(tag)"), let close = xml.range(of: "</\(tag)>", range: open.upperBound..<xml.endIndex)
+        else { return "" }
+        return String(xml[open.lowerBound..<close.upperBound])
+    }
+
+    /// PCI addresses of the `<hostdev>` elements in a domain's XML.
+    static func hostdevAddresses(in xml: String) -> [PCIAddress] {
+        var addresses: [PCIAddress] = []
+        for hostdev in xml.components(separatedBy: "<hostdev").dropFirst() {
+            guard let end = hostdev.range(of: "</hostdev>") else { continue }
+            let body = hostdev[..<end.lowerBound]
+            func attribute(_ name: String) -> Int? {
+                guard let start = body.range(of: "\(name)='0x") else { return nil }
+                let digits = body[start.upperBound...].prefix { $0.isHexDigit }
+                return Int(digits, radix: 16)
+            }
+            if let domain = attribute("domain"), let bus = attribute("bus"), let slot = attribute("slot"),
+                let function = attribute("function")
+            {
+                addresses.append(PCIAddress(domain: domain, bus: bus, device: slot, function: function))
+            }
+        }
+        return addresses
+    }
+
+    /// Bridges of this machine (`/sys/class/net/*/bridge`).
+    static func hostBridges() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: "/sys/class/net/\($0)/bridge") }
+    }
+
+    static func kernelRelease() -> String? {
+        var name = utsname()
+        guard uname(&name) == 0 else { return nil }
+        return withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}
+
+/// Records each libvirt call as evidence: what was called, with what, how it ended and how long it took.
+struct CallRecorder {
+    var evidence: [Evidence] = []
+
+    mutating func call<T>(_ name: String, _ arguments: [String], _ body: () throws -> T) throws -> T {
+        let start = DispatchTime.now()
+        func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        do {
+            let value = try body()
+            evidence.append(Evidence(kind: "api", call: name, arguments: arguments, status: 0, durationSeconds: seconds()))
+            return value
+        } catch let error as LibvirtError {
+            evidence.append(
+                Evidence(kind: "api", call: name, arguments: arguments, status: -1, error: error.message, durationSeconds: seconds())
+            )
+            throw error
+        }
+    }
+}
+
+private final class LockedFlag: @unchecked Sendable {
+    // @unchecked: `flag` is only touched under `lock`.
+    private let lock = NSLock()
+    private var flag = false
+    func set() { lock.withLock { flag = true } }
+    var value: Bool { lock.withLock { flag } }
+}
+
+/// Carries a non-Sendable closure into the event task; it is only called there while the caller blocks.
+private final class UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

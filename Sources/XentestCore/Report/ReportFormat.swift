@@ -1,0 +1,69 @@
+import Foundation
+
+/// The report formats `--report FORMAT:PATH` and `xentest report --format` accept.
+public enum ReportFormat: String, Sendable, CaseIterable {
+    case json, junit, markdown, tap
+
+    /// The file name a run directory uses for this format.
+    public var defaultFileName: String {
+        switch self {
+        case .json: "report.json"
+        case .junit: "junit.xml"
+        case .markdown: "summary.md"
+        case .tap: "report.tap"
+        }
+    }
+
+    /// Renders `result` in this format: a pure function of the result.
+    public func render(_ result: RunResult) -> String {
+        switch self {
+        case .json: JSONReporter.render(result)
+        case .junit: JUnitReporter.render(result)
+        case .markdown: MarkdownSummaryReporter.render(result)
+        case .tap: TAPReporter.render(result)
+        }
+    }
+}
+
+/// `report.json`: the whole result, versioned (`schemaVersion`), keys sorted, dates in UTC ISO 8601.
+public enum JSONReporter {
+    public static func render(_ result: RunResult) -> String {
+        let encoder = Journal.makeEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(result) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// Reads a report back.
+    public static func decode(_ text: String) throws -> RunResult {
+        try Journal.makeDecoder().decode(RunResult.self, from: Data(text.utf8))
+    }
+}
+
+/// Shared wording of a case's outcome for the human-readable reports.
+enum CaseWording {
+    /// The steps and teardown of a case as evidence text: each call with its arguments, status and output.
+    static func evidence(_ testCase: CaseResult) -> String {
+        var lines: [String] = []
+        for step in testCase.steps + testCase.teardown {
+            var line = "[\(step.status.rawValue)] \(step.label) (expect \(step.expected); \(seconds(step.durationSeconds))"
+            if step.attempts > 1 { line += ", \(step.attempts) attempts" }
+            line += ")"
+            if let message = step.message { line += ": \(message)" }
+            lines.append(line)
+            for call in step.evidence {
+                let arguments = call.arguments.map { $0.count > 200 ? String($0.prefix(200)) + "…" : $0 }
+                lines.append("    \(call.call)(\(arguments.joined(separator: ", "))) -> \(call.status) in \(seconds(call.durationSeconds))")
+                if !call.output.isEmpty { lines.append("      output: " + call.output.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                if !call.error.isEmpty { lines.append("      error: " + call.error.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func seconds(_ value: Double) -> String { String(format: "%.3fs", value) }
+
+    static func failingStep(_ testCase: CaseResult) -> StepResult? {
+        (testCase.steps + testCase.teardown).first { $0.status != .pass }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// A step or teardown took longer than its time limit.
+public struct DeadlineExceeded: Error, CustomStringConvertible {
+    public var limit: PlanDuration
+    public var description: String { "did not finish within \(limit)" }
+}
+
+/// Runs `operation` and gives up waiting after `limit`.
+///
+/// The operation runs in its own task, so a blocking call that ignores cancellation (a hung libvirt call) cannot
+/// hold the run: the runner stops waiting, the task is cancelled, and the run goes on. Cancelling the caller
+/// stops the wait at once with `CancellationError`.
+func withDeadline<T: Sendable>(
+    _ limit: PlanDuration,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let gate = ResumeOnce<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            gate.set(continuation)
+            let work = Task {
+                do {
+                    gate.resume(with: .success(try await operation()))
+                } catch {
+                    gate.resume(with: .failure(error))
+                }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit.duration)
+                if gate.resume(with: .failure(DeadlineExceeded(limit: limit))) { work.cancel() }
+            }
+            gate.onFinish { timer.cancel() }
+            gate.onCancel { work.cancel() }
+        }
+    } onCancel: {
+        gate.cancel()
+    }
+}
+
+/// Resumes a continuation exactly once, whichever of result, timeout or cancellation comes first.
+private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    // @unchecked: every field is read and written under `lock`.
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var pending: Result<T, any Error>?
+    private var finished = false
+    private var finishHandlers: [@Sendable () -> Void] = []
+    private var cancelHandlers: [@Sendable () -> Void] = []
+
+    func set(_ continuation: CheckedContinuation<T, any Error>) {
+        lock.lock()
+        if let pending {
+            lock.unlock()
+            continuation.resume(with: pending)
+            return
+        }
+        self.continuation = continuation
+        lock.unlock()
+    }
+
+    /// True when this call was the one that resumed.
+    @discardableResult
+    func resume(with result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        guard !finished else {
+            lock.unlock()
+            return false
+        }
+        finished = true
+        let continuation = self.continuation
+        self.continuation = nil
+        if continuation == nil { pending = result }
+        let handlers = finishHandlers
+        finishHandlers = []
+        lock.unlock()
+        continuation?.resume(with: result)
+        handlers.forEach { $0() }
+        return true
+    }
+
+    func onFinish(_ handler: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if finished {
+            lock.unlock()
+            handler()
+            return
+        }
+        finishHandlers.append(handler)
+        lock.unlock()
+    }
+
+    func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        lock.lock()
+        cancelHandlers.append(handler)
+        lock.unlock()
+    }
+
+    func cancel() {
+        lock.lock()
+        let handlers = cancelHandlers
+        lock.unlock()
+        if resume(with: .failure(CancellationError())) { handlers.forEach { $0() } }
+    }
+}

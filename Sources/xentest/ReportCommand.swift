@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import XentestCore
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Render a run's reports again from its journal, also for a run that crashed.",
+        discussion: """
+            Cases that were running or not yet started when the journal ends are reported as interrupted.
+            Examples:
+              xentest report results/rc6-20261125T101500Z-host --format markdown
+              xentest report results/rc6-... --format junit --output junit.xml
+            """
+    )
+
+    @Argument(help: "A run directory (with journal.jsonl) or a journal file.")
+    var runDirectory: String
+
+    @Option(help: "json, junit, markdown or tap.")
+    var format: ReportFormat = .markdown
+
+    @Option(help: "Write to this file instead of stdout.")
+    var output: String?
+
+    func run() throws {
+        let journal = runDirectory.hasSuffix(".jsonl") ? runDirectory : runDirectory + "/journal.jsonl"
+        let folded: RunResult?
+        do {
+            folded = try Journal.result(path: journal)
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot read \(journal): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        guard let result = folded else {
+            FileHandle.standardError.write(Data("error: \(journal) has no run in it\n".utf8))
+            throw ExitCode(2)
+        }
+        let text = format.render(result)
+        if let output {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}
+
+extension ReportFormat: ExpressibleByArgument {}
