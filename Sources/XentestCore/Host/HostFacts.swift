@@ -22,8 +22,8 @@ public struct HostFacts: Sendable, Hashable, Codable {
     public var cpus: Int
     /// Total memory in MiB.
     public var totalMemoryMiB: Int
-    /// Memory free for guests in MiB.
-    public var freeMemoryMiB: Int
+    /// Memory free for guests in MiB; nil when the toolstack cannot tell.
+    public var freeMemoryMiB: Int?
     /// Xen's `virt_caps` (`hvm`, `hvm_directio`, `pv_directio`, ...) or the libvirt equivalents.
     public var virtCaps: [String]
     /// Whether an IOMMU usable for passthrough is present; nil when the toolstack cannot tell.
@@ -53,7 +53,7 @@ public struct HostFacts: Sendable, Hashable, Codable {
         cpuModel: String? = nil,
         cpus: Int,
         totalMemoryMiB: Int,
-        freeMemoryMiB: Int,
+        freeMemoryMiB: Int?,
         virtCaps: [String] = [],
         iommu: Bool? = nil,
         hvm: Bool? = nil,

@@ -155,6 +155,7 @@ private struct LoadSession {
             if let id = Self.peekID(node) {
                 if let earlier = firstSeen[id] {
                     caseReader.error("duplicate case id '\(id)'; first defined at \(earlier)", at: node)
+                    _ = parseCase(node, reader: caseReader, guests: guests)  // for its own problems
                     continue
                 }
                 firstSeen[id] = caseReader.location(of: node)
@@ -255,6 +256,13 @@ private struct LoadSession {
         foundFilteredIDs.formUnion(outerFound)
     }
 
+    /// A step's action name read without checking anything; nil unless it has exactly one.
+    static func peekAction(_ node: Node) -> String? {
+        guard case .mapping(let mapping) = node else { return nil }
+        let names = mapping.compactMap { key, _ in key.string }.filter { PlanSyntax.actions.contains($0) }
+        return names.count == 1 ? names[0] : nil
+    }
+
     /// A case's id read without checking anything, to filter includes before cases are parsed.
     static func peekID(_ node: Node) -> String? {
         guard case .mapping(let mapping) = node else { return nil }
@@ -327,8 +335,13 @@ private struct LoadSession {
         let timeout = fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) }
             ?? PlanSyntax.defaultCaseTimeout
         var steps: [Step]?
-        if let stepsNode = fields["steps"], case .some(let resolvedGuest) = guest {
-            steps = parseSteps(stepsNode, reader: reader, guest: resolvedGuest, what: what)
+        if let stepsNode = fields["steps"] {
+            if case .some(let resolvedGuest) = guest {
+                steps = parseSteps(stepsNode, reader: reader, guest: resolvedGuest, what: what)
+            } else {
+                // The guest had errors, already reported: still report the steps' own problems.
+                _ = parseSteps(stepsNode, reader: reader, guest: nil, guestHasErrors: true, what: what)
+            }
         }
         guard let id, let title, let area, let tags, let explicitRequirements, let backends, case .some(let guest) = guest,
             let steps, let timeout
@@ -473,7 +486,14 @@ private struct LoadSession {
         return KnownIssue(summary: summary, link: link, xen: xen ?? nil, backends: backends.sorted(), drivers: drivers)
     }
 
-    func parseSteps(_ node: Node, reader: YAMLReader, guest: GuestSpec?, what: String) -> [Step]? {
+    /// With `guestHasErrors`, the checks that need the guest are left out (its problems are reported already).
+    func parseSteps(
+        _ node: Node,
+        reader: YAMLReader,
+        guest: GuestSpec?,
+        guestHasErrors: Bool = false,
+        what: String
+    ) -> [Step]? {
         guard let items = reader.sequence(node, "steps") else { return nil }
         if items.isEmpty {
             reader.error("\(what) has no steps", at: node)
@@ -486,10 +506,18 @@ private struct LoadSession {
         for item in items {
             guard let step = parseStep(item, reader: reader, guest: guest) else {
                 ok = false
+                // A create or destroy with errors still counts, so that the steps after it are not blamed too.
+                switch Self.peekAction(item) {
+                case "create":
+                    created = true
+                    everCreated = true
+                case "destroy", "shutdown": created = false
+                default: break
+                }
                 continue
             }
             if step.action.actsOnGuest {
-                if guest == nil {
+                if guest == nil, !guestHasErrors {
                     reader.error("step '\(step.action.name)' acts on a guest, but \(what) has no 'guest'", at: item)
                     ok = false
                 } else if step.action.needsRunningGuest && !created {
@@ -542,7 +570,16 @@ private struct LoadSession {
         let retryFor = fields["retry-for"].map { reader.parsed($0, "retry-for", PlanDuration.parse) }
         guard let timeout else { return nil }
         if case .some(.none) = retryFor { return nil }
-        if let guest, !checkAgainstGuest(action, expectation, guest: guest, node: actionEntry.value, reader: reader) {
+        if let guest,
+            !checkAgainstGuest(
+                action,
+                expectation,
+                guest: guest,
+                node: actionEntry.value,
+                expectNode: fields["expect"],
+                reader: reader
+            )
+        {
             return nil
         }
         return Step(
@@ -556,11 +593,14 @@ private struct LoadSession {
     }
 
     /// Values that cannot work with this guest: more vCPUs than it may have, hot-plug it does not allow.
+    ///
+    /// Problems are reported at the action's value (`node`), or at the expectation when it is what cannot hold.
     func checkAgainstGuest(
         _ action: Action,
         _ expectation: Expectation,
         guest: GuestSpec,
         node: Node,
+        expectNode: Node?,
         reader: YAMLReader
     ) -> Bool {
         switch (action, expectation) {
@@ -574,7 +614,7 @@ private struct LoadSession {
         case (_, .onlineVcpus(let count)) where count > guest.maxvcpus:
             reader.error(
                 "expecting \(count) vCPUs online, but guest '\(guest.name)' has maxvcpus \(guest.maxvcpus)",
-                at: node
+                at: expectNode ?? node
             )
             return false
         case (.pciAttach, .succeeds) where !guest.passthrough:
@@ -662,7 +702,7 @@ private struct LoadSession {
             return nil
         }
         guard let entry = fields.entries.first else {
-            reader.error("expect is empty", at: node)
+            if case .mapping(let mapping) = node, mapping.count == 0 { reader.error("expect is empty", at: node) }
             return nil
         }
         let isOutput = keys.allSatisfy { $0 == "exit-status" || $0 == "output-matches" }

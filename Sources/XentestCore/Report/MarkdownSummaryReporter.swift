@@ -48,7 +48,8 @@ public enum MarkdownSummaryReporter {
     }
 
     static func hardware(_ host: HostFacts) -> String {
-        "\(host.cpuModel ?? "unknown CPU"), \(host.cpus) CPUs, \(host.totalMemoryMiB) MiB memory (\(host.freeMemoryMiB) MiB free)"
+        "\(host.cpuModel ?? "unknown CPU"), \(host.cpus) CPUs, \(host.totalMemoryMiB) MiB memory"
+            + (host.freeMemoryMiB.map { " (\($0) MiB free)" } ?? "")
             + (host.virtCaps.isEmpty ? "" : "; caps: \(host.virtCaps.joined(separator: " "))")
     }
 

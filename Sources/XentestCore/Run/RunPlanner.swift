@@ -102,8 +102,10 @@ public enum RunPlanner {
             }
             return host.guestKernel == nil ? "the host file names no test guest (guest-kernel, guest-ramdisk)" : nil
         case .minFreeMemory(let size):
-            return facts.freeMemoryMiB >= size.mebibytes
-                ? nil : "needs \(size) free memory; the host has \(facts.freeMemoryMiB) MiB free"
+            guard let free = facts.freeMemoryMiB else {
+                return "needs \(size) free memory; \(facts.toolstack) cannot tell how much is free"
+            }
+            return free >= size.mebibytes ? nil : "needs \(size) free memory; the host has \(free) MiB free"
         case .minHostCPUs(let count):
             return facts.cpus >= count ? nil : "needs \(count) physical CPUs; the host has \(facts.cpus)"
         case .xenVersion(let range):

@@ -183,11 +183,11 @@ public struct Runner: Sendable {
             case .met: return result(.pass, nil)
             case .harnessProblem(let message): return result(.error, message)
             case .notMet(let message):
-                if let retryUntil, Date().addingTimeInterval(delay) < retryUntil,
-                    Date().addingTimeInterval(delay) < caseDeadline
-                {
+                // Retry until the window closes, with a last attempt right at its end.
+                let windowLeft = min(retryUntil?.timeIntervalSinceNow ?? 0, caseDeadline.timeIntervalSinceNow)
+                if windowLeft > 0.01 {
                     logger.debug("retrying \(step.action.label): \(message)")
-                    try? await Task.sleep(for: .seconds(delay))
+                    try? await Task.sleep(for: .seconds(min(delay, windowLeft)))
                     delay = min(delay * 2, 1)
                     continue
                 }

@@ -47,7 +47,8 @@ public final class LibvirtBackend: Backend {
     public func collectFacts() async throws -> HostFacts {
         try await offPool { [self] in
             let node = try connection.nodeInfo()
-            let free = try connection.freeMemoryBytes()
+            // Some hosts cannot say (libvirt's test driver on a host file without NUMA cells): unknown, not zero.
+            let free = try? connection.freeMemoryBytes()
             let capabilities = try connection.capabilitiesXML()
             var bridges: [String] = []
             for network in try connection.networks() where try network.isActive {
@@ -72,7 +73,7 @@ public final class LibvirtBackend: Backend {
                 cpuModel: node.model,
                 cpus: node.cpus,
                 totalMemoryMiB: Int(node.memoryKiB / 1024),
-                freeMemoryMiB: Int(free / 1024 / 1024),
+                freeMemoryMiB: free.map { Int($0 / 1024 / 1024) },
                 virtCaps: caps,
                 iommu: dialect == .test ? false : iommu,
                 hvm: osTypes.contains("hvm"),
@@ -85,6 +86,8 @@ public final class LibvirtBackend: Backend {
 
     public func unsupportedReason(for action: Action) -> String? {
         switch (dialect, action) {
+        case (.test, .create(paused: true)):
+            "libvirt's test driver cannot start a domain paused (virDomainCreateWithFlags: unsupported flags)"
         case (.test, .pciAssignableAdd), (.test, .pciAssignableRemove), (.test, .pciAssignableList):
             "libvirt's test driver cannot detach node devices (virNodeDeviceDetachFlags is not supported)"
         case (.test, .pciAttach), (.test, .pciDetach), (.test, .networkAttach), (.test, .networkDetach):
@@ -100,7 +103,11 @@ public final class LibvirtBackend: Backend {
     }
 
     public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
-        try await offPool { [self] in try performBlocking(action, in: session) }
+        switch action {
+        case .waitForState(let wanted): try await waitForState(wanted, name: session.domainName)
+        case .shutdown: try await shutdown(session)
+        default: try await offPool { [self] in try performBlocking(action, in: session) }
+        }
     }
 
     /// The synchronous body of `perform`, on a thread outside Swift's cooperative pool.
@@ -126,8 +133,6 @@ public final class LibvirtBackend: Backend {
                 try undefineIfPersistent(domain, &calls)
                 session.forget(.domain(name: name))
                 return .success(calls.evidence)
-            case .shutdown:
-                return try shutdown(name, session: session, &calls)
             case .pause:
                 let domain = try lookup(name, &calls)
                 try calls.call("virDomainSuspend", [name]) { try domain.suspend() }
@@ -206,8 +211,8 @@ public final class LibvirtBackend: Backend {
                 let domain = try lookup(name, &calls)
                 let xml = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
                 return .success(calls.evidence, observation: .interfaces(xml.components(separatedBy: "<interface ").count - 1))
-            case .waitForState(let wanted):
-                return try waitForState(wanted, name: name, &calls)
+            case .waitForState, .shutdown:
+                preconditionFailure("waits are performed asynchronously, in perform(_:in:)")
             case .guestExec, .ping, .xenstoreRead:
                 return .failure(unsupportedReason(for: action) ?? "not supported", [])
             }
@@ -252,55 +257,63 @@ public final class LibvirtBackend: Backend {
     }
 
     /// Asks the guest to shut down and waits for libvirt's stopped event, then removes the definition.
-    private func shutdown(_ name: String, session: CaseSession, _ calls: inout CallRecorder) throws -> ActionOutcome {
+    private func shutdown(_ session: CaseSession) async throws -> ActionOutcome {
+        let name = session.domainName
         let events = try connection.domainLifecycleEvents()
-        let domain = try lookup(name, &calls)
-        try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
-        if try domain.isActive {
-            let stopped = waitForEvent(events) { $0.domainName == name && $0.kind == .stopped }
-            guard stopped else { return .failure("the guest did not stop", calls.evidence) }
+        let start = try await offPool { [self] () throws -> (ActionOutcome?, Bool, CallRecorder) in
+            var calls = CallRecorder()
+            do {
+                let domain = try lookup(name, &calls)
+                try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
+                return (nil, try domain.isActive, calls)
+            } catch let error as LibvirtError {
+                return (.failure(error.message, calls.evidence), false, calls)
+            }
         }
-        try undefineIfPersistent(domain, &calls)
-        session.forget(.domain(name: name))
-        return .success(calls.evidence)
-    }
-
-    /// Waits on lifecycle events (not polling) until the guest reaches `wanted`.
-    private func waitForState(_ wanted: GuestState, name: String, _ calls: inout CallRecorder) throws -> ActionOutcome {
-        let events = try connection.domainLifecycleEvents()
-        var seen = try currentState(name, &calls)
-        if seen == wanted { return .success(calls.evidence, observation: .state(seen)) }
-        var recorder = calls
-        let reached = waitForEvent(events) { event in
-            guard event.domainName == name else { return false }
-            seen = (try? self.currentState(name, &recorder)) ?? seen
-            return seen == wanted
-        }
-        calls = recorder
-        return reached
-            ? .success(calls.evidence, observation: .state(seen))
-            : .failure("the guest did not become \(wanted.rawValue) (last seen \(seen.rawValue))", calls.evidence)
-    }
-
-    /// Blocks this (non-pool) thread until an event satisfies `condition`; false when the stream ends or the
-    /// waiting task is cancelled (the runner's deadline cancels it).
-    private func waitForEvent(
-        _ events: AsyncStream<DomainLifecycleEvent>,
-        until condition: @escaping (DomainLifecycleEvent) -> Bool
-    ) -> Bool {
-        let semaphore = DispatchSemaphore(value: 0)
-        let found = LockedFlag()
-        let box = UncheckedBox(condition)
-        let task = Task {
-            for await event in events where box.value(event) {
-                found.set()
+        if let failed = start.0 { return failed }
+        var calls = start.2
+        if start.1 {
+            var stopped = false
+            for await event in events where event.domainName == name && event.kind == .stopped {
+                stopped = true
                 break
             }
-            semaphore.signal()
+            guard stopped else { throw CancellationError() }
         }
-        semaphore.wait()
-        task.cancel()
-        return found.value
+        return try await offPool { [self, calls] in
+            var calls = calls
+            do {
+                if let domain = try connection.domain(named: name) { try undefineIfPersistent(domain, &calls) }
+                session.forget(.domain(name: name))
+                return .success(calls.evidence)
+            } catch let error as LibvirtError {
+                return .failure(error.message, calls.evidence)
+            }
+        }
+    }
+
+    /// Waits on lifecycle events (not polling) until the guest reaches `wanted`; cancelling the task (the
+    /// runner's deadline, Ctrl-C) ends the wait and the event registration with it.
+    private func waitForState(_ wanted: GuestState, name: String) async throws -> ActionOutcome {
+        let events = try connection.domainLifecycleEvents()
+        var calls = CallRecorder()
+        func observe() async throws -> GuestState {
+            let (state, recorded) = try await offPool { [self, calls] in
+                var calls = calls
+                let state = try currentState(name, &calls)
+                return (state, calls)
+            }
+            calls = recorded
+            return state
+        }
+        var seen = try await observe()
+        if seen == wanted { return .success(calls.evidence, observation: .state(seen)) }
+        for await event in events where event.domainName == name {
+            seen = try await observe()
+            if seen == wanted { return .success(calls.evidence, observation: .state(seen)) }
+        }
+        if Task.isCancelled { throw CancellationError() }
+        return .failure("the guest did not become \(wanted.rawValue) (last seen \(seen.rawValue))", calls.evidence)
     }
 
     public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
@@ -425,18 +438,4 @@ struct CallRecorder {
             throw error
         }
     }
-}
-
-private final class LockedFlag: @unchecked Sendable {
-    // @unchecked: `flag` is only touched under `lock`.
-    private let lock = NSLock()
-    private var flag = false
-    func set() { lock.withLock { flag = true } }
-    var value: Bool { lock.withLock { flag } }
-}
-
-/// Carries a non-Sendable closure into the event task; it is only called there while the caller blocks.
-private final class UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
