@@ -31,6 +31,12 @@ let package = Package(
             ]
         ),
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        // Benchmarks of the harness against the raw C API (benchmarks/README.md); not part of the product.
+        .executableTarget(
+            name: "xentest-bench",
+            dependencies: ["XentestCore", "Libvirt", "CLibvirt"],
+            path: "benchmarks/Sources/xentest-bench"
+        ),
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),

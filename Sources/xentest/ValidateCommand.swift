@@ -15,7 +15,9 @@ struct ValidateCommand: ParsableCommand {
     var hostConfig: String?
 
     func validate() throws {
-        guard !plans.isEmpty else { throw ValidationError("name at least one plan to validate") }
+        guard !plans.isEmpty || hostConfig != nil else {
+            throw ValidationError("name at least one plan (or a --host-config file) to validate")
+        }
     }
 
     func run() throws {
@@ -24,7 +26,7 @@ struct ValidateCommand: ParsableCommand {
             do {
                 let (loaded, warnings) = try PlanLoader().load(nameOrPath: plan)
                 printDiagnostics(warnings)
-                print("\(loaded.path): ok, \(loaded.cases.count) cases")
+                print("\(loaded.path): ok, \(loaded.cases.count) case\(loaded.cases.count == 1 ? "" : "s")")
             } catch {
                 printDiagnostics(error.diagnostics)
                 failed = true

@@ -131,7 +131,7 @@ private struct LoadSession {
         visitedFiles.insert(URL(fileURLWithPath: path).standardizedFileURL.path)
         let reader = YAMLReader(file: path)
         readers.append(reader)
-        guard let root = source.root else {
+        guard let root = source.root, !reader.isNull(root) else {  // "---" alone is an empty document too
             if fileDiagnostics.isEmpty {
                 extraDiagnostics.append(
                     .error("the plan is empty; it needs at least 'release', 'title' and 'cases'", at: .init(file: path))
@@ -222,7 +222,9 @@ private struct LoadSession {
             fileNode = node
             if let casesNode = fields["cases"], let ids = reader.sequence(casesNode, "cases") {
                 filterNodes = ids.compactMap { idNode in reader.name(idNode, "case id").map { ($0, idNode) } }
-                filter = Set(filterNodes.map(\.id))
+                // A filter inside a filtered include narrows it; it never widens what the outer include took.
+                let ids = Set(filterNodes.map(\.id))
+                filter = inheritedFilter.map { $0.intersection(ids) } ?? ids
             }
         }
         guard let relative = reader.string(fileNode, "an include") else { return }
@@ -503,6 +505,7 @@ private struct LoadSession {
         var ok = true
         var created = false
         var everCreated = false
+        var attachedInterfaces = 0
         for item in items {
             guard let step = parseStep(item, reader: reader, guest: guest) else {
                 ok = false
@@ -533,7 +536,19 @@ private struct LoadSession {
             case .create:
                 created = true
                 everCreated = true
-            case .destroy, .shutdown: created = false
+            case .destroy, .shutdown:
+                created = false
+                attachedInterfaces = 0
+            case .networkAttach: attachedInterfaces += 1
+            case .networkDetach:
+                if attachedInterfaces == 0 {
+                    reader.error(
+                        "network-detach detaches the interface the last network-attach added, and none was added before it",
+                        at: item
+                    )
+                    ok = false
+                }
+                attachedInterfaces = max(0, attachedInterfaces - 1)
             default: break
             }
             steps.append(step)

@@ -57,7 +57,7 @@ public enum RunPlanner {
         }
         var reasons: [String] = []
         for requirement in testCase.requirements {
-            if let reason = unmet(requirement, facts: facts, host: host) { reasons.append(reason) }
+            if let reason = unmet(requirement, backend: backend.kind, facts: facts, host: host) { reasons.append(reason) }
         }
         if testCase.guest != nil, facts.runsGuestCode, host.guestKernel == nil || host.guestRamdisk == nil {
             reasons.append("the host file names no guest-kernel and guest-ramdisk to boot the guest with")
@@ -71,7 +71,7 @@ public enum RunPlanner {
         return unique
     }
 
-    static func unmet(_ requirement: Requirement, facts: HostFacts, host: HostConfig) -> String? {
+    static func unmet(_ requirement: Requirement, backend: BackendKind, facts: HostFacts, host: HostConfig) -> String? {
         switch requirement {
         case .iommu:
             switch facts.iommu {
@@ -88,11 +88,12 @@ public enum RunPlanner {
                 ? "the host file names no PCI device for role '\(role)' (add 'pci-devices: {\(role): BDF}')" : nil
         case .largeBarDevice(let role):
             guard let device = host.pciDevices[role] else {
-                return unmet(.pciDevice(role: role), facts: facts, host: host)
+                return unmet(.pciDevice(role: role), backend: backend, facts: facts, host: host)
             }
             return device.largeBar ? nil : "the '\(role)' device is not marked 'large-bar: true' in the host file"
         case .bridge:
-            guard let wanted = host.libvirtNetwork ?? host.bridge else {
+            // xl puts vifs on the bridge; libvirt uses its network when the host file names one.
+            guard let wanted = backend == .libvirt ? host.libvirtNetwork ?? host.bridge : host.bridge else {
                 return "the host file names no bridge for guests' network interfaces"
             }
             return facts.bridges.contains(wanted) ? nil : "bridge or network '\(wanted)' does not exist on this host"
@@ -100,7 +101,8 @@ public enum RunPlanner {
             guard facts.runsGuestCode else {
                 return "checks inside the guest need a real guest, and \(facts.toolstack) runs no guest code"
             }
-            return host.guestKernel == nil ? "the host file names no test guest (guest-kernel, guest-ramdisk)" : nil
+            return host.guestKernel == nil || host.guestRamdisk == nil
+                ? "the host file names no test guest (guest-kernel and guest-ramdisk)" : nil
         case .minFreeMemory(let size):
             guard let free = facts.freeMemoryMiB else {
                 return "needs \(size) free memory; \(facts.toolstack) cannot tell how much is free"
