@@ -9,7 +9,7 @@ struct ValidateCommand: ParsableCommand {
     )
 
     @Argument(help: "Plan names or paths.")
-    var plans: [String]
+    var plans: [String] = []
 
     @Option(name: .customLong("host-config"), help: "Also check this host file.")
     var hostConfig: String?

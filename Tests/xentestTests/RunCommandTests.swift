@@ -2,67 +2,6 @@ import Foundation
 import Testing
 import XentestCore
 
-/// The built `xentest` binary, run as a user would, with its output and exit status.
-enum XentestBinary {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The products directory holding both the test bundle and `xentest`.
-    static var executable: URL {
-        get throws {
-            var directory = Bundle.main.bundleURL
-            if directory.pathExtension == "xctest" { directory.deleteLastPathComponent() }
-            for candidate in [directory, directory.deletingLastPathComponent()] {
-                let binary = candidate.appendingPathComponent("xentest")
-                if FileManager.default.isExecutableFile(atPath: binary.path) { return binary }
-            }
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: directory.appendingPathComponent("xentest").path])
-        }
-    }
-
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs `xentest ARGS` from the repository root and waits for it.
-    static func run(_ arguments: [String]) throws -> Outcome {
-        let process = try start(arguments)
-        return finish(process)
-    }
-
-    static func start(_ arguments: [String]) throws -> Running {
-        let process = Process()
-        process.executableURL = try executable
-        process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return Running(process: process, out: out, err: err)
-    }
-
-    struct Running {
-        let process: Process
-        let out: Pipe
-        let err: Pipe
-    }
-
-    static func finish(_ running: Running) -> Outcome {
-        let stdout = running.out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = running.err.fileHandleForReading.readDataToEndOfFile()
-        running.process.waitUntilExit()
-        return Outcome(
-            status: running.process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
-    }
-}
-
 /// A private simulated host for libvirt's test driver (fresh state per process) and a scratch results folder.
 final class RunScratch {
     let root: URL
@@ -72,7 +11,7 @@ final class RunScratch {
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("xentest-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let host = XentestBinary.repositoryRoot.appendingPathComponent("Tests/XentestCoreTests/Fixtures/hosts/testhost.xml")
+        let host = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestCoreTests/Fixtures/hosts/testhost.xml")
         try FileManager.default.copyItem(at: host, to: root.appendingPathComponent("host.xml"))
     }
 
@@ -117,10 +56,10 @@ let slowPlan = """
 @Suite("xentest run, report and clean, through the built binary")
 struct RunCommandTests {
     @Test("run rc6 on the simulated host: exit 0, a line per case, the three reports, the junit extra")
-    func runRC6() throws {
+    func runRC6() async throws {
         let scratch = try RunScratch()
         let junit = scratch.root.appendingPathComponent("extra.xml").path
-        let outcome = try XentestBinary.run([
+        let outcome = try await XentestProcess.run([
             "run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results, "--report", "junit:\(junit)",
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -138,7 +77,7 @@ struct RunCommandTests {
     }
 
     @Test("a failing case makes exit status 1; report re-renders the same summary from the journal")
-    func failureAndReport() throws {
+    func failureAndReport() async throws {
         let scratch = try RunScratch()
         let plan = try scratch.write(
             """
@@ -158,36 +97,39 @@ struct RunCommandTests {
             """,
             to: "fails.yaml"
         )
-        let outcome = try XentestBinary.run(["run", plan, "--connect", scratch.hostURI, "--results", scratch.results])
+        let outcome = try await XentestProcess.run(["run", plan, "--connect", scratch.hostURI, "--results", scratch.results])
         #expect(outcome.status == 1, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("expected 2 vCPUs online, saw 1 vCPUs online"))
         let directory = try scratch.runDirectory()
-        let rebuilt = try XentestBinary.run(["report", directory, "--format", "markdown"])
+        let rebuilt = try await XentestProcess.run(["report", directory, "--format", "markdown"])
         #expect(rebuilt.status == 0)
         #expect(rebuilt.stdout == (try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)))
-        let tap = try XentestBinary.run(["report", directory, "--format", "tap"])
+        let tap = try await XentestProcess.run(["report", directory, "--format", "tap"])
         #expect(tap.stdout.contains("not ok 1 - wrong [libvirt]"))
     }
 
     @Test("Ctrl-C mid-case: exit 130 after teardown, with a valid partial report")
-    func interrupt() throws {
+    func interrupt() async throws {
         let scratch = try RunScratch()
         let plan = try scratch.write(slowPlan, to: "slow.yaml")
-        let running = try XentestBinary.start(["run", plan, "--connect", scratch.hostURI, "--results", scratch.results])
-        // Wait (bounded) until the journal shows the guest was created, then press Ctrl-C.
-        var created = false
-        for _ in 0..<200 where !created {
-            Thread.sleep(forTimeInterval: 0.05)
-            if let directory = try? scratch.runDirectory(),
-                let journal = try? String(contentsOfFile: directory + "/journal.jsonl", encoding: .utf8)
-            {
-                created = journal.contains("\"label\":\"create\"")
+        let results = scratch.results
+        // Once the journal shows the guest was created (bounded wait), press Ctrl-C.
+        let outcome = try await XentestProcess.run(
+            ["run", plan, "--connect", scratch.hostURI, "--results", results],
+            timeout: 60
+        ) { process in
+            for _ in 0..<400 {
+                Thread.sleep(forTimeInterval: 0.05)
+                let runs = (try? FileManager.default.contentsOfDirectory(atPath: results)) ?? []
+                guard let run = runs.first,
+                    let journal = try? String(contentsOfFile: results + "/" + run + "/journal.jsonl", encoding: .utf8),
+                    journal.contains("\"label\":\"create\"")
+                else { continue }
+                process.interrupt()
+                return
             }
         }
-        try #require(created, "the run did not reach its first step")
-        running.process.interrupt()
-        let outcome = XentestBinary.finish(running)
-        #expect(outcome.status == 130, "\(outcome.stderr)")
+        #expect(outcome.status == 130, "\(outcome)")
         #expect(outcome.stderr.contains("Ctrl-C: stopping after teardown"))
         let directory = try scratch.runDirectory()
         let report = try JSONReporter.decode(String(contentsOfFile: directory + "/report.json", encoding: .utf8))
@@ -200,27 +142,27 @@ struct RunCommandTests {
     }
 
     @Test("usage and backend problems exit 2 before anything starts")
-    func exitTwo() throws {
+    func exitTwo() async throws {
         let scratch = try RunScratch()
-        let noBackend = try XentestBinary.run(["run", "rc6", "--results", scratch.results])
+        let noBackend = try await XentestProcess.run(["run", "rc6", "--results", scratch.results])
         #expect(noBackend.status == 2)
         #expect(noBackend.stderr.contains("--connect test:///default"))
-        let badURI = try XentestBinary.run(["run", "rc6", "--connect", "qemu:///nonexistent", "--results", scratch.results])
+        let badURI = try await XentestProcess.run(["run", "rc6", "--connect", "qemu:///nonexistent", "--results", scratch.results])
         #expect(badURI.status == 2)
         #expect(badURI.stderr.contains("cannot connect to qemu:///nonexistent"))
-        let badOnly = try XentestBinary.run(["run", "rc6", "--connect", scratch.hostURI, "--only", "cpu-hotplg", "--results", scratch.results])
+        let badOnly = try await XentestProcess.run(["run", "rc6", "--connect", scratch.hostURI, "--only", "cpu-hotplg", "--results", scratch.results])
         #expect(badOnly.status == 2)
         #expect(badOnly.stderr.contains("did you mean 'cpu-hotplug'?"))
-        let badReport = try XentestBinary.run(["run", "rc6", "--report", "pdf:x.pdf"])
+        let badReport = try await XentestProcess.run(["run", "rc6", "--report", "pdf:x.pdf"])
         #expect(badReport.status == 2)
         #expect(badReport.stderr.contains("must be FORMAT:PATH"))
         #expect(!FileManager.default.fileExists(atPath: scratch.results), "nothing was started")
     }
 
     @Test("--dry-run lists what would run and be skipped, on stdout, and creates nothing")
-    func dryRun() throws {
+    func dryRun() async throws {
         let scratch = try RunScratch()
-        let outcome = try XentestBinary.run(["run", "smoke", "--connect", scratch.hostURI, "--dry-run", "--results", scratch.results])
+        let outcome = try await XentestProcess.run(["run", "smoke", "--connect", scratch.hostURI, "--dry-run", "--results", scratch.results])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("run   cpu-hotplug-pv-add"))
         #expect(outcome.stdout.contains("skip  pci-hotplug-attach-detach: "))
@@ -229,7 +171,7 @@ struct RunCommandTests {
     }
 
     @Test("clean removes only what earlier runs left (xentest-*), never the tester's own domains; run warns of them")
-    func cleanLeftovers() throws {
+    func cleanLeftovers() async throws {
         let scratch = try RunScratch()
         let hostPath = scratch.root.appendingPathComponent("host.xml").path
         var host = try String(contentsOfFile: hostPath, encoding: .utf8)
@@ -243,21 +185,21 @@ struct RunCommandTests {
                 """
         )
         try host.write(toFile: hostPath, atomically: true, encoding: .utf8)
-        let listed = try XentestBinary.run(["clean", "--connect", scratch.hostURI, "--dry-run"])
+        let listed = try await XentestProcess.run(["clean", "--connect", scratch.hostURI, "--dry-run"])
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout == "would remove xentest-0ld123-lifecycle-shutdown\nwould remove xentest-0ld123-net\n")
-        let cleaned = try XentestBinary.run(["clean", "--connect", scratch.hostURI])
+        let cleaned = try await XentestProcess.run(["clean", "--connect", scratch.hostURI])
         #expect(cleaned.stdout == "removed xentest-0ld123-lifecycle-shutdown\nremoved xentest-0ld123-net\n")
         #expect(!cleaned.stdout.contains("resident") && !cleaned.stdout.contains("default"))
-        let run = try XentestBinary.run(["run", "smoke", "--connect", scratch.hostURI, "--only", "lifecycle", "--results", scratch.results])
+        let run = try await XentestProcess.run(["run", "smoke", "--connect", scratch.hostURI, "--only", "lifecycle", "--results", scratch.results])
         #expect(run.stderr.contains("2 object(s) left by earlier runs"))
         #expect(run.status == 0)
     }
 
     @Test("clean on a host with nothing of ours left says so and touches nothing")
-    func cleanNothing() throws {
+    func cleanNothing() async throws {
         let scratch = try RunScratch()
-        let outcome = try XentestBinary.run(["clean", "--connect", scratch.hostURI])
+        let outcome = try await XentestProcess.run(["clean", "--connect", scratch.hostURI])
         #expect(outcome.status == 0)
         #expect(outcome.stderr.contains("nothing to clean"))
     }

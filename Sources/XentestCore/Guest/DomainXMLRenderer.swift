@@ -47,6 +47,12 @@ public enum DomainXMLRenderer {
             "    <initrd>\(escaped(guest.ramdisk))</initrd>",
             "    <cmdline>\(escaped(guest.commandLine(for: dialect)))</cmdline>",
             "  </os>",
+        ]
+        if dialect == .xen, spec.passthrough {
+            // libxl sizes the guest's IOMMU setup at creation: without this, later PCI hot-plug is refused.
+            xml += ["  <features>", "    <xen>", "      <passthrough state='on'/>", "    </xen>", "  </features>"]
+        }
+        xml += [
             "  <on_poweroff>destroy</on_poweroff>",
             "  <on_reboot>destroy</on_reboot>",
             "  <on_crash>destroy</on_crash>",
@@ -76,7 +82,12 @@ public enum DomainXMLRenderer {
         let source =
             guest.host.libvirtNetwork.map { "type='network'><source network='\(escaped($0))'/>" }
             ?? "type='bridge'><source bridge='\(escaped(guest.bridge))'/>"
-        let model = dialect == .qemu ? "<model type='virtio'/>" : ""
+        let model =
+            switch dialect {
+            case .qemu: "<model type='virtio'/>"
+            case .xen where guest.spec.type == .hvm: "<model type='e1000'/>"  // as xl.cfg's model=e1000
+            default: ""
+            }
         return "\(indent)<interface \(source)<mac address='\(guest.macAddress(nic: index))'/>\(model)</interface>"
     }
 

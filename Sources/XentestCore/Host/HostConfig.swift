@@ -144,6 +144,11 @@ public struct HostConfig: Sendable, Hashable {
 
     private static func isIPv4(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in Int(part).map { (0...255).contains($0) } ?? false }
+        // Digits only: Int(_:) alone also takes a sign ("+1.2.3.4", "1.2.3.-0").
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                (1...3).contains(part.utf8.count) && part.utf8.allSatisfy { (0x30...0x39).contains($0) }
+                    && Int(part)! <= 255
+            }
     }
 }

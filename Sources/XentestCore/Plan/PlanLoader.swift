@@ -252,7 +252,8 @@ private struct LoadSession {
         caseFilter = filter
         collect(includedFields, reader: included, directory: self.directory(of: path))
         caseFilter = inheritedFilter
-        for (id, node) in filterNodes where !foundFilteredIDs.contains(id) {
+        // An id the enclosing filter leaves out is not missing: that include narrowed this one.
+        for (id, node) in filterNodes where !foundFilteredIDs.contains(id) && inheritedFilter?.contains(id) ?? true {
             reader.error("'\(relative)' has no case '\(id)'", at: node)
         }
         foundFilteredIDs.formUnion(outerFound)

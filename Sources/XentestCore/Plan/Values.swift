@@ -102,7 +102,9 @@ public struct PCIAddress: Sendable, Hashable, Codable, CustomStringConvertible, 
         let slotAndFunction = parts[parts.count - 1].split(separator: ".", omittingEmptySubsequences: false)
         guard slotAndFunction.count == 2 else { return .failure(failure) }
         func field(_ text: Substring, maxDigits: Int, limit: Int) -> Int? {
-            guard !text.isEmpty, text.count <= maxDigits, let value = Int(text, radix: 16), value <= limit else {
+            // Hex digits only: Int(_:radix:) alone also takes a sign, so "-1:00.0" would be bus -1.
+            let isHex = text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0 & 0xDF) }
+            guard !text.isEmpty, isHex, text.count <= maxDigits, let value = Int(text, radix: 16), value <= limit else {
                 return nil
             }
             return value
@@ -139,6 +141,16 @@ public struct Version: Sendable, Hashable, Codable, Comparable, CustomStringConv
     }
 
     public var description: String { components.map(String.init).joined(separator: ".") }
+
+    /// Equal when neither is less: `4.17` and `4.17.0` are the same version (so `== 4.17` matches a 4.17.0 host).
+    public static func == (lhs: Version, rhs: Version) -> Bool { !(lhs < rhs) && !(rhs < lhs) }
+
+    /// Hashes the components without trailing zeros, to agree with `==`.
+    public func hash(into hasher: inout Hasher) {
+        var significant = components[...]
+        while significant.last == 0 { significant = significant.dropLast() }
+        hasher.combine(Array(significant))
+    }
 
     public static func < (lhs: Version, rhs: Version) -> Bool {
         let count = max(lhs.components.count, rhs.components.count)

@@ -4,9 +4,10 @@ import Yams
 /// A YAML file composed into nodes, with the limits that keep hostile input from crashing, hanging or ballooning.
 ///
 /// Yams composes recursively and hashes mapping keys for its duplicate check, so three things are checked on the
-/// text before Yams sees it: size, nesting depth, and complex or aliased mapping keys (an alias bomb used as a key
-/// would be hashed exponentially inside Yams). Alias bombs used as values are caught later by `YAMLReader`'s
-/// node budget, since Yams shares aliased nodes instead of copying them.
+/// text before Yams sees it: size, nesting depth, and mapping keys that are not plain scalars (an alias bomb used as a
+/// key, inside a `[...]: ` key or after a `? `, also in a flow collection, would be hashed exponentially inside Yams).
+/// Alias bombs used as values are caught later by `YAMLReader`'s node budget, since Yams shares aliased nodes instead
+/// of copying them.
 struct YAMLSource {
     /// Larger plan files are refused: a generated 1,000-case plan is well under this.
     static let maximumBytes = 2 * 1024 * 1024
@@ -95,8 +96,18 @@ struct YAMLSource {
             case 0xF0..<0xF5: length = 4
             default: length = 0
             }
+            // The second byte's range also rules out overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+            let second: ClosedRange<UInt8> =
+                switch byte {
+                case 0xE0: 0xA0...0xBF
+                case 0xED: 0x80...0x9F
+                case 0xF0: 0x90...0xBF
+                case 0xF4: 0x80...0x8F
+                default: 0x80...0xBF
+                }
             let valid =
                 length > 0 && index + length <= bytes.count
+                && (length == 1 || second.contains(bytes[index + 1]))
                 && bytes[(index + 1)..<(index + length)].allSatisfy { $0 & 0xC0 == 0x80 }
             guard valid else {
                 return .error(
@@ -132,6 +143,7 @@ struct YAMLSource {
             var atLineStart = true
             var previous: UInt8 = 0x20
             var mayHaveSpecialKey = false  // '?' or '*': the only lines worth the (slow) key patterns
+            var deepestFlow = flowDepth  // "[[[...]]]" on one line ends where it started
             var iterator = line.makeIterator()
             while let byte = iterator.next() {
                 column += 1
@@ -150,12 +162,13 @@ struct YAMLSource {
                 if byte == 0x3F || byte == 0x2A { mayHaveSpecialKey = true }
                 if byte == 0x5B || byte == 0x7B {
                     flowDepth += 1
+                    deepestFlow = max(deepestFlow, flowDepth)
                 } else if byte == 0x5D || byte == 0x7D {
                     flowDepth = max(0, flowDepth - 1)
                 }
                 previous = byte
             }
-            let depth = indentation / 2 + dashes + flowDepth
+            let depth = indentation / 2 + dashes + deepestFlow
             if depth > maximumDepth || indentation > maximumDepth * 4 {
                 problems.append(
                     .error(
@@ -166,21 +179,35 @@ struct YAMLSource {
                 return problems
             }
             guard mayHaveSpecialKey else { continue }
+            // The raw line, quotes and all: telling quoted text from keys needs a YAML tokenizer (quoted scalars
+            // span lines), and a wrong guess could hide a key. Text with ' *' and ']: ' on one line is refused too.
+            func columnOf(_ index: String.Index) -> Int {
+                rawLine.unicodeScalars.distance(from: rawLine.startIndex, to: index) + 1
+            }
+            // A key is one line (libyaml's simple keys), so an alias inside a `[...]: ` key is on the same line.
+            if rawLine.contains(aliasPattern), let flowKey = rawLine.firstMatch(of: flowCollectionKeyPattern) {
+                problems.append(
+                    .error(
+                        "a list or mapping cannot be a mapping key; keys are plain names",
+                        at: SourceLocation(file: file, line: lineNumber, column: columnOf(flowKey.range.lowerBound))
+                    )
+                )
+            }
             if let complexKey = rawLine.firstMatch(of: complexKeyPattern) {
-                let column = rawLine.distance(from: rawLine.startIndex, to: complexKey.range.upperBound)
+                let question = rawLine.index(before: complexKey.range.upperBound)
                 problems.append(
                     .error(
                         "complex mapping keys ('? ') are not allowed; keys are plain names",
-                        at: SourceLocation(file: file, line: lineNumber, column: column)
+                        at: SourceLocation(file: file, line: lineNumber, column: columnOf(question))
                     )
                 )
             }
             if let aliasKey = rawLine.firstMatch(of: aliasKeyPattern) {
-                let column = rawLine.distance(from: rawLine.startIndex, to: aliasKey.range.lowerBound) + 1
+                let star = rawLine[aliasKey.range].firstIndex(of: "*") ?? aliasKey.range.lowerBound
                 problems.append(
                     .error(
                         "an alias (*name) cannot be a mapping key; keys are plain names",
-                        at: SourceLocation(file: file, line: lineNumber, column: column)
+                        at: SourceLocation(file: file, line: lineNumber, column: columnOf(star))
                     )
                 )
             }
@@ -188,8 +215,14 @@ struct YAMLSource {
         return problems
     }
 
-    nonisolated(unsafe) private static let complexKeyPattern = #/^\s*(?:-\s+)*\?(?=\s|$)/#
+    /// `? ` at the start of a block entry, or after `{`, `[` or `,` (an explicit key in a flow collection, which
+    /// may span lines).
+    nonisolated(unsafe) private static let complexKeyPattern = #/(?:^\s*(?:-\s+)*|[{\[,]\s*)\?(?=\s|$)/#
+    /// The end of a flow collection used as an implicit key (`[*a, *a]: x`); Yams hashes such a key whole.
+    nonisolated(unsafe) private static let flowCollectionKeyPattern = #/[\]}]\s*:(?:\s|$)/#
     nonisolated(unsafe) private static let aliasKeyPattern = #/(?:^|[\s{,\[])\*[^\s,\[\]{}]+\s*:(?:\s|$)/#
+    /// A '*' where a node can start.
+    nonisolated(unsafe) private static let aliasPattern = #/(?:^|[\s{,\[])\*/#
 
     private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
         switch error {
@@ -206,8 +239,24 @@ struct YAMLSource {
                 "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in the same mapping",
                 at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
             )
-        case .reader(let problem, _, _, _):
-            return .error("invalid YAML: \(problem)", at: SourceLocation(file: file))
+        case .reader(let problem, let offset, let value, let yaml):
+            // Yams gives a character offset; lines and columns count Unicode scalars, as marks do.
+            var line = 1
+            var column = 1
+            for scalar in yaml.prefix(offset ?? 0).unicodeScalars {
+                if scalar == "\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
+            }
+            let hex = String(value, radix: 16, uppercase: true)
+            let character = value >= 0 ? " (U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex))" : ""
+            return .error(
+                "invalid YAML: \(problem)\(character)",
+                at: offset == nil ? SourceLocation(file: file) : SourceLocation(file: file, line: line, column: column)
+            )
         default:
             return .error("invalid YAML: \(error)", at: SourceLocation(file: file))
         }
