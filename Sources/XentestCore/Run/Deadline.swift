@@ -26,11 +26,13 @@ func withDeadline<T: Sendable>(
                     gate.resume(with: .failure(error))
                 }
             }
-            let timer = Task {
-                try? await Task.sleep(for: limit.duration)
+            // A Dispatch timer, not a sleeping task: cancelling it frees it at once, so thousands of short steps
+            // with long timeouts do not pile up sleeping tasks.
+            let timer = DeadlineTimer {
                 if gate.resume(with: .failure(DeadlineExceeded(limit: limit))) { work.cancel() }
             }
-            gate.onFinish { timer.cancel() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(limit.milliseconds), execute: timer.item)
+            gate.onFinish { timer.item.cancel() }
             gate.onCancel { work.cancel() }
         }
     } onCancel: {
@@ -102,4 +104,11 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.unlock()
         if resume(with: .failure(CancellationError())) { handlers.forEach { $0() } }
     }
+}
+
+/// A Dispatch work item handed across tasks: `@unchecked Sendable` because `cancel()` and running it are
+/// thread-safe in Dispatch, and nothing else is done with it.
+private final class DeadlineTimer: @unchecked Sendable {
+    let item: DispatchWorkItem
+    init(_ body: @escaping @Sendable () -> Void) { item = DispatchWorkItem(block: body) }
 }

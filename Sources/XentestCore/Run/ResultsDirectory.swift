@@ -43,9 +43,10 @@ public final class ResultsDirectory: Sendable {
             writeErrors.withLock { $0.append("journal: \(error)") }
         }
         let finished: CaseResult? = builder.withLock { builder in
+            let open = builder.openCase
             builder.add(event)
-            guard case .caseEnded(let id, _, _, _, _) = event else { return nil }
-            return builder.result()?.cases.first { $0.id == id && $0.status != .skip }
+            guard case .caseEnded(let id, _, _, _, _) = event, let open, open.id == id else { return nil }
+            return builder.caseResult(id, backend: open.backend)
         }
         if let finished { writeEvidence(finished) }
     }
@@ -78,7 +79,8 @@ public final class ResultsDirectory: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let text = "\(testCase.id) [\(testCase.backend)]: \(testCase.status.rawValue)"
                 + (testCase.reason.map { " (\($0))" } ?? "") + "\n\n" + CaseWording.evidence(testCase) + "\n"
-            try text.write(toFile: directory + "/evidence.txt", atomically: true, encoding: .utf8)
+            // Not atomic: a half-written evidence file after a crash is still evidence, and the journal has it all.
+            try text.write(toFile: directory + "/evidence.txt", atomically: false, encoding: .utf8)
         } catch {
             writeErrors.withLock { $0.append("evidence of \(testCase.id): \(error)") }
         }

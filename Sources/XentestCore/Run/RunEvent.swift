@@ -55,6 +55,7 @@ public struct RunResultBuilder: Sendable {
         switch event {
         case .runStarted(let header):
             self.header = header
+            planned = Dictionary(header.cases.map { (key($0.id, $0.backend), $0) }) { first, _ in first }
             lastEventTime = header.startedAt
         case .caseSkipped(let id, let backend, let reason):
             var result = emptyResult(id, backend: backend)
@@ -121,11 +122,19 @@ public struct RunResultBuilder: Sendable {
 
     /// The case that started and has not ended: cases run one at a time.
     private var currentKey: String?
+    /// The header's cases by key, so each event is folded in constant time.
+    private var planned: [String: RunHeader.PlannedCase] = [:]
+
+    /// The case that has started and not ended, if any.
+    public var openCase: CaseResult? { currentKey.flatMap { results[$0] } }
+
+    /// One case's result so far, without folding the whole run.
+    public func caseResult(_ id: String, backend: String) -> CaseResult? { results[key(id, backend)] }
 
     private func key(_ id: String, _ backend: String) -> String { backend + "/" + id }
 
     private func emptyResult(_ id: String, backend: String) -> CaseResult {
-        let planned = header?.cases.first { $0.id == id && $0.backend == backend }
+        let planned = planned[key(id, backend)]
         return CaseResult(
             id: id,
             title: planned?.title ?? id,
@@ -240,16 +249,33 @@ public struct JournalError: Error, CustomStringConvertible {
 
 /// UTC timestamps with milliseconds, the one date format of journals and reports.
 enum ISO8601 {
+    /// `2026-11-25T10:15:00.123Z`, without a formatter object: one is made per call otherwise, and a run writes
+    /// thousands of dates.
     static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        var seconds = time_t((milliseconds / 1000).rounded(.down))
+        let fraction = Int(milliseconds - Double(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
+            + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "."
+            + pad(Int32(fraction), 3) + "Z"
     }
 
     static func parse(_ text: String) -> Date? {
+        parserLock.withLock { fractional.date(from: text) ?? whole.date(from: text) }
+    }
+
+    // Parsing happens only when a journal or report is read back; one formatter pair, used under a lock.
+    private static let parserLock = NSLock()
+    nonisolated(unsafe) private static let fractional: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
-    }
+        return formatter
+    }()
+    nonisolated(unsafe) private static let whole = ISO8601DateFormatter()
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 
 /// Runs a resolved plan on one backend and reports everything as events; it never writes files itself.
@@ -279,7 +280,19 @@ public struct Runner: Sendable {
 
     /// Case-insensitive regex search, with ^ and $ matching at line ends.
     static func matches(_ pattern: String, _ text: String) -> Bool {
-        guard let regex = try? Regex(pattern) else { return false }
-        return (try? regex.ignoresCase().anchorsMatchLineEndings().firstMatch(in: text)) != nil
+        guard let regex = compiled(pattern) else { return false }
+        return (try? regex.firstMatch(in: text)) != nil
     }
+
+    /// Compiling a pattern costs far more than matching it, and plans repeat their patterns.
+    private static func compiled(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        regexCache.withLock { cache in
+            if let regex = cache[pattern] { return regex }
+            let regex = (try? Regex(pattern))?.ignoresCase().anchorsMatchLineEndings()
+            cache[pattern] = regex
+            return regex
+        }
+    }
+
+    nonisolated(unsafe) private static let regexCache = Mutex<[String: Regex<AnyRegexOutput>]>([:])
 }
