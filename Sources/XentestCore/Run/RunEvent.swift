@@ -180,6 +180,11 @@ public final class Journal: @unchecked Sendable {
         data.append(0x0A)
         lock.lock()
         defer { lock.unlock() }
+        try Self.writeAll(data, to: descriptor)
+    }
+
+    /// Writes all of `data` to `descriptor`, through short writes and interrupted calls.
+    static func writeAll(_ data: Data, to descriptor: Int32) throws {
         try data.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -191,6 +196,14 @@ public final class Journal: @unchecked Sendable {
                 offset += written
             }
         }
+    }
+
+    /// Creates (or truncates) `path` and writes `data` to it.
+    static func writeAll(_ data: Data, toNewFile path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(descriptor) }
+        try writeAll(data, to: descriptor)
     }
 
     /// Reads a journal's events; a last line cut short by a crash is ignored, any other bad line is an error.
