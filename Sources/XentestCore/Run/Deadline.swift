@@ -28,11 +28,10 @@ func withDeadline<T: Sendable>(
             }
             // A Dispatch timer, not a sleeping task: cancelling it frees it at once, so thousands of short steps
             // with long timeouts do not pile up sleeping tasks.
-            let timer = DeadlineTimer {
+            let timer = OneShotTimer(after: limit) {
                 if gate.resume(with: .failure(DeadlineExceeded(limit: limit))) { work.cancel() }
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(limit.milliseconds), execute: timer.item)
-            gate.onFinish { timer.item.cancel() }
+            gate.onFinish { timer.cancel() }
             gate.onCancel { work.cancel() }
         }
     } onCancel: {
@@ -106,9 +105,23 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
     }
 }
 
-/// A Dispatch work item handed across tasks: `@unchecked Sendable` because `cancel()` and running it are
-/// thread-safe in Dispatch, and nothing else is done with it.
-private final class DeadlineTimer: @unchecked Sendable {
-    let item: DispatchWorkItem
-    init(_ body: @escaping @Sendable () -> Void) { item = DispatchWorkItem(block: body) }
+/// Runs a closure once after a delay, unless cancelled first.
+///
+/// A timer source with a small, explicit leeway: `asyncAfter` on Linux lets Dispatch coalesce the deadline by up
+/// to most of a second, which a 300 ms time limit cannot afford.
+final class OneShotTimer: @unchecked Sendable {
+    // @unchecked: the source is only resumed here and cancelled through its thread-safe `cancel()`.
+    private let source: any DispatchSourceTimer
+
+    init(after delay: PlanDuration, _ body: @escaping @Sendable () -> Void) {
+        source = DispatchSource.makeTimerSource(queue: .global())
+        source.schedule(deadline: .now() + .milliseconds(delay.milliseconds), leeway: .milliseconds(5))
+        source.setEventHandler(handler: body)
+        source.resume()
+    }
+
+    /// Stops it from firing, if it has not yet.
+    func cancel() { source.cancel() }
+
+    deinit { source.cancel() }
 }

@@ -12,7 +12,7 @@ public struct XLCommand: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The command as a tester would type it; arguments quoted only where a shell would need it.
-    public var description: String { argv.map(shellQuotedForDisplay).joined(separator: " ") }
+    public var description: String { argv.map(shellQuoted).joined(separator: " ") }
 }
 
 /// What an xl step needs to know beyond the plan: the concrete guest and the state the case has built up.
@@ -76,14 +76,4 @@ extension XLCommand {
         }
         return XLCommand(argv, timeout: timeout)
     }
-}
-
-/// Quotes an argument for display in instructions; plan text is never run through a shell.
-func shellQuotedForDisplay(_ argument: String) -> String {
-    let safe = argument.unicodeScalars.allSatisfy {
-        ($0.value >= 0x30 && $0.value <= 0x39) || ($0.value >= 0x41 && $0.value <= 0x5A)
-            || ($0.value >= 0x61 && $0.value <= 0x7A) || "-_./:=,@%+".unicodeScalars.contains($0)
-    }
-    guard !safe || argument.isEmpty else { return argument }
-    return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+
+@testable import XentestCore
+
+@Suite("Running external commands")
+struct CommandRunnerTests {
+    let runner = LocalCommandRunner()
+
+    @Test("argv values, exit status, both streams and stdin come back as evidence")
+    func basics() async throws {
+        let result = try await runner.run(
+            ["sh", "-c", "cat; echo out; echo err >&2; exit 3"],
+            timeout: .seconds(10),
+            input: "from stdin\n"
+        )
+        #expect(result.status == 3)
+        #expect(result.stdout == "from stdin\nout\n")
+        #expect(result.stderr == "err\n")
+        #expect(!result.timedOut && !result.succeeded)
+        #expect(result.evidence.kind == "command" && result.evidence.call == "sh")
+        #expect(result.evidence.arguments.first == "-c")
+    }
+
+    @Test("arguments are never split or interpreted: spaces, quotes, $ and ; stay one argument")
+    func noShell() async throws {
+        let tricky = ["a b", "it's", "$(echo no)", "x;rm -rf /nonexistent", "*"]
+        let result = try await runner.run(["printf", "%s\\n"] + tricky, timeout: .seconds(10))
+        #expect(result.stdout == tricky.joined(separator: "\n") + "\n")
+    }
+
+    @Test("a command past its time limit is killed, and says so")
+    func timeout() async throws {
+        let result = try await runner.run(["sleep", "30"], timeout: PlanDuration(milliseconds: 300))
+        #expect(result.timedOut)
+        #expect(!result.succeeded)
+        #expect(result.status == 128 + SIGTERM)
+        #expect(result.evidence.error.contains("killed at its time limit"))
+    }
+
+    @Test("commands start with no signal blocked or ignored, so SIGTERM at the time limit reaches them")
+    func cleanSignals() async throws {
+        let status = try await runner.run(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"], timeout: .seconds(10))
+        let masks = Dictionary(
+            uniqueKeysWithValues: status.stdout.split(separator: "\n").compactMap { line -> (String, UInt64)? in
+                let parts = line.split(separator: "\t")
+                return parts.count == 2 ? (String(parts[0]), UInt64(parts[1], radix: 16) ?? .max) : nil
+            }
+        )
+        #expect(masks["SigBlk:"] == 0, "nothing blocked")
+        // Signals 32 and 33 are glibc's own and stay ignored; those a harness sends or a shell needs must not be.
+        let wanted: UInt64 = [SIGHUP, SIGINT, SIGPIPE, SIGTERM].reduce(0) { $0 | (1 << UInt64($1 - 1)) }
+        #expect((masks["SigIgn:"] ?? .max) & wanted == 0, "HUP, INT, PIPE and TERM are not ignored")
+        let result = try await runner.run(["sleep", "30"], timeout: PlanDuration(milliseconds: 200))
+        #expect(result.status == 128 + SIGTERM, "SIGTERM ended it, not the SIGKILL 2 s later")
+    }
+
+    @Test("a command that ignores SIGTERM is killed with SIGKILL")
+    func stubborn() async throws {
+        let result = try await runner.run(
+            ["sh", "-c", "trap '' TERM; sleep 30"],
+            timeout: PlanDuration(milliseconds: 300)
+        )
+        #expect(result.timedOut)
+        #expect(result.status == 128 + SIGKILL)
+    }
+
+    @Test("cancelling the task stops the command")
+    func cancellation() async throws {
+        let task = Task { try await runner.run(["sleep", "30"], timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let result = try await task.value
+        #expect(result.status == 128 + SIGTERM, "stopped, not run to its end")
+        #expect(!result.succeeded)
+    }
+
+    @Test("a missing program is an error that names it")
+    func missingProgram() async throws {
+        await #expect {
+            try await runner.run(["xentest-no-such-program"], timeout: .seconds(5))
+        } throws: { error in
+            "\(error)".contains("xentest-no-such-program is not installed or not on PATH")
+        }
+    }
+
+    @Test("output past the limit is dropped and counted, never buffered without bound")
+    func outputLimit() async throws {
+        var small = LocalCommandRunner()
+        small.outputLimit = 1000
+        let result = try await small.run(["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"], timeout: .seconds(10))
+        #expect(result.stdout.hasPrefix(String(repeating: "x", count: 1000)))
+        #expect(result.stdout.contains("[99000 more bytes dropped]"))
+    }
+
+    @Test("over SSH, each argument reaches the far side's shell as one argument")
+    func sshQuoting() async throws {
+        let ssh = SSHCommandRunner(user: "root", host: "127.0.0.1", port: 2222, identityFile: "/k", knownHostsFile: "/kh")
+        let tricky = ["xenstore-read", "/local/domain/{domid}/x y", "it's", "$(reboot)", "a;b", ""]
+        let argv = ssh.sshArgv(for: tricky)
+        #expect(Array(argv.prefix(2)) == ["ssh", "-o"])
+        #expect(argv.contains("UserKnownHostsFile=/kh") && argv.contains("StrictHostKeyChecking=yes"))
+        #expect(argv[argv.count - 3 ..< argv.count - 1] == ["root@127.0.0.1", "--"])
+        // What sshd does with the command line: hand it to the user's shell. Run it through a real one.
+        let remote = try #require(argv.last)
+        let result = try await LocalCommandRunner().run(
+            ["sh", "-c", "printf '<%s>\\n' " + remote.split(separator: " ", maxSplits: 1).last.map(String.init)!],
+            timeout: .seconds(10)
+        )
+        #expect(result.stdout == tricky.dropFirst().map { "<\($0)>" }.joined(separator: "\n") + "\n")
+    }
+
+    @Test("ssh:// URLs name user, host and port")
+    func sshURL() throws {
+        let parsed = try #require(SSHCommandRunner(url: "ssh://admin@xen1.example:2200"))
+        #expect(parsed.user == "admin" && parsed.host == "xen1.example" && parsed.port == 2200)
+        let defaults = try #require(SSHCommandRunner(url: "ssh://10.0.0.5"))
+        #expect(defaults.user == "root" && defaults.port == 22)
+        #expect(SSHCommandRunner(url: "http://x") == nil)
+        #expect(SSHCommandRunner(url: "ssh://host:99999") == nil)
+    }
+}
