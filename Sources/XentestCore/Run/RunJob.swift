@@ -12,6 +12,8 @@ public struct RunOptions: Sendable {
     public var reports: [(ReportFormat, String)]
     public var dryRun: Bool
     public var runTimeout: PlanDuration?
+    /// Where the xl backend runs its commands: this machine, or a Xen host over SSH (`xentest lab` passes its own).
+    public var xlRunner: (any CommandRunner)?
 
     public init(
         plan: String,
@@ -22,7 +24,8 @@ public struct RunOptions: Sendable {
         resultsRoot: String = "results",
         reports: [(ReportFormat, String)] = [],
         dryRun: Bool = false,
-        runTimeout: PlanDuration? = nil
+        runTimeout: PlanDuration? = nil,
+        xlRunner: (any CommandRunner)? = nil
     ) {
         self.plan = plan
         self.backend = backend
@@ -33,6 +36,7 @@ public struct RunOptions: Sendable {
         self.reports = reports
         self.dryRun = dryRun
         self.runTimeout = runTimeout
+        self.xlRunner = xlRunner
     }
 }
 
