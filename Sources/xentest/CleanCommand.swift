@@ -12,13 +12,16 @@ struct CleanCommand: AsyncParsableCommand {
     @Option(help: "A libvirt URI; default: the xl toolstack of this Xen host.")
     var connect: String?
 
+    @Option(help: "Clean a Xen host over SSH: ssh://root@HOST[:PORT].")
+    var host: String?
+
     @Flag(name: .customLong("dry-run"), help: "Only list what would be removed.")
     var dryRun = false
 
     func run() async throws {
         let backend: any Backend
         do {
-            backend = try CleanJob.backend(connect: connect)
+            backend = try CleanJob.backend(connect: connect, xlRunner: host.flatMap(SSHCommandRunner.init(url:)))
         } catch {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(2)

@@ -11,6 +11,7 @@ struct RunCommand: AsyncParsableCommand {
             Examples:
               xentest run rc6 --connect test:///default            libvirt's simulated host (no Xen needed)
               xentest run rc6 --host-config host.yaml               on a Xen host, through xl
+              xentest run rc6 --host ssh://root@xen1 --host-config host.yaml   xl on another machine
               xentest run smoke --connect test:///default --report junit:out.xml --only cpu-hotplug
               xentest run rc6 --dry-run --connect test:///default   what would run and be skipped, and why
 
@@ -28,6 +29,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "A libvirt URI (implies --backend libvirt): xen:///system, qemu:///system, test:///default.")
     var connect: String?
+
+    @Option(help: "Run xl on this Xen host over SSH: ssh://root@HOST[:PORT] (a key, no password).")
+    var host: String?
 
     @Option(name: .customLong("host-config"), help: "The host file: PCI devices by role, bridge, test guest.")
     var hostConfig: String?
@@ -53,6 +57,14 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         if backend == .xl, connect != nil {
             throw ValidationError("--connect names a libvirt URI; it cannot be used with --backend xl")
+        }
+        if let host {
+            guard SSHCommandRunner(url: host) != nil else {
+                throw ValidationError("--host '\(host)' must be ssh://[USER@]HOST[:PORT]")
+            }
+            if connect != nil || backend == .libvirt {
+                throw ValidationError("--host runs xl over SSH; for libvirt name the remote URI with --connect")
+            }
         }
         _ = try parsedReports()
         if let timeout, parseDuration(timeout) == nil {
@@ -82,7 +94,8 @@ struct RunCommand: AsyncParsableCommand {
             resultsRoot: results,
             reports: try parsedReports(),
             dryRun: dryRun,
-            runTimeout: timeout.flatMap(parseDuration)
+            runTimeout: timeout.flatMap(parseDuration),
+            xlRunner: host.flatMap(SSHCommandRunner.init(url:))
         )
         let status = await RunJob.execute(options, logger: logger)
         if status != 0 { throw ExitCode(status) }

@@ -33,7 +33,7 @@ public struct CommandResult: Sendable, Hashable {
 
 /// Where commands run: this machine, or a Xen host over SSH. Every external command goes through one of these, as
 /// argv values, never as a shell string.
-public protocol CommandRunner: Sendable {
+public protocol CommandRunner: Sendable, CustomStringConvertible {
     /// `local`, or `ssh root@host:port`: for reports.
     var description: String { get }
     /// Runs `argv` with a time limit (SIGTERM, then SIGKILL 2 s later); `input` is written to its stdin.

@@ -3,8 +3,10 @@ import Foundation
 /// `xentest clean`: removes objects named `xentest-*` that earlier runs left, and nothing else.
 public enum CleanJob {
     /// The backend `clean` works through.
-    public static func backend(connect: String?) throws(BackendUnavailable) -> any Backend {
-        try RunJob.makeBackend(RunOptions(plan: "clean", connect: connect))
+    public static func backend(connect: String?, xlRunner: (any CommandRunner)? = nil) throws(BackendUnavailable)
+        -> any Backend
+    {
+        try RunJob.makeBackend(RunOptions(plan: "clean", connect: connect, xlRunner: xlRunner))
     }
 
     /// Lists (and unless `dryRun`, removes) leftovers; prints them on stdout; returns the exit status.

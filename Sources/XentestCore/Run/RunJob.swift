@@ -160,15 +160,15 @@ public enum RunJob {
             }
             return try LibvirtBackend(uri: "xen:///system")
         case .xl, nil:
-            guard xenHere || options.backend == .xl else {
+            if let runner = options.xlRunner { return XLBackend(runner: runner) }
+            guard xenHere else {
                 throw BackendUnavailable(
-                    "no Xen host detected (no /proc/xen/capabilities). To try xentest on libvirt's simulated host: "
-                        + "xentest run \(options.plan) --connect test:///default"
+                    "no Xen host detected (no /proc/xen/capabilities). Run on a Xen host's dom0, name one with "
+                        + "--host ssh://root@HOST, boot one with `xentest lab run \(options.plan)`, or try xentest on "
+                        + "libvirt's simulated host: xentest run \(options.plan) --connect test:///default"
                 )
             }
-            throw BackendUnavailable(
-                "the xl backend is not in this build yet; on a Xen host use --backend libvirt (xen:///system)"
-            )
+            return XLBackend(runner: LocalCommandRunner())
         }
     }
 
