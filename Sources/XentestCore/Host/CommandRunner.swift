@@ -225,6 +225,8 @@ enum ProcessExecution {
                     continuation.resume(throwing: CommandNotStarted(argv: argv, reason: "\(error)"))
                     return
                 }
+                // Cancelled while it was being started: the handler found nothing to stop then.
+                if box.cancelled.load(ordering: .relaxed) { box.stop() }
                 // The child has its own copies now; ours would keep the readers from ever seeing end-of-file.
                 try? stdoutPipe.writing.close()
                 try? stderrPipe.writing.close()
@@ -243,6 +245,7 @@ enum ProcessExecution {
                 box.timer = timer
             }
         } onCancel: {
+            box.cancelled.store(true, ordering: .relaxed)
             box.stop()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -322,6 +325,8 @@ private final class ProcessBox: @unchecked Sendable {
     var timer: OneShotTimer?
     /// SIGKILL's timer after a SIGTERM.
     var killer: OneShotTimer?
+    /// Set when the task running the command is cancelled, possibly before the process has started.
+    let cancelled = Atomic<Bool>(false)
     init(_ process: Process) { self.process = process }
 
     /// SIGTERM to its process group, then SIGKILL two seconds later.
