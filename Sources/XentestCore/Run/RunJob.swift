@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 
 /// What `xentest run` was asked to do.
@@ -122,8 +123,11 @@ public enum RunJob {
             progress.record(event)
         }
         let job = live
+        // Signals are handled from before the run starts: a Ctrl-C in its first moments must not be lost.
+        let control = RunControl()
+        let interrupts = Interrupts { _ in control.cancel() }
         let task = Task { await job.run(runPlan) }
-        let interrupts = Interrupts { _ in task.cancel() }
+        control.attach(task)
         _ = await task.value
         withExtendedLifetime(interrupts) {}
         // Reports come from the journal, as `xentest report` makes them, so both give the same bytes.
@@ -212,5 +216,26 @@ public enum XenHost {
     public static var isPresent: Bool {
         FileManager.default.fileExists(atPath: "/proc/xen/capabilities")
             || FileManager.default.fileExists(atPath: "/dev/xen/privcmd")
+    }
+}
+
+/// Cancels the run's task, also when the cancel comes before the task exists.
+final class RunControl: Sendable {
+    private let state = Mutex<(task: Task<Bool, Never>?, cancelled: Bool)>((nil, false))
+
+    func attach(_ task: Task<Bool, Never>) {
+        let cancelNow = state.withLock { state -> Bool in
+            state.task = task
+            return state.cancelled
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    func cancel() {
+        let task = state.withLock { state -> Task<Bool, Never>? in
+            state.cancelled = true
+            return state.task
+        }
+        task?.cancel()
     }
 }
