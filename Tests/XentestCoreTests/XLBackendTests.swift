@@ -69,7 +69,7 @@ struct XLBackendTests {
     func facts() async throws {
         let backend = XLBackend(runner: ReplayCommandRunner([
             ["xl", "info"]: "info",
-            ["find", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
+            ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
         ]))
         let facts = try await backend.collectFacts()
         #expect(facts.xenVersion?.hasPrefix("4.17") == true)

@@ -24,7 +24,7 @@ public final class XLBackend: Backend {
             )
         }
         let info = try XLParse.info(result.stdout)
-        let bridges = try await runner.run(["find", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"], timeout: .seconds(30))
+        let bridges = try await runner.run(["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"], timeout: .seconds(30))
         return HostFacts(
             hostname: info.hostname,
             toolstack: "xl (Xen \(info.xenVersion))",

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import Logging
+import XentestCore
+
+struct LabCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Xen 4.17 and dom0 in QEMU on this machine: a Xen host for the xl backend.",
+        discussion: """
+            The lab boots Xen 4.17 with a Debian dom0 under QEMU's software emulation (no KVM, no Xen on this \
+            machine needed), reachable over SSH on 127.0.0.1 only. Its images are built once from Debian packages \
+            (downloaded and unpacked, never installed) and cached in the lab folder.
+
+            Examples:
+              xentest lab up                 build (once) and boot; prints the boot time
+              xentest lab run smoke          run a plan with the xl backend (boots the lab if needed)
+              xentest lab status             whether it runs, SSH port, uptime, how to log in
+              xentest lab down               stop its QEMU
+            """,
+        subcommands: [LabUpCommand.self, LabStatusCommand.self, LabDownCommand.self, LabRunCommand.self]
+    )
+}
+
+/// The options every lab subcommand takes.
+struct LabFolderOptions: ParsableArguments {
+    @Option(name: .customLong("lab-dir"), help: "The lab's folder (default: $XDG_CACHE_HOME/xentest/lab).")
+    var labDirectory: String?
+
+    @Option(name: .customLong("package-cache"), help: "Where downloaded Debian packages are kept.")
+    var packageCache: String?
+
+    func lab() -> Lab {
+        Lab(
+            paths: LabPaths(root: labDirectory ?? LabPaths.defaultRoot),
+            packages: DebianPackageCache(root: packageCache ?? DebianPackageCache.defaultRoot),
+            progress: { printProgress($0) }
+        )
+    }
+}
+
+/// How long `up` waits for dom0.
+struct LabBootOptions: ParsableArguments {
+    @Option(name: .customLong("boot-timeout"), help: "How long to wait for dom0 to answer over SSH (300s, 10m).")
+    var bootTimeout = "300s"
+
+    func validate() throws {
+        guard PlanDuration(parsing: bootTimeout) != nil else {
+            throw ValidationError("--boot-timeout '\(bootTimeout)' is not a duration such as 300s or 10m")
+        }
+    }
+
+    var duration: PlanDuration { PlanDuration(parsing: bootTimeout) ?? .seconds(300) }
+}
+
+struct LabUpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Build the lab's images if needed and boot it; waits until dom0 answers `xl info` over SSH."
+    )
+
+    @OptionGroup var folder: LabFolderOptions
+    @OptionGroup var boot: LabBootOptions
+
+    @Flag(help: "Build the images again (after apt-get update brought new packages, say).")
+    var rebuild = false
+
+    func run() async throws {
+        let lab = folder.lab()
+        let report: Lab.UpReport
+        do {
+            report = try await lab.up(rebuild: rebuild, bootTimeout: boot.duration)
+        } catch {
+            printProgress("error: \(error)")
+            throw ExitCode(2)
+        }
+        if report.started {
+            let version = report.xenVersion.map { "Xen \($0), " } ?? ""
+            print(String(format: "lab up: %@booted in %.1f s", version, report.state.bootSeconds ?? 0))
+        } else {
+            print("lab already running")
+        }
+        print(lab.describe(.running(report.state)), terminator: "")
+    }
+}
+
+struct LabStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Whether the lab runs, its SSH port and uptime. Exit status 0 running, 3 not running."
+    )
+
+    @OptionGroup var folder: LabFolderOptions
+
+    func run() async throws {
+        let lab = folder.lab()
+        let status = lab.status()
+        print(lab.describe(status), terminator: "")
+        if case .stopped = status { throw ExitCode(3) }
+    }
+}
+
+struct LabDownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Stop the lab's QEMU (only the one this lab folder started) and remove its runtime state."
+    )
+
+    @OptionGroup var folder: LabFolderOptions
+
+    func run() async throws {
+        let report: Lab.DownReport
+        do {
+            report = try await folder.lab().down()
+        } catch {
+            printProgress("error: \(error)")
+            throw ExitCode(2)
+        }
+        switch report {
+        case .stopped(let pid, let killed):
+            print("stopped QEMU (pid \(pid))" + (killed ? " with SIGKILL: it did not end on SIGTERM" : ""))
+        case .notRunning(let note): print("not running" + (note.map { ": \($0)" } ?? ""))
+        }
+    }
+}
+
+struct LabRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a plan in the lab with the xl backend over SSH (booting the lab first if needed).",
+        discussion: """
+            Uses the lab's host file (LAB_DIR/host.yaml). Results are written on this machine, as with \
+            `xentest run`, and the exit status is the same: 0 nothing failed, 1 a case failed, 2 a plan, usage, \
+            backend or lab problem, 130 interrupted.
+            """
+    )
+
+    @OptionGroup var folder: LabFolderOptions
+    @OptionGroup var boot: LabBootOptions
+
+    @Argument(help: "A plan name (rc6) or path.")
+    var plan: String
+
+    @Option(help: "Run only cases with this id or area (repeatable).")
+    var only: [String] = []
+
+    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).")
+    var report: [String] = []
+
+    @Option(help: "Where run directories are created.")
+    var results = "results"
+
+    @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.")
+    var timeout: String?
+
+    @Flag(name: .shortAndLong, help: "Log debug details to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        _ = try parsedReports()
+        if let timeout, PlanDuration(parsing: timeout) == nil {
+            throw ValidationError("--timeout '\(timeout)' is not a duration such as 30m or 2h")
+        }
+    }
+
+    func parsedReports() throws -> [(ReportFormat, String)] {
+        try report.map { value in
+            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let format = ReportFormat(rawValue: parts[0]), !parts[1].isEmpty else {
+                throw ValidationError(
+                    "--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap"
+                )
+            }
+            return (format, parts[1])
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "xentest")
+        logger.logLevel = verbose ? .debug : .warning
+        let options = RunOptions(
+            plan: plan,
+            backend: .xl,
+            only: only,
+            resultsRoot: results,
+            reports: try parsedReports(),
+            runTimeout: timeout.flatMap { PlanDuration(parsing: $0) }
+        )
+        let status = await folder.lab().run(options, bootTimeout: boot.duration, logger: logger)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
