@@ -118,7 +118,10 @@ public struct SSHCommandRunner: CommandRunner {
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         var result = try await ProcessExecution.run(sshArgv(for: argv), timeout: timeout, input: input, outputLimit: outputLimit)
         result.argv = argv
-        if result.status == 255 && !result.timedOut {
+        // 255 is ssh's own failure, but also what a remote command exiting -1 gives (xl does): blame ssh only when
+        // ssh says something.
+        let sshWords = ["ssh:", "Connection refused", "Connection closed", "Permission denied", "Host key verification"]
+        if result.status == 255 && !result.timedOut && sshWords.contains(where: result.stderr.contains) {
             result.stderr = "ssh to \(user)@\(host):\(port) failed: " + result.stderr
         }
         return result
