@@ -21,56 +21,16 @@ func openTestDriver(readOnly: Bool = false) throws -> LibvirtConnection {
 }
 
 /// The private test host: 8 CPUs, 8 GiB, a running domain "resident", an active network "default", and a
-/// PCI NIC (with its net device) to pass through.
-let testHostXML = """
-    <node>
-      <cpu>
-        <nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>2</threads>
-        <mhz>2400</mhz><model>x86_64</model>
-      </cpu>
-      <memory>8388608</memory>
-      <domain type='test'>
-        <name>resident</name>
-        <memory unit='MiB'>512</memory>
-        <vcpu>2</vcpu>
-        <os><type>hvm</type></os>
-      </domain>
-      <network>
-        <name>default</name>
-        <bridge name='virbr0'/>
-        <ip address='192.168.122.1' netmask='255.255.255.0'/>
-      </network>
-      <device>
-        <name>computer</name>
-        <capability type='system'>
-          <hardware><vendor>xentest</vendor><version>1</version><serial>1</serial>
-            <uuid>8f1d2a3c-0000-4000-8000-000000000001</uuid></hardware>
-          <firmware><vendor>xentest</vendor><version>1</version><release_date>01/01/2025</release_date></firmware>
-        </capability>
-      </device>
-      <device>
-        <name>pci_0000_03_00_0</name>
-        <parent>computer</parent>
-        <capability type='pci'>
-          <class>0x020000</class>
-          <domain>0</domain><bus>3</bus><slot>0</slot><function>0</function>
-          <product id='0x10d3'>82574L Gigabit Network Connection</product>
-          <vendor id='0x8086'>Intel Corporation</vendor>
-          <iommuGroup number='12'>
-            <address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>
-          </iommuGroup>
-        </capability>
-      </device>
-      <device>
-        <name>net_eth1_52_54_00_12_34_56</name>
-        <parent>pci_0000_03_00_0</parent>
-        <capability type='net'>
-          <interface>eth1</interface>
-          <address>52:54:00:12:34:56</address>
-        </capability>
-      </device>
-    </node>
-    """
+/// PCI NIC (with its net device) to pass through. One file for the whole project (the core's tests and the
+/// benchmark use it too).
+let testHostXML: String = {
+    let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("XentestCoreTests/Fixtures/hosts/testhost.xml")
+    guard let text = try? String(contentsOf: file, encoding: .utf8) else {
+        fatalError("cannot read the test host \(file.path)")
+    }
+    return text
+}()
 
 /// A test-driver guest with a maximum of 4 vCPUs of which 1 is present.
 func testDomainXML(name: String) -> String {
