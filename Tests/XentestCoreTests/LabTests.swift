@@ -172,8 +172,15 @@ final class RecordingCommandRunner: CommandRunner {
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
         sleeper.arguments = ["60"]
+        // Off the test's output, and killed with SIGKILL: a child started from a Dispatch thread inherits its
+        // blocked signals, so SIGTERM would not end it and it would hold swift-test's output for a minute.
+        sleeper.standardOutput = FileHandle.nullDevice
+        sleeper.standardError = FileHandle.nullDevice
         try sleeper.run()
-        defer { sleeper.terminate() }
+        defer {
+            kill(sleeper.processIdentifier, SIGKILL)
+            sleeper.waitUntilExit()
+        }
         let pid = sleeper.processIdentifier
         // A state file whose pid is now some other process (a recycled pid, say).
         try LabState(pid: pid, sshPort: 1, startedAt: Date(), labDirectory: lab.paths.root, qemuArgv: [])
