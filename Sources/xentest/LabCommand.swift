@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import XentestCore
 
 struct LabCommand: AsyncParsableCommand {
@@ -141,52 +140,12 @@ struct LabRunCommand: AsyncParsableCommand {
     @Argument(help: "A plan name (rc6) or path.")
     var plan: String
 
-    @Option(help: "Run only cases with this id or area (repeatable).")
-    var only: [String] = []
-
-    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).")
-    var report: [String] = []
-
-    @Option(help: "Where run directories are created.")
-    var results = "results"
-
-    @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.")
-    var timeout: String?
-
-    @Flag(name: .shortAndLong, help: "Log debug details to stderr.")
-    var verbose = false
-
-    func validate() throws {
-        _ = try parsedReports()
-        if let timeout, PlanDuration(parsing: timeout) == nil {
-            throw ValidationError("--timeout '\(timeout)' is not a duration such as 30m or 2h")
-        }
-    }
-
-    func parsedReports() throws -> [(ReportFormat, String)] {
-        try report.map { value in
-            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let format = ReportFormat(rawValue: parts[0]), !parts[1].isEmpty else {
-                throw ValidationError(
-                    "--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap"
-                )
-            }
-            return (format, parts[1])
-        }
-    }
+    @OptionGroup var reporting: RunReportingOptions
 
     func run() async throws {
-        var logger = Logger(label: "xentest")
-        logger.logLevel = verbose ? .debug : .warning
-        let options = RunOptions(
-            plan: plan,
-            backend: .xl,
-            only: only,
-            resultsRoot: results,
-            reports: try parsedReports(),
-            runTimeout: timeout.flatMap { PlanDuration(parsing: $0) }
-        )
-        let status = await folder.lab().run(options, bootTimeout: boot.duration, logger: logger)
+        var options = try reporting.runOptions(plan: plan)
+        options.backend = .xl
+        let status = await folder.lab().run(options, bootTimeout: boot.duration, logger: reporting.logger)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import XentestCore
 
 struct RunCommand: AsyncParsableCommand {
@@ -36,23 +35,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("host-config"), help: "The host file: PCI devices by role, bridge, test guest.")
     var hostConfig: String?
 
-    @Option(help: "Run only cases with this id or area (repeatable).")
-    var only: [String] = []
-
-    @Option(help: "Where run directories are created.")
-    var results = "results"
-
-    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).")
-    var report: [String] = []
-
     @Flag(name: .customLong("dry-run"), help: "Print what would run and be skipped, and why; create nothing.")
     var dryRun = false
 
-    @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.")
-    var timeout: String?
-
-    @Flag(name: .shortAndLong, help: "Log debug details to stderr.")
-    var verbose = false
+    @OptionGroup var reporting: RunReportingOptions
 
     func validate() throws {
         if backend == .xl, connect != nil {
@@ -66,38 +52,16 @@ struct RunCommand: AsyncParsableCommand {
                 throw ValidationError("--host runs xl over SSH; for libvirt name the remote URI with --connect")
             }
         }
-        _ = try parsedReports()
-        if let timeout, parseDuration(timeout) == nil {
-            throw ValidationError("--timeout '\(timeout)' is not a duration such as 30m or 2h")
-        }
-    }
-
-    func parsedReports() throws -> [(ReportFormat, String)] {
-        try report.map { value in
-            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let format = ReportFormat(rawValue: parts[0]), !parts[1].isEmpty else {
-                throw ValidationError("--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap")
-            }
-            return (format, parts[1])
-        }
     }
 
     func run() async throws {
-        var logger = Logger(label: "xentest")
-        logger.logLevel = verbose ? .debug : .warning
-        let options = RunOptions(
-            plan: plan,
-            backend: backend,
-            connect: connect,
-            hostConfigPath: hostConfig,
-            only: only,
-            resultsRoot: results,
-            reports: try parsedReports(),
-            dryRun: dryRun,
-            runTimeout: timeout.flatMap(parseDuration),
-            xlRunner: host.flatMap(SSHCommandRunner.init(url:))
-        )
-        let status = await RunJob.execute(options, logger: logger)
+        var options = try reporting.runOptions(plan: plan)
+        options.backend = backend
+        options.connect = connect
+        options.hostConfigPath = hostConfig
+        options.dryRun = dryRun
+        options.xlRunner = host.flatMap(SSHCommandRunner.init(url:))
+        let status = await RunJob.execute(options, logger: reporting.logger)
         if status != 0 { throw ExitCode(status) }
     }
 }

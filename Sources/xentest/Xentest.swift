@@ -57,9 +57,6 @@ func loadPlanOrExit(_ nameOrPath: String) throws -> Plan {
     }
 }
 
-/// Parses a duration such as 30s or 2m.
-func parseDuration(_ text: String) -> PlanDuration? { PlanDuration(parsing: text) }
-
 /// Loads a host file, printing every problem and exiting 2 when it has errors.
 func loadHostConfigOrExit(_ path: String) throws -> HostConfig {
     do {

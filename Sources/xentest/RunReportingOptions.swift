@@ -1,0 +1,58 @@
+import ArgumentParser
+import Logging
+import XentestCore
+
+/// The options every command that runs a plan shares (`xentest run`, `xentest lab run`): which cases, where the
+/// results go, which extra reports, the run's time limit, and logging.
+struct RunReportingOptions: ParsableArguments {
+    @Option(help: "Run only cases with this id or area (repeatable).")
+    var only: [String] = []
+
+    @Option(help: "Where run directories are created.")
+    var results = "results"
+
+    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).")
+    var report: [String] = []
+
+    @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.")
+    var timeout: String?
+
+    @Flag(name: .shortAndLong, help: "Log debug details to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        _ = try reports()
+        if let timeout, PlanDuration(parsing: timeout) == nil {
+            throw ValidationError("--timeout '\(timeout)' is not a duration such as 30m or 2h")
+        }
+    }
+
+    /// `--report` values as formats and paths.
+    func reports() throws -> [(ReportFormat, String)] {
+        try report.map { value in
+            let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let format = ReportFormat(rawValue: parts[0]), !parts[1].isEmpty else {
+                throw ValidationError("--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap")
+            }
+            return (format, parts[1])
+        }
+    }
+
+    /// Run options for `plan` with these settings; the caller adds its backend choices.
+    func runOptions(plan: String) throws -> RunOptions {
+        RunOptions(
+            plan: plan,
+            only: only,
+            resultsRoot: results,
+            reports: try reports(),
+            runTimeout: timeout.flatMap { PlanDuration(parsing: $0) }
+        )
+    }
+
+    /// A logger at debug level with `--verbose`, warnings otherwise.
+    var logger: Logger {
+        var logger = Logger(label: "xentest")
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+}
