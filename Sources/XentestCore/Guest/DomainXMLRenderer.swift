@@ -38,14 +38,14 @@ public enum DomainXMLRenderer {
         }
         var xml = [
             "<domain type='\(domainType)'>",
-            "  <name>\(escaped(guest.domainName))</name>",
+            "  <name>\(xmlEscaped(guest.domainName))</name>",
             "  <memory unit='MiB'>\(spec.memory.mebibytes)</memory>",
             "  <vcpu placement='static' current='\(spec.vcpus)'>\(spec.maxvcpus)</vcpu>",
             "  <os>",
             "    <type arch='x86_64'>\(osType)</type>",
-            "    <kernel>\(escaped(guest.kernel))</kernel>",
-            "    <initrd>\(escaped(guest.ramdisk))</initrd>",
-            "    <cmdline>\(escaped(guest.commandLine(for: dialect)))</cmdline>",
+            "    <kernel>\(xmlEscaped(guest.kernel))</kernel>",
+            "    <initrd>\(xmlEscaped(guest.ramdisk))</initrd>",
+            "    <cmdline>\(xmlEscaped(guest.commandLine(for: dialect)))</cmdline>",
             "  </os>",
         ]
         if dialect == .xen, spec.passthrough {
@@ -80,8 +80,8 @@ public enum DomainXMLRenderer {
         -> String
     {
         let source =
-            guest.host.libvirtNetwork.map { "type='network'><source network='\(escaped($0))'/>" }
-            ?? "type='bridge'><source bridge='\(escaped(guest.bridge))'/>"
+            guest.host.libvirtNetwork.map { "type='network'><source network='\(xmlEscaped($0))'/>" }
+            ?? "type='bridge'><source bridge='\(xmlEscaped(guest.bridge))'/>"
         let model =
             switch dialect {
             case .qemu: "<model type='virtio'/>"
@@ -93,30 +93,10 @@ public enum DomainXMLRenderer {
 
     /// One managed PCI `<hostdev>`: libvirt detaches the device from its host driver and gives it back.
     public static func hostdevXML(_ address: PCIAddress, indent: String = "") -> String {
-        func hex(_ value: Int, _ width: Int) -> String {
-            let digits = String(value, radix: 16)
-            return "0x" + String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
+        func hex(_ value: Int, _ width: Int) -> String { "0x" + hexDigits(value, width: width) }
         return "\(indent)<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='"
             + hex(address.domain, 4) + "' bus='" + hex(address.bus, 2) + "' slot='" + hex(address.device, 2)
             + "' function='" + hex(address.function, 1) + "'/></source></hostdev>"
-    }
-
-    /// Text escaped for XML content and single-quoted attributes.
-    public static func escaped(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "'": result += "&apos;"
-            case "\"": result += "&quot;"
-            default: result.append(character)
-            }
-        }
-        return result
     }
 }
 

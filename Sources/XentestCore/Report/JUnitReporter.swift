@@ -11,39 +11,39 @@ public enum JUnitReporter {
         let totals = counts(result.cases)
         var xml = [
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
-            "<testsuites name=\"\(escape("xentest \(result.plan)"))\" tests=\"\(result.cases.count)\" failures=\"\(totals.failures)\" "
+            "<testsuites name=\"\(xmlEscaped("xentest \(result.plan)"))\" tests=\"\(result.cases.count)\" failures=\"\(totals.failures)\" "
                 + "errors=\"\(totals.errors)\" skipped=\"\(totals.skipped)\" time=\"\(time(result.cases))\">",
         ]
         for area in areas {
             let cases = result.cases.filter { $0.area == area }
             let areaTotals = counts(cases)
             xml.append(
-                "  <testsuite name=\"\(escape(area))\" tests=\"\(cases.count)\" failures=\"\(areaTotals.failures)\" "
+                "  <testsuite name=\"\(xmlEscaped(area))\" tests=\"\(cases.count)\" failures=\"\(areaTotals.failures)\" "
                     + "errors=\"\(areaTotals.errors)\" skipped=\"\(areaTotals.skipped)\" time=\"\(time(cases))\" "
-                    + "timestamp=\"\(ISO8601.format(result.startedAt))\" hostname=\"\(escape(result.host.hostname))\">"
+                    + "timestamp=\"\(ISO8601.format(result.startedAt))\" hostname=\"\(xmlEscaped(result.host.hostname))\">"
             )
             xml.append("    <properties>")
             for (name, value) in properties(result) {
-                xml.append("      <property name=\"\(escape(name))\" value=\"\(escape(value))\"/>")
+                xml.append("      <property name=\"\(xmlEscaped(name))\" value=\"\(xmlEscaped(value))\"/>")
             }
             xml.append("    </properties>")
             for testCase in cases {
                 xml.append(
-                    "    <testcase classname=\"\(escape("\(result.plan).\(area)"))\" name=\"\(escape("\(testCase.id) [\(testCase.backend)]"))\" "
+                    "    <testcase classname=\"\(xmlEscaped("\(result.plan).\(area)"))\" name=\"\(xmlEscaped("\(testCase.id) [\(testCase.backend)]"))\" "
                         + "time=\"\(String(format: "%.3f", testCase.durationSeconds))\">"
                 )
-                let message = escape(testCase.reason ?? testCase.status.rawValue)
+                let message = xmlEscaped(testCase.reason ?? testCase.status.rawValue)
                 switch testCase.status {
                 case .pass: break
                 case .skip: xml.append("      <skipped message=\"\(message)\"/>")
                 case .xfail: xml.append("      <skipped message=\"xfail: \(message)\"/>")
                 case .fail, .xpass:
-                    xml.append("      <failure message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(escape(failureDetail(testCase)))</failure>")
+                    xml.append("      <failure message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(xmlEscaped(failureDetail(testCase)))</failure>")
                 case .error, .timeout, .interrupted:
-                    xml.append("      <error message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(escape(failureDetail(testCase)))</error>")
+                    xml.append("      <error message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(xmlEscaped(failureDetail(testCase)))</error>")
                 }
                 let evidence = CaseWording.evidence(testCase)
-                if !evidence.isEmpty { xml.append("      <system-out>\(escape(evidence))</system-out>") }
+                if !evidence.isEmpty { xml.append("      <system-out>\(xmlEscaped(evidence))</system-out>") }
                 xml.append("    </testcase>")
             }
             xml.append("  </testsuite>")
@@ -78,25 +78,5 @@ public enum JUnitReporter {
 
     static func time(_ cases: [CaseResult]) -> String {
         String(format: "%.3f", cases.reduce(0) { $0 + $1.durationSeconds })
-    }
-
-    /// Escapes XML text and attribute values; drops characters XML 1.0 cannot carry.
-    static func escape(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&apos;"
-            case "\n", "\t", "\r": result.unicodeScalars.append(scalar)
-            default:
-                if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) { continue }
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
     }
 }
