@@ -21,7 +21,7 @@ public struct GuestInstance: Sendable, Hashable {
         }
         let value = (hash &+ UInt32(index) &* 0x9E37) & 0x7F_FFFF  // top bit clear: below 00:16:3e:80:00:00
         let bytes = [(value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF]
-        return "00:16:3e:" + bytes.map { hex2($0) }.joined(separator: ":")
+        return "00:16:3e:" + bytes.map { hexDigits($0, width: 2) }.joined(separator: ":")
     }
 
     /// The PCI addresses passed through at creation, in the spec's order; roles the host lacks are left out
@@ -39,9 +39,4 @@ public struct GuestInstance: Sendable, Hashable {
     }
     /// The bridge, or a placeholder.
     public var bridge: String { host.bridge ?? "BRIDGE" }
-}
-
-private func hex2(_ value: UInt32) -> String {
-    let digits = String(value, radix: 16)
-    return digits.count == 1 ? "0" + digits : digits
 }

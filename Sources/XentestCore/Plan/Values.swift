@@ -77,17 +77,14 @@ public struct PCIAddress: Sendable, Hashable, Codable, CustomStringConvertible, 
 
     /// The canonical form `dddd:bb:dd.f`.
     public var description: String {
-        hex(domain, 4) + ":" + hex(bus, 2) + ":" + hex(device, 2) + "." + String(function)
+        hexDigits(domain, width: 4) + ":" + hexDigits(bus, width: 2) + ":" + hexDigits(device, width: 2) + "."
+            + String(function)
     }
 
     /// The name libvirt gives the node device: `pci_dddd_bb_dd_f`.
     public var libvirtNodeDeviceName: String {
-        "pci_" + hex(domain, 4) + "_" + hex(bus, 2) + "_" + hex(device, 2) + "_" + String(function)
-    }
-
-    private func hex(_ value: Int, _ width: Int) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        "pci_" + hexDigits(domain, width: 4) + "_" + hexDigits(bus, width: 2) + "_" + hexDigits(device, width: 2) + "_"
+            + String(function)
     }
 
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {
@@ -208,4 +205,10 @@ public struct VersionRange: Sendable, Hashable, Codable, CustomStringConvertible
         guard !bounds.isEmpty else { return .failure(ValueError("a version range such as '>= 4.3' is needed")) }
         return .success(VersionRange(bounds: bounds))
     }
+}
+
+/// Lower-case hexadecimal, zero-padded to `width` digits: PCI addresses, MAC bytes, libvirt's `0x..` attributes.
+func hexDigits(_ value: some BinaryInteger, width: Int) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
