@@ -213,6 +213,13 @@ public final class LibvirtConnection: @unchecked Sendable {
         }
     }
 
+    /// Creates and starts a transient network from its XML: it exists until `destroy()`, and leaves no definition.
+    public func createNetwork(xml: String) throws(LibvirtError) -> LibvirtNetwork {
+        try withHandle("virNetworkCreateXML") { handle throws(LibvirtError) in
+            LibvirtNetwork(takingOwnershipOf: try check(virNetworkCreateXML(handle, xml), "virNetworkCreateXML"))
+        }
+    }
+
     /// Defines a persistent, inactive network from its XML.
     public func defineNetwork(xml: String) throws(LibvirtError) -> LibvirtNetwork {
         try withHandle("virNetworkDefineXML") { handle throws(LibvirtError) in

@@ -182,10 +182,13 @@ public final class LibvirtDomain: @unchecked Sendable {
 
     /// Opens the domain's console (or the console, serial or parallel device aliased `device`) as a stream.
     ///
-    /// `force` takes the console from another client that holds it. The test driver has no consoles.
-    public func openConsole(device: String? = nil, force: Bool = false) throws(LibvirtError) -> LibvirtStream {
+    /// `force` takes the console from another client that holds it. `nonBlocking` gives a stream whose output
+    /// arrives through `incoming()` instead of blocking `receive()` calls. The test driver has no consoles.
+    public func openConsole(device: String? = nil, force: Bool = false, nonBlocking: Bool = false) throws(LibvirtError)
+        -> LibvirtStream
+    {
         let flags = force ? VIR_DOMAIN_CONSOLE_FORCE.rawValue : 0
-        return try attachStream("virDomainOpenConsole") { stream in
+        return try attachStream("virDomainOpenConsole", nonBlocking: nonBlocking) { stream in
             virDomainOpenConsole(handle, device, stream, flags) >= 0
         }
     }
@@ -208,17 +211,20 @@ public final class LibvirtDomain: @unchecked Sendable {
 
     /// Creates a blocking stream on the domain's connection and lets `attach` connect it to a domain resource;
     /// `attach` returns false on failure, leaving the libvirt error for this function to read.
-    private func attachStream(_ call: String, _ attach: (OpaquePointer) -> Bool) throws(LibvirtError) -> LibvirtStream {
+    private func attachStream(_ call: String, nonBlocking: Bool = false, _ attach: (OpaquePointer) -> Bool)
+        throws(LibvirtError) -> LibvirtStream
+    {
         // Borrowed: the domain holds the connection's reference, so there is nothing to release.
         let connection = try check(virDomainGetConnect(handle), "virDomainGetConnect")
-        let stream = try check(virStreamNew(connection, 0), "virStreamNew")
+        let flags = nonBlocking ? VIR_STREAM_NONBLOCK.rawValue : 0
+        let stream = try check(virStreamNew(connection, flags), "virStreamNew")
         guard attach(stream) else {
             let error = LibvirtError.last(call: call)
             // Never attached to a driver, so there is nothing to abort.
             virStreamFree(stream)
             throw error
         }
-        return LibvirtStream(takingOwnershipOf: stream)
+        return LibvirtStream(takingOwnershipOf: stream, nonBlocking: nonBlocking)
     }
 }
 

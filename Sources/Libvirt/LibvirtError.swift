@@ -85,6 +85,16 @@ extension LibvirtError {
         )
     }
 
+    /// A wait this library puts around a libvirt call ran out, reported as libvirt reports its own timeouts.
+    static func timedOut(_ message: String, call: String) -> LibvirtError {
+        LibvirtError(
+            code: Int32(bitPattern: VIR_ERR_OPERATION_TIMEOUT.rawValue),
+            domain: Int32(bitPattern: VIR_FROM_NONE.rawValue),
+            message: "Timed out during operation: \(message)",
+            call: call
+        )
+    }
+
     /// The error for a call made on a connection that `close()` already closed.
     static func closedConnection(call: String) -> LibvirtError {
         LibvirtError(
