@@ -3,9 +3,7 @@ import Foundation
 /// Runs a shell command inside a guest through its console, from dom0: the guest's console pty (from xenstore) is
 /// read until an end marker while the command, wrapped in markers, is written to it.
 ///
-/// The test guest (`xentest guest build`) runs a shell on its console with echo off and no prompt. The markers
-/// are written so that an echoed command line never looks like output: `__XT_""B_n__` on the line typed,
-/// `__XT_B_n__` in what the shell prints.
+/// The command goes in with `GuestConsoleCommand`'s markers, the protocol every console transport shares.
 struct XLGuestConsole {
     var runner: any CommandRunner
     var domainName: String
@@ -15,13 +13,7 @@ struct XLGuestConsole {
     /// time limit ends the task.
     var attemptTimeout = PlanDuration.seconds(15)
 
-    struct Outcome {
-        var reached: Bool
-        var status: Int
-        var output: String
-        var problem: String?
-        var evidence: [Evidence]
-    }
+    typealias Outcome = GuestConsoleOutcome
 
     func exec(_ command: String) async throws -> Outcome {
         var evidence: [Evidence] = []
@@ -39,22 +31,21 @@ struct XLGuestConsole {
         }
         while true {
             try Task.checkCancellation()
-            let marker = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-            let typed = "echo __XT_\"\"B_\(marker)__; \(command); echo __XT_\"\"E_\(marker)_$?__\n"
+            let line = GuestConsoleCommand(command)
             let seconds = String(attemptTimeout.milliseconds / 1000)
             let reader = Task {
                 try await runner.run(
-                    ["timeout", seconds, "sed", "-u", "/__XT_E_\(marker)_[0-9]*__/q", tty],
+                    ["timeout", seconds, "sed", "-u", line.endMarkerBRE, tty],
                     timeout: PlanDuration(milliseconds: attemptTimeout.milliseconds + 5000)
                 )
             }
             // Give the reader time to open the tty before the guest can answer.
             try await Task.sleep(for: .milliseconds(300))
-            let writer = try await runner.run(["dd", "of=\(tty)", "status=none"], timeout: .seconds(30), input: typed)
+            let writer = try await runner.run(["dd", "of=\(tty)", "status=none"], timeout: .seconds(30), input: line.typed)
             evidence.append(writer.evidence)
             let read = try await withTaskCancellationHandler { try await reader.value } onCancel: { reader.cancel() }
             evidence.append(read.evidence)  // what the guest printed, as read
-            if let parsed = Self.parse(read.stdout, marker: marker) {
+            if let parsed = line.result(in: read.stdout) {
                 return Outcome(reached: true, status: parsed.status, output: parsed.output, problem: nil, evidence: evidence)
             }
             if !writer.succeeded {
@@ -66,19 +57,6 @@ struct XLGuestConsole {
 
     /// The output between the markers and the exit status; nil when the end marker is missing.
     static func parse(_ text: String, marker: String) -> (status: Int, output: String)? {
-        let lines = text.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false)
-        guard let begin = lines.firstIndex(where: { $0.hasSuffix("__XT_B_\(marker)__") }) else { return nil }
-        let endPrefix = "__XT_E_\(marker)_"
-        for index in lines.indices where index > begin {
-            let line = lines[index]
-            guard let range = line.range(of: endPrefix) else { continue }
-            let rest = line[range.upperBound...]
-            guard rest.hasSuffix("__"), let status = Int(rest.dropLast(2)) else { continue }
-            var output = lines[(begin + 1)..<index].map(String.init)
-            let before = line[..<range.lowerBound]
-            if !before.isEmpty { output.append(String(before)) }  // output without a final newline
-            return (status, output.joined(separator: "\n"))
-        }
-        return nil
+        GuestConsoleCommand.parse(text, marker: marker)
     }
 }
