@@ -233,3 +233,63 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         )
     }
 }
+
+@Suite("Networks a run makes for its guests") struct NetworkXMLTests {
+    @Test("an isolated network: its own bridge, no <forward>, the host's address when the host file gives one")
+    func isolated() {
+        let withAddress = NetworkXMLRenderer.isolated(name: "xentest-ab12cd-network-vif-ping-net", hostAddress: "10.9.8.1")
+        #expect(
+            withAddress == """
+                <network>
+                  <name>xentest-ab12cd-network-vif-ping-net</name>
+                  <bridge stp='on' delay='0'/>
+                  <ip address='10.9.8.1' prefix='24'/>
+                </network>
+
+                """
+        )
+        let bare = NetworkXMLRenderer.isolated(name: "xentest-x-<y>", hostAddress: nil)
+        #expect(!bare.contains("<ip"), "no address: no IP, no dnsmasq")
+        #expect(bare.contains("<name>xentest-x-&lt;y&gt;</name>"))
+        for xml in [withAddress, bare] { #expect(!xml.contains("<forward"), "nothing leaves the machine") }
+    }
+
+    @Test("QEMU guests: ACPI (power button, hot-plug) and every vCPU but the first hot-pluggable")
+    func qemuVcpusAndACPI() {
+        let spec = GuestSpec(
+            name: "g",
+            type: .pv,
+            memory: MemorySize(mebibytes: 256),
+            vcpus: 2,
+            maxvcpus: 3,
+            nics: 0,
+            pci: [],
+            passthrough: false
+        )
+        let guest = GuestInstance(domainName: "xentest-run-case", spec: spec, host: .empty(source: "test"))
+        let qemu = DomainXMLRenderer.render(guest, dialect: .qemu)
+        #expect(qemu.contains("  <features>\n    <acpi/>\n    <apic/>\n  </features>\n"))
+        #expect(
+            qemu.contains(
+                """
+                  <vcpus>
+                    <vcpu id='0' enabled='yes' hotpluggable='no'/>
+                    <vcpu id='1' enabled='yes' hotpluggable='yes'/>
+                    <vcpu id='2' enabled='no' hotpluggable='yes'/>
+                  </vcpus>
+                """
+            )
+        )
+        #expect(qemu.contains("console=ttyS0"), "the console is the first serial port")
+        for dialect in [LibvirtDialect.xen, .test] {
+            let other = DomainXMLRenderer.render(guest, dialect: dialect)
+            #expect(!other.contains("<vcpus>"))
+            #expect(!other.contains("<acpi/>"))
+        }
+        var single = spec
+        single.vcpus = 1
+        single.maxvcpus = 1
+        let one = GuestInstance(domainName: "xentest-run-one", spec: single, host: .empty(source: "test"))
+        #expect(!DomainXMLRenderer.render(one, dialect: .qemu).contains("<vcpus>"), "nothing to hot-plug")
+    }
+}

@@ -14,9 +14,11 @@ func programExists(_ name: String) -> Bool {
     func initScript() {
         let script = TestGuestBuilder.initScript
         #expect(script.hasPrefix("#!/bin/busybox sh\n"))
-        for module in ["xen-netfront", "xen-pcifront", "xen-blkfront", "e1000", "virtio_net"] {
+        for module in ["xen-netfront", "xen-pcifront", "xen-blkfront", "e1000", "virtio_net", "button", "evdev"] {
             #expect(script.contains(module))
+            #expect(TestGuestBuilder.modules.contains(module), "\(module) is also put into the initramfs")
         }
+        #expect(script.contains("acpid -d </dev/null >/dev/null 2>&1 &"), "QEMU's power button powers off, silently")
         #expect(script.contains("xentest.ip=*) address=${word#xentest.ip=}"))
         #expect(script.contains("console=*) console=${word#console=}"), "hvc0 for PV and PVH, ttyS0 for HVM")
         #expect(script.contains(#"echo 1 > "$online""#))
@@ -97,6 +99,7 @@ func programExists(_ name: String) -> Bool {
         let names = Set(lines.compactMap { $0.split(separator: " ").last.map(String.init) })
         for name in [
             "init", "bin/busybox", "sbin/poweroff", "sbin/reboot", "etc/xentest/console.sh", "sbin/xentest-uevent",
+            "etc/acpi/PWRF/00000080",
             "lib/modules/6.1.0-9-amd64/modules.dep", "lib/modules/6.1.0-9-amd64/kernel/drivers/net/e1000.ko",
         ] { #expect(names.contains(name), "\(name) in the initramfs") }
         #expect(lines.allSatisfy { $0.contains(" root ") }, "owned by root")
@@ -113,5 +116,6 @@ func programExists(_ name: String) -> Bool {
         #expect(extract.succeeded)
         let poweroff = try String(contentsOfFile: directory.path + "/x/sbin/poweroff", encoding: .utf8)
         #expect(poweroff == "#!/bin/busybox sh\nexec /bin/busybox poweroff -f\n", "so that `xl shutdown -w` returns")
+        #expect(lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix(" etc/acpi/PWRF/00000080") }, "acpid runs it")
     }
 }

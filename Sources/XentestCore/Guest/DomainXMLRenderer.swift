@@ -41,6 +41,17 @@ public enum DomainXMLRenderer {
             "  <name>\(xmlEscaped(guest.domainName))</name>",
             "  <memory unit='MiB'>\(spec.memory.mebibytes)</memory>",
             "  <vcpu placement='static' current='\(spec.vcpus)'>\(spec.maxvcpus)</vcpu>",
+        ]
+        if dialect == .qemu, spec.maxvcpus > 1 {
+            // QEMU unplugs only vCPUs marked hotpluggable: all but the first, as on Xen, where any vCPU but 0 can go.
+            xml.append("  <vcpus>")
+            for id in 0..<spec.maxvcpus {
+                let enabled = id < spec.vcpus ? "yes" : "no"
+                xml.append("    <vcpu id='\(id)' enabled='\(enabled)' hotpluggable='\(id == 0 ? "no" : "yes")'/>")
+            }
+            xml.append("  </vcpus>")
+        }
+        xml += [
             "  <os>",
             "    <type arch='x86_64'>\(osType)</type>",
             "    <kernel>\(xmlEscaped(guest.kernel))</kernel>",
@@ -51,6 +62,10 @@ public enum DomainXMLRenderer {
         if dialect == .xen, spec.passthrough {
             // libxl sizes the guest's IOMMU setup at creation: without this, later PCI hot-plug is refused.
             xml += ["  <features>", "    <xen>", "      <passthrough state='on'/>", "    </xen>", "  </features>"]
+        }
+        if dialect == .qemu {
+            // Without ACPI, QEMU runs with -no-acpi: no power button for shutdown, and no vCPU or PCI hot-plug.
+            xml += ["  <features>", "    <acpi/>", "    <apic/>", "  </features>"]
         }
         xml += [
             "  <on_poweroff>destroy</on_poweroff>",

@@ -39,10 +39,12 @@ public struct TestGuestBuilder: Sendable {
     public static var defaultOutputDirectory: String { XentestCache.directory + "/guest" }
     /// The kernel command-line word that sets eth0's address (`xentest.ip=10.0.0.2/24`).
     public static let addressParameter = "xentest.ip"
-    /// Drivers loaded at boot when the kernel has them as modules: Xen's paravirtual frontends, and the emulated
-    /// devices an HVM guest may get (e1000 is also what a passed-through lab NIC needs).
+    /// Drivers loaded at boot when the kernel has them as modules: Xen's paravirtual frontends, the emulated
+    /// devices an HVM or QEMU guest may get (e1000 is also what a passed-through lab NIC needs), and the ACPI power
+    /// button with its input events, which is how QEMU (libvirt's virDomainShutdown) asks a guest to shut down.
     public static let modules = [
-        "xen-netfront", "xen-blkfront", "xen-pcifront", "e1000", "virtio_pci", "virtio_net", "virtio_blk",
+        "xen-netfront", "xen-blkfront", "xen-pcifront", "e1000", "virtio_pci", "virtio_net", "virtio_blk", "button",
+        "evdev",
     ]
 
     public init(
@@ -206,6 +208,8 @@ public struct TestGuestBuilder: Sendable {
         try tree.write("root:x:0:\n", to: "/etc/group")
         try tree.write(Self.consoleScript, to: "/etc/xentest/console.sh")
         try tree.write(Self.ueventScript, to: "/sbin/xentest-uevent", mode: 0o755)
+        // busybox acpid runs /etc/acpi/PWRF/00000080 when the ACPI power button is pressed.
+        try tree.write("#!/bin/busybox sh\nexec /sbin/poweroff\n", to: "/etc/acpi/PWRF/00000080", mode: 0o755)
         var selection = KernelModules.Selection(files: [], builtin: [], absent: Self.modules, modulesDep: "")
         if let directory = kernel.modulesDirectory {
             selection = try tree.installModules(Self.modules, from: KernelModules(directory: directory), optional: true)
@@ -277,11 +281,15 @@ public struct TestGuestBuilder: Sendable {
         done
         [ -c "/dev/$console" ] || console=console
 
-        # Drivers for Xen's paravirtual devices and, in HVM guests, emulated ones: those this kernel has as modules.
-        for module in xen-netfront xen-blkfront xen-pcifront e1000 virtio_pci virtio_net virtio_blk; do
+        # Drivers for Xen's paravirtual devices and, in HVM and QEMU guests, emulated ones, and the ACPI power
+        # button: those this kernel has as modules.
+        for module in xen-netfront xen-blkfront xen-pcifront e1000 virtio_pci virtio_net virtio_blk button evdev; do
           modprobe -q "$module" 2>/dev/null
         done
         ip link set lo up
+        # A power-button press (QEMU's shutdown request) powers off; Xen guests are asked through xenstore instead,
+        # and have no input device for acpid to read, so it simply ends there.
+        acpid -d </dev/null >/dev/null 2>&1 &
 
         # eth0 gets its address when it is there, and again after it is detached and attached (a new ifindex).
         configured=
