@@ -25,6 +25,15 @@ public protocol Backend: AnyObject, Sendable {
 
     /// Removes leftovers by name; only names that `leftovers()` returned are ever passed.
     func removeLeftover(_ name: String) async throws -> [Evidence]
+
+    /// Whether the backend gives a case's guest an isolated network of its own when the host file names neither
+    /// a bridge nor a libvirt network; the `bridge` prerequisite is then met without one.
+    var makesOwnNetwork: Bool { get }
+}
+
+extension Backend {
+    /// Most backends put guests' interfaces only where the host file says.
+    public var makesOwnNetwork: Bool { false }
 }
 
 /// What an action did and what the backend saw.

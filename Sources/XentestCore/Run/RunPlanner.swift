@@ -57,7 +57,7 @@ public enum RunPlanner {
         }
         var reasons: [String] = []
         for requirement in testCase.requirements {
-            if let reason = unmet(requirement, backend: backend.kind, facts: facts, host: host) { reasons.append(reason) }
+            if let reason = unmet(requirement, backend: backend, facts: facts, host: host) { reasons.append(reason) }
         }
         if testCase.guest != nil, facts.runsGuestCode, host.guestKernel == nil || host.guestRamdisk == nil {
             reasons.append("the host file names no guest-kernel and guest-ramdisk to boot the guest with")
@@ -71,7 +71,7 @@ public enum RunPlanner {
         return unique
     }
 
-    static func unmet(_ requirement: Requirement, backend: BackendKind, facts: HostFacts, host: HostConfig) -> String? {
+    static func unmet(_ requirement: Requirement, backend: any Backend, facts: HostFacts, host: HostConfig) -> String? {
         switch requirement {
         case .iommu:
             switch facts.iommu {
@@ -93,7 +93,9 @@ public enum RunPlanner {
             return device.largeBar ? nil : "the '\(role)' device is not marked 'large-bar: true' in the host file"
         case .bridge:
             // xl puts vifs on the bridge; libvirt uses its network when the host file names one.
-            guard let wanted = backend == .libvirt ? host.libvirtNetwork ?? host.bridge : host.bridge else {
+            guard let wanted = backend.kind == .libvirt ? host.libvirtNetwork ?? host.bridge : host.bridge else {
+                // libvirt on QEMU makes each guest an isolated network of its own.
+                if backend.makesOwnNetwork { return nil }
                 return "the host file names no bridge for guests' network interfaces"
             }
             return facts.bridges.contains(wanted) ? nil : "bridge or network '\(wanted)' does not exist on this host"

@@ -10,9 +10,18 @@ public final class LibvirtBackend: Backend {
     public let connection: LibvirtConnection
     /// The XML dialect of this connection's driver.
     public let dialect: LibvirtDialect
+    /// Whether libvirt says the host has an IOMMU (`<iommu support='yes'/>` in its capabilities), read once.
+    public let hostHasIOMMU: Bool
+    /// Whether the hypervisor is this machine (a URI without a host name), so a ping from here reaches its guests.
+    public let isLocal: Bool
+    /// Runs the host's side of `ping: guest`.
+    public let runner: any CommandRunner
+    /// How often a request the guest must act on is made again while it has not: QEMU's ACPI power-button press
+    /// and its PCI unplug request are lost on a guest that is not listening yet (still booting).
+    let guestRequestRepeat = PlanDuration.seconds(5)
 
     /// Opens `uri`; a URI that cannot be used is `BackendUnavailable` with what to do instead.
-    public init(uri: String) throws(BackendUnavailable) {
+    public init(uri: String, runner: any CommandRunner = LocalCommandRunner()) throws(BackendUnavailable) {
         do {
             connection = try LibvirtConnection(uri: uri)
         } catch {
@@ -29,7 +38,20 @@ public final class LibvirtBackend: Backend {
         }
         self.dialect = dialect
         driver = dialect.rawValue
+        hostHasIOMMU = (try? connection.capabilitiesXML())?.contains("<iommu support='yes'/>") ?? false
+        isLocal = Self.isLocal(uri: (try? connection.uri) ?? uri)
+        self.runner = runner
     }
+
+    /// `qemu:///system` is local; `qemu+ssh://host/system` is not.
+    static func isLocal(uri: String) -> Bool {
+        guard let schemeEnd = uri.range(of: "://") else { return true }
+        let rest = uri[schemeEnd.upperBound...]
+        return rest.hasPrefix("/") || rest.hasPrefix("localhost/") || rest.hasPrefix("127.0.0.1/")
+    }
+
+    /// On QEMU the run gives each guest that needs a network an isolated one of its own (see `ownNetworkName`).
+    public var makesOwnNetwork: Bool { dialect == .qemu }
 
     /// One clear message for the ways a URI fails, with what to do next.
     static func explain(_ error: LibvirtError, uri: String) -> String {
@@ -45,7 +67,7 @@ public final class LibvirtBackend: Backend {
     }
 
     public func collectFacts() async throws -> HostFacts {
-        try await offPool { [self] in
+        try await Self.offPool { [self] in
             let node = try connection.nodeInfo()
             // Some hosts cannot say (libvirt's test driver on a host file without NUMA cells): unknown, not zero.
             let free = try? connection.freeMemoryBytes()
@@ -94,8 +116,14 @@ public final class LibvirtBackend: Backend {
             "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"
         case (.test, .guestExec), (.test, .ping):
             nil  // the test-guest requirement already says the test driver runs no guest code
-        case (_, .guestExec), (_, .ping):
-            "in-guest checks over libvirt's console stream are not built yet; run this case with --backend xl"
+        case (_, .pciAssignableAdd), (_, .pciAssignableRemove), (_, .pciAssignableList), (_, .pciAttach), (_, .pciDetach):
+            // Decided before anything is touched: libvirt would refuse the detach or the <hostdev> itself.
+            hostHasIOMMU
+                ? nil
+                : "libvirt reports no IOMMU on this host (<iommu support='no'/> in its capabilities): "
+                    + "it cannot detach PCI devices from their host drivers or pass them through"
+        case (_, .ping(.guest)):
+            isLocal ? nil : "the hypervisor is on another machine (\(connection.requestedURI)): xentest cannot ping its guests from here"
         case (_, .xenstoreRead):
             "xenstore is read through the xl backend only"
         default: nil
@@ -106,7 +134,11 @@ public final class LibvirtBackend: Backend {
         switch action {
         case .waitForState(let wanted): try await waitForState(wanted, name: session.domainName)
         case .shutdown: try await shutdown(session)
-        default: try await offPool { [self] in try performBlocking(action, in: session) }
+        case .guestExec(let command): try await guestExec(command, session)
+        case .ping(let target): try await ping(target, session)
+        case .networkDetach: try await networkDetach(session)
+        case .vcpuSet(let count) where dialect == .qemu: try await setVcpus(count, session)
+        default: try await Self.offPool { [self] in try performBlocking(action, in: session) }
         }
     }
 
@@ -117,9 +149,11 @@ public final class LibvirtBackend: Backend {
         do {
             switch action {
             case .create(let paused):
-                guard let guest = session.guest else { return .failure("the case has no guest", []) }
+                guard let guest = guestWithNetwork(session) else { return .failure("the case has no guest", []) }
                 let xml = DomainXMLRenderer.render(guest, dialect: dialect)
+                // Recorded before the network too: the case's own network is torn down with its guest.
                 session.record(.domain(name: name))
+                if guest.spec.nics > 0 { try makeOwnNetwork(session, &calls) }
                 let domain = try calls.call("virDomainDefineXML", [xml]) { try connection.defineDomain(xml: xml) }
                 if paused {
                     try calls.call("virDomainCreateWithFlags", [name, "START_PAUSED"]) { try domain.createPaused() }
@@ -131,6 +165,7 @@ public final class LibvirtBackend: Backend {
                 let domain = try lookup(name, &calls)
                 try calls.call("virDomainDestroy", [name]) { try domain.destroy() }
                 try undefineIfPersistent(domain, &calls)
+                try removeOwnNetwork(ofDomain: name, &calls)
                 session.forget(.domain(name: name))
                 return .success(calls.evidence)
             case .pause:
@@ -192,28 +227,22 @@ public final class LibvirtBackend: Backend {
                 let domain = try lookup(name, &calls)
                 let xml = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
                 return .success(calls.evidence, observation: .pciDevices(Self.hostdevAddresses(in: xml)))
-            case .networkAttach, .networkDetach:
-                guard let guest = session.guest else { return .failure("the case has no guest", []) }
+            case .networkAttach:
+                guard let guest = guestWithNetwork(session) else { return .failure("the case has no guest", []) }
                 let domain = try lookup(name, &calls)
                 let attached = session.withState { $0.attachedNICs }
-                if case .networkAttach = action {
-                    let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached, dialect: dialect)
-                    try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) { try domain.attachDevice(xml: xml) }
-                    session.withState { $0.attachedNICs += 1 }
-                } else {
-                    guard attached > 0 else { return .failure("no interface was attached by this case", calls.evidence) }
-                    let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached - 1, dialect: dialect)
-                    try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
-                    session.withState { $0.attachedNICs -= 1 }
-                }
+                try makeOwnNetwork(session, &calls)
+                let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached, dialect: dialect)
+                try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) { try domain.attachDevice(xml: xml) }
+                session.withState { $0.attachedNICs += 1 }
                 return .success(calls.evidence)
             case .networkList:
                 let domain = try lookup(name, &calls)
                 let xml = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
                 return .success(calls.evidence, observation: .interfaces(xml.components(separatedBy: "<interface ").count - 1))
-            case .waitForState, .shutdown:
-                preconditionFailure("waits are performed asynchronously, in perform(_:in:)")
-            case .guestExec, .ping, .xenstoreRead:
+            case .waitForState, .shutdown, .guestExec, .ping, .networkDetach:
+                preconditionFailure("\(action.name) is performed asynchronously, in perform(_:in:)")
+            case .xenstoreRead:
                 return .failure(unsupportedReason(for: action) ?? "not supported", [])
             }
         } catch let error as LibvirtError {
@@ -256,34 +285,58 @@ public final class LibvirtBackend: Backend {
         }
     }
 
-    /// Asks the guest to shut down and waits for libvirt's stopped event, then removes the definition.
+    /// Asks the guest to shut down and waits for libvirt's stopped event, then removes the definition (and the
+    /// case's own network). The request is repeated every `guestRequestRepeat` while the guest runs: QEMU's ACPI
+    /// power-button press is lost on a guest that is not listening yet.
     private func shutdown(_ session: CaseSession) async throws -> ActionOutcome {
         let name = session.domainName
-        let events = try connection.domainLifecycleEvents()
-        let start = try await offPool { [self] () throws -> (ActionOutcome?, Bool, CallRecorder) in
-            var calls = CallRecorder()
-            do {
-                let domain = try lookup(name, &calls)
-                try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
-                return (nil, try domain.isActive, calls)
-            } catch let error as LibvirtError {
-                return (.failure(error.message, calls.evidence), false, calls)
+        let lifecycle = try connection.domainLifecycleEvents()
+        let (wakes, wake) = AsyncStream.makeStream(of: ShutdownWake.self)
+        let watcher = Task {
+            for await event in lifecycle where event.domainName == name && event.kind == .stopped {
+                wake.yield(.stopped)
+                return
             }
         }
-        if let failed = start.0 { return failed }
-        var calls = start.2
-        if start.1 {
-            var stopped = false
-            for await event in events where event.domainName == name && event.kind == .stopped {
-                stopped = true
-                break
-            }
-            guard stopped else { throw CancellationError() }
+        defer {
+            watcher.cancel()
+            wake.finish()
         }
-        return try await offPool { [self, calls] in
+        var calls = CallRecorder()
+        var iterator = wakes.makeAsyncIterator()
+        while true {
+            let asked = try await Self.offPool { [self, calls] () -> (running: Bool, calls: CallRecorder, problem: String?) in
+                var calls = calls
+                do {
+                    let domain = try lookup(name, &calls)
+                    guard try domain.isActive else { return (false, calls, nil) }
+                    do {
+                        try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
+                    } catch let error as LibvirtError where error.isOperationInvalid {
+                        // It stopped between the two calls.
+                        return (try domain.isActive, calls, try domain.isActive ? error.message : nil)
+                    }
+                    return (true, calls, nil)
+                } catch let error as LibvirtError {
+                    return (false, calls, error.message)
+                }
+            }
+            calls = asked.calls
+            if let problem = asked.problem { return .failure(problem, calls.evidence) }
+            guard asked.running else { break }
+            let timer = OneShotTimer(after: guestRequestRepeat) { wake.yield(.askAgain) }
+            guard let next = await iterator.next() else {
+                timer.cancel()
+                throw CancellationError()
+            }
+            timer.cancel()
+            if next == .stopped { break }
+        }
+        return try await Self.offPool { [self, calls] in
             var calls = calls
             do {
                 if let domain = try connection.domain(named: name) { try undefineIfPersistent(domain, &calls) }
+                try removeOwnNetwork(ofDomain: name, &calls)
                 session.forget(.domain(name: name))
                 return .success(calls.evidence)
             } catch let error as LibvirtError {
@@ -292,13 +345,195 @@ public final class LibvirtBackend: Backend {
         }
     }
 
+    private enum ShutdownWake: Sendable { case stopped, askAgain }
+
+    /// Runs `command` in the guest's shell through libvirt's console stream.
+    private func guestExec(_ command: String, _ session: CaseSession) async throws -> ActionOutcome {
+        let found = try await findDomain(session.domainName)
+        guard let domain = found.domain else { return .failure(found.problem ?? "no domain", found.calls.evidence) }
+        return try await LibvirtGuestConsole(domain: domain).exec(command).actionOutcome(before: found.calls.evidence)
+    }
+
+    /// `ping: guest` from this machine, `ping: host` from inside the guest, to the host file's addresses.
+    private func ping(_ target: PingDirection, _ session: CaseSession) async throws -> ActionOutcome {
+        switch target {
+        case .guest:
+            guard let address = session.host.guestAddress else {
+                return .failure("the host file names no guest-address to ping", [])
+            }
+            let result = try await runner.run(["ping", "-c", "3", "-W", "2", address], timeout: .seconds(20))
+            return result.succeeded
+                ? .success([result.evidence])
+                : .failure("no reply from the guest at \(address): \((result.stdout + result.stderr).suffix(200))", [result.evidence])
+        case .host:
+            guard let address = session.host.hostAddress else {
+                return .failure("the host file names no host-address to ping", [])
+            }
+            let found = try await findDomain(session.domainName)
+            guard let domain = found.domain else { return .failure(found.problem ?? "no domain", found.calls.evidence) }
+            let outcome = try await LibvirtGuestConsole(domain: domain).exec("ping -c 3 -W 2 \(address)")
+            let evidence = found.calls.evidence + outcome.evidence
+            guard outcome.reached else { return .failure(outcome.problem ?? "no answer from the guest's console", evidence) }
+            return outcome.status == 0
+                ? .success(evidence) : .failure("the guest got no reply from \(address): \(outcome.output.suffix(200))", evidence)
+        }
+    }
+
+    /// Detaches the interface the latest network-attach added, and waits until the guest has let it go: QEMU
+    /// asks the guest (ACPI) and libvirt returns after at most 5 s whether or not it did. A guest that was still
+    /// booting never saw the request, so it is made again every `guestRequestRepeat` while the interface is
+    /// there. The step's time limit ends the wait.
+    private func networkDetach(_ session: CaseSession) async throws -> ActionOutcome {
+        let name = session.domainName
+        let detached = try await Self.offPool { [self] () -> (xml: String?, mac: String, calls: CallRecorder, problem: String?) in
+            var calls = CallRecorder()
+            guard let guest = guestWithNetwork(session) else { return (nil, "", calls, "the case has no guest") }
+            do {
+                let domain = try lookup(name, &calls)
+                let attached = session.withState { $0.attachedNICs }
+                guard attached > 0 else { return (nil, "", calls, "no interface was attached by this case") }
+                let nic = guest.spec.nics + attached - 1
+                let xml = DomainXMLRenderer.interfaceXML(guest, nic: nic, dialect: dialect)
+                try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
+                session.withState { $0.attachedNICs -= 1 }
+                return (xml, guest.macAddress(nic: nic), calls, nil)
+            } catch let error as LibvirtError {
+                return (nil, "", calls, error.message)
+            }
+        }
+        guard let xml = detached.xml else { return .failure(detached.problem ?? "detach failed", detached.calls.evidence) }
+        let mac = detached.mac
+        var calls = detached.calls
+        var delay = 0.1
+        var requested = Date()
+        while true {
+            let seen = try await Self.offPool { [self, calls] () -> (present: Bool?, calls: CallRecorder, problem: String?) in
+                var calls = calls
+                do {
+                    let domain = try lookup(name, &calls)
+                    let xml = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
+                    return (xml.lowercased().contains("<mac address='\(mac.lowercased())'/>"), calls, nil)
+                } catch let error as LibvirtError {
+                    return (nil, calls, error.message)
+                }
+            }
+            calls = seen.calls
+            guard let present = seen.present else { return .failure(seen.problem ?? "", calls.evidence) }
+            if !present { return .success(calls.evidence) }
+            if Date().timeIntervalSince(requested) >= Double(guestRequestRepeat.milliseconds) / 1000 {
+                calls = try await Self.offPool { [self, calls] in
+                    var calls = calls
+                    // A failure is in the evidence; whether the interface went is what the next look says.
+                    if let domain = try? connection.domain(named: name) {
+                        _ = try? calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
+                    }
+                    return calls
+                }
+                requested = Date()
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 1)
+        }
+    }
+
+    /// Sets the live vCPU count on QEMU. QEMU refuses to unplug a vCPU until the guest's ACPI code has switched
+    /// its CPU hot-plug interface to the modern one, which happens as the guest boots ("device unplug request for
+    /// not supported device type"): that refusal is asked again each second, until the guest is far enough or the
+    /// step's time limit ends it.
+    private func setVcpus(_ count: Int, _ session: CaseSession) async throws -> ActionOutcome {
+        let name = session.domainName
+        var calls = CallRecorder()
+        var delay = 0.25
+        while true {
+            let attempt = try await Self.offPool { [self, calls] () -> (calls: CallRecorder, problem: String?) in
+                var calls = calls
+                do {
+                    let domain = try lookup(name, &calls)
+                    try calls.call("virDomainSetVcpusFlags", [name, String(count), "LIVE"]) {
+                        try domain.setVcpuCount(count, scope: .live)
+                    }
+                    return (calls, nil)
+                } catch let error as LibvirtError {
+                    return (calls, error.message)
+                }
+            }
+            calls = attempt.calls
+            guard let problem = attempt.problem else { return .success(calls.evidence) }
+            guard Self.isGuestNotReadyForUnplug(problem) else { return .failure(problem, calls.evidence) }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 1)
+        }
+    }
+
+    /// QEMU's refusal to unplug a CPU while the guest still uses the legacy ACPI CPU hot-plug interface.
+    static func isGuestNotReadyForUnplug(_ message: String) -> Bool {
+        message.contains("device unplug request for not supported device type")
+    }
+
+    /// The domain by name, off the cooperative pool, with the lookup as evidence.
+    private func findDomain(_ name: String) async throws -> (domain: LibvirtDomain?, calls: CallRecorder, problem: String?) {
+        try await Self.offPool { [self] in
+            var calls = CallRecorder()
+            do {
+                return (try lookup(name, &calls), calls, nil)
+            } catch let error as LibvirtError {
+                return (nil, calls, error.message)
+            }
+        }
+    }
+
+    // MARK: The case's own network
+
+    /// The isolated network this backend makes for a case's guest: on QEMU, when the host file names neither a
+    /// libvirt network nor a bridge. Named after the guest (`xentest-<run>-<case>-net`), it has no `<forward>`, so
+    /// nothing leaves the machine; it carries the host file's `host-address` (/24) when there is one, so the host
+    /// and the guest can ping each other. Made before the guest is defined (its ledger entry is recorded first),
+    /// removed with the guest: destroy, shutdown, teardown.
+    func ownNetworkName(_ session: CaseSession) -> String? {
+        guard makesOwnNetwork, session.host.libvirtNetwork == nil, session.host.bridge == nil, session.guest != nil else {
+            return nil
+        }
+        return Self.ownNetworkName(ofDomain: session.domainName)
+    }
+
+    static func ownNetworkName(ofDomain name: String) -> String { name + "-net" }
+
+    /// The case's guest, its interfaces on the case's own network when there is one.
+    func guestWithNetwork(_ session: CaseSession) -> GuestInstance? {
+        guard var guest = session.guest else { return nil }
+        if let network = ownNetworkName(session) { guest.host.libvirtNetwork = network }
+        return guest
+    }
+
+    private func makeOwnNetwork(_ session: CaseSession, _ calls: inout CallRecorder) throws {
+        guard let name = ownNetworkName(session) else { return }
+        if try connection.network(named: name) != nil { return }  // made by an earlier step of this case
+        let xml = NetworkXMLRenderer.isolated(name: name, hostAddress: session.host.hostAddress)
+        _ = try calls.call("virNetworkCreateXML", [xml]) { try connection.createNetwork(xml: xml) }
+    }
+
+    private func removeOwnNetwork(ofDomain domainName: String, _ calls: inout CallRecorder) throws {
+        guard makesOwnNetwork else { return }
+        let name = Self.ownNetworkName(ofDomain: domainName)
+        guard let network = try connection.network(named: name) else { return }
+        try Self.remove(network, &calls)
+    }
+
+    /// Stops a network and removes its definition; asked first, since a transient network is gone once stopped.
+    private static func remove(_ network: LibvirtNetwork, _ calls: inout CallRecorder) throws {
+        let name = network.name
+        let persistent = try network.isPersistent
+        if try network.isActive { try calls.call("virNetworkDestroy", [name]) { try network.destroy() } }
+        if persistent { try calls.call("virNetworkUndefine", [name]) { try network.undefine() } }
+    }
+
     /// Waits on lifecycle events (not polling) until the guest reaches `wanted`; cancelling the task (the
     /// runner's deadline, Ctrl-C) ends the wait and the event registration with it.
     private func waitForState(_ wanted: GuestState, name: String) async throws -> ActionOutcome {
         let events = try connection.domainLifecycleEvents()
         var calls = CallRecorder()
         func observe() async throws -> GuestState {
-            let (state, recorded) = try await offPool { [self, calls] in
+            let (state, recorded) = try await Self.offPool { [self, calls] in
                 var calls = calls
                 let state = try currentState(name, &calls)
                 return (state, calls)
@@ -317,14 +552,16 @@ public final class LibvirtBackend: Backend {
     }
 
     public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
-        try await offPool { [self] in
+        try await Self.offPool { [self] in
             var calls = CallRecorder()
             switch entry {
             case .domain(let name):
-                guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) })
-                else { return calls.evidence }
-                if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
-                try undefineIfPersistent(domain, &calls)
+                if let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) {
+                    if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
+                    try undefineIfPersistent(domain, &calls)
+                }
+                // Also when the guest never got defined: its network may have been made just before.
+                try removeOwnNetwork(ofDomain: name, &calls)
             case .assignablePCIDevice(let address):
                 let nodeName = address.libvirtNodeDeviceName
                 if let node = try connection.nodeDevice(named: nodeName) {
@@ -338,7 +575,7 @@ public final class LibvirtBackend: Backend {
     }
 
     public func leftovers() async throws -> [String] {
-        try await offPool { [self] in
+        try await Self.offPool { [self] in
             let domains = try connection.domains().map(\.name)
             let networks = try connection.networks().map(\.name)
             return (domains + networks).filter { $0.hasPrefix("xentest-") }.sorted()
@@ -347,14 +584,13 @@ public final class LibvirtBackend: Backend {
 
     public func removeLeftover(_ name: String) async throws -> [Evidence] {
         precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
-        return try await offPool { [self] in
+        return try await Self.offPool { [self] in
             var calls = CallRecorder()
             if let domain = try connection.domain(named: name) {
                 if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
                 try undefineIfPersistent(domain, &calls)
             } else if let network = try connection.network(named: name) {
-                if try network.isActive { try calls.call("virNetworkDestroy", [name]) { try network.destroy() } }
-                if try network.isPersistent { try calls.call("virNetworkUndefine", [name]) { try network.undefine() } }
+                try Self.remove(network, &calls)
             }
             return calls.evidence
         }
@@ -363,7 +599,7 @@ public final class LibvirtBackend: Backend {
     // MARK: Helpers
 
     /// Runs blocking libvirt calls on a Dispatch thread, keeping Swift's small cooperative pool free.
-    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }

@@ -1,0 +1,31 @@
+import Testing
+
+@testable import XentestCore
+
+@Suite("libvirt backend on QEMU: what it decides without a daemon")
+struct LibvirtQemuDecisionTests {
+    @Test("a URI without a host name is this machine, so ping: guest can run here")
+    func localURIs() {
+        #expect(LibvirtBackend.isLocal(uri: "qemu:///system"))
+        #expect(LibvirtBackend.isLocal(uri: "qemu:///session"))
+        #expect(LibvirtBackend.isLocal(uri: "test:///default"))
+        #expect(LibvirtBackend.isLocal(uri: "qemu+ssh://localhost/system"))
+        #expect(!LibvirtBackend.isLocal(uri: "qemu+ssh://root@lab.example/system"))
+        #expect(!LibvirtBackend.isLocal(uri: "xen+ssh://10.0.0.5/system"))
+    }
+
+    @Test("the case's own network is named after its guest, inside the run's xentest-<run>- namespace")
+    func ownNetworkName() {
+        #expect(LibvirtBackend.ownNetworkName(ofDomain: "xentest-ab12cd-network-vif-ping") == "xentest-ab12cd-network-vif-ping-net")
+    }
+
+    @Test("QEMU's refusal to unplug a vCPU while the guest boots is told apart from the real timeout")
+    func unplugBeforeBoot() {
+        #expect(
+            LibvirtBackend.isGuestNotReadyForUnplug(
+                "internal error: unable to execute QEMU command 'device_del': acpi: device unplug request for not supported device type: qemu64-x86_64-cpu"
+            )
+        )
+        #expect(!LibvirtBackend.isGuestNotReadyForUnplug("Timed out during operation: vcpu unplug request timed out"))
+    }
+}
