@@ -6,22 +6,23 @@ import Testing
 
 @testable import XentestCore
 
-/// A plan run in-process on libvirt's real test driver, with every event kept.
+/// A plan run in-process on libvirt's real test driver (or another libvirt backend), with every event kept.
 struct TestDriverRun {
     let backend: LibvirtBackend
     let result: RunResult
     let events: [RunEvent]
     let domainNames: [String]
 
-    /// Runs `plan` on a private test host; `cancelWhen` cancels the run when an event matches.
+    /// Runs `plan` on `backend` (default: a private test host); `cancelWhen` cancels the run when an event matches.
     static func run(
         _ plan: Plan,
+        backend given: LibvirtBackend? = nil,
         host: HostConfig = .testDriverDefault,
         only: [String] = [],
         runTimeout: PlanDuration? = nil,
         cancelWhen: (@Sendable (RunEvent) -> Bool)? = nil
     ) async throws -> TestDriverRun {
-        let backend = try privateTestHost()
+        let backend = try given ?? privateTestHost()
         let facts = try await backend.collectFacts()
         let runPlan = try RunPlanner.resolve(plan, only: only, backend: backend, facts: facts, host: host)
         let events = Mutex<[RunEvent]>([])
