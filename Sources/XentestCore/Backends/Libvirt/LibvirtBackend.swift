@@ -313,8 +313,9 @@ public final class LibvirtBackend: Backend {
                     do {
                         try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
                     } catch let error as LibvirtError where error.isOperationInvalid {
-                        // It stopped between the two calls.
-                        return (try domain.isActive, calls, try domain.isActive ? error.message : nil)
+                        // Refused as "not running": it stopped between the two calls.
+                        let running = try domain.isActive
+                        return (running, calls, running ? error.message : nil)
                     }
                     return (true, calls, nil)
                 } catch let error as LibvirtError {
