@@ -110,6 +110,47 @@ struct CommandRunnerTests {
         #expect(result.stdout == tricky.dropFirst().map { "<\($0)>" }.joined(separator: "\n") + "\n")
     }
 
+    @Test("over SSH, the far side's own `timeout` ends the command at its limit (rounded up to whole seconds)")
+    func sshRemoteTimeout() async throws {
+        #expect(SSHCommandRunner.remoteArgv(for: ["xl", "list"], timeout: PlanDuration(milliseconds: 1500))
+            == ["timeout", "-k", "2", "2", "xl", "list"])
+        #expect(SSHCommandRunner.remoteArgv(for: ["xl"], timeout: PlanDuration(milliseconds: 1)).prefix(4)
+            == ["timeout", "-k", "2", "1"])
+        // What the far side runs, run here with the same coreutils: a hung command ends at the limit, status 124.
+        let hung = SSHCommandRunner.remoteArgv(for: ["sleep", "60"], timeout: .seconds(1))
+        let result = try await LocalCommandRunner().run(hung, timeout: .seconds(30))
+        #expect(result.status == 124)
+        #expect(!result.timedOut && result.durationSeconds < 20)
+    }
+
+    @Test("a command started under a deadline takes no longer than the deadline, whatever its own limit")
+    func taskDeadlineShortensCommands() async throws {
+        let result = try await TaskDeadline.$current.withValue(Date().addingTimeInterval(1)) {
+            try await LocalCommandRunner().run(["sleep", "60"], timeout: .seconds(120))
+        }
+        #expect(result.timedOut)
+        #expect(result.durationSeconds < 20)
+        let now = Date()
+        let limited = TaskDeadline.$current.withValue(now.addingTimeInterval(5)) {
+            TaskDeadline.limit(.seconds(120), now: now)
+        }
+        #expect(limited == .seconds(5))
+        #expect(TaskDeadline.limit(.seconds(120)) == .seconds(120))
+    }
+
+    @Test("a step's deadline reaches the commands it runs; a longer inner deadline does not extend it")
+    func withDeadlineSetsTaskDeadline() async throws {
+        let start = Date()
+        let (outer, inner) = try await withDeadline(.seconds(5)) {
+            let outer = TaskDeadline.current
+            let inner = try await withDeadline(.seconds(600)) { TaskDeadline.current }
+            return (outer, inner)
+        }
+        let outerDeadline = try #require(outer)
+        #expect(outerDeadline.timeIntervalSince(start) <= 5.5 && outerDeadline.timeIntervalSince(start) >= 4)
+        #expect(inner == outer)
+    }
+
     @Test("ssh:// URLs name user, host and port")
     func sshURL() throws {
         let parsed = try #require(SSHCommandRunner(url: "ssh://admin@xen1.example:2200"))

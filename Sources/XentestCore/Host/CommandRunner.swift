@@ -36,7 +36,8 @@ public struct CommandResult: Sendable, Hashable {
 public protocol CommandRunner: Sendable, CustomStringConvertible {
     /// `local`, or `ssh root@host:port`: for reports.
     var description: String { get }
-    /// Runs `argv` with a time limit (SIGTERM, then SIGKILL 2 s later); `input` is written to its stdin.
+    /// Runs `argv` with a time limit (SIGTERM, then SIGKILL 2 s later), shortened to the task's deadline if that
+    /// comes first (`TaskDeadline`); `input` is written to its stdin.
     func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult
 }
 
@@ -57,7 +58,7 @@ public struct LocalCommandRunner: CommandRunner {
     public var description: String { "local" }
 
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
-        try await ProcessExecution.run(argv, timeout: timeout, input: input, outputLimit: outputLimit)
+        try await ProcessExecution.run(argv, timeout: TaskDeadline.limit(timeout), input: input, outputLimit: outputLimit)
     }
 }
 
@@ -115,9 +116,32 @@ public struct SSHCommandRunner: CommandRunner {
         return ssh + ["\(user)@\(host)", "--", argv.map(shellQuoted).joined(separator: " ")]
     }
 
+    /// How much longer than a command's limit the local ssh may take (connecting, returning the output) before it
+    /// is killed too, when the far side has not ended the command itself.
+    public var transportGrace = PlanDuration.seconds(10)
+
+    /// The far side's argv for `argv` with `timeout`: its own `timeout` (coreutils or busybox, same options) ends the
+    /// command there at the limit. Killing the local ssh alone would leave it running on the host: without a
+    /// terminal, sshd does not signal the command when the connection drops, so a hung `xl` would stay hung.
+    public static func remoteArgv(for argv: [String], timeout: PlanDuration) -> [String] {
+        let seconds = max(1, (timeout.milliseconds + 999) / 1000)
+        return ["timeout", "-k", "2", String(seconds)] + argv
+    }
+
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
-        var result = try await ProcessExecution.run(sshArgv(for: argv), timeout: timeout, input: input, outputLimit: outputLimit)
+        let timeout = TaskDeadline.limit(timeout)
+        let localLimit = PlanDuration(milliseconds: timeout.milliseconds + transportGrace.milliseconds)
+        var result = try await ProcessExecution.run(
+            sshArgv(for: Self.remoteArgv(for: argv, timeout: timeout)),
+            timeout: localLimit,
+            input: input,
+            outputLimit: outputLimit
+        )
         result.argv = argv
+        // `timeout` exits 124 when it ended the command (137 when SIGTERM was not enough and it sent SIGKILL).
+        if (result.status == 124 || result.status == 137) && result.durationSeconds * 1000 >= Double(timeout.milliseconds) {
+            result.timedOut = true
+        }
         // 255 is ssh's own failure, but also what a remote command exiting -1 gives (xl does): blame ssh only when
         // ssh says something.
         let sshWords = ["ssh:", "Connection refused", "Connection closed", "Permission denied", "Host key verification"]

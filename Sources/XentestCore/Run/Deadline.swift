@@ -19,9 +19,11 @@ func withDeadline<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             gate.set(continuation)
+            let deadline = TaskDeadline.earliest(Date().addingTimeInterval(Double(limit.milliseconds) / 1000))
             let work = Task {
                 do {
-                    gate.resume(with: .success(try await operation()))
+                    let value = try await TaskDeadline.$current.withValue(deadline) { try await operation() }
+                    gate.resume(with: .success(value))
                 } catch {
                     gate.resume(with: .failure(error))
                 }
@@ -36,6 +38,26 @@ func withDeadline<T: Sendable>(
         }
     } onCancel: {
         gate.cancel()
+    }
+}
+
+/// The time by which the work of the current task must end, as set by `withDeadline`: commands started under it
+/// take no longer, so that a command on another host ends there too when the step's time is up (cancelling the
+/// local ssh alone would leave it running).
+public enum TaskDeadline {
+    @TaskLocal public static var current: Date?
+
+    /// `candidate`, or the current deadline when that comes first.
+    static func earliest(_ candidate: Date) -> Date {
+        guard let current, current < candidate else { return candidate }
+        return current
+    }
+
+    /// `timeout`, shortened to the time left before the current deadline (at least 1 ms).
+    public static func limit(_ timeout: PlanDuration, now: Date = Date()) -> PlanDuration {
+        guard let current else { return timeout }
+        let left = Int((current.timeIntervalSince(now) * 1000).rounded(.up))
+        return PlanDuration(milliseconds: max(1, min(timeout.milliseconds, left)))
     }
 }
 
