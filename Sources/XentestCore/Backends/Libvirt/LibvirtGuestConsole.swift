@@ -52,7 +52,8 @@ struct LibvirtGuestConsole {
         defer {
             forwarder.cancel()
             sink.finish()
-            try? stream.abort()
+            // A round trip to the daemon: off the cooperative pool, and the console is free for the next command.
+            DispatchQueue.global().async { try? stream.abort() }
         }
 
         var iterator = events.makeAsyncIterator()
