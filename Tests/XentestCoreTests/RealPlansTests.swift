@@ -45,14 +45,15 @@ import Testing
         #expect(plan.cases.contains { $0.requirements.contains(.largeBarDevice(role: "gpu")) })
         let hvmHotplug = plan.cases.filter { $0.area == "cpu-hotplug" && $0.guest?.type == .hvm }
         #expect(hvmHotplug.contains { $0.steps.contains { if case .vcpuSet = $0.action { true } else { false } } })
-        // Hot-unplug was not supported in 4.3: the case that tries it carries a known issue for it.
+        // libxl does not hot-unplug HVM vCPUs (4.3 then, 4.17 in the lab now): the case carries a known issue for Xen.
         let unplug = hvmHotplug.filter { testCase in
             guard let guest = testCase.guest else { return false }
             return testCase.steps.contains { if case .vcpuSet(let n) = $0.action { n < guest.vcpus } else { false } }
         }
         #expect(!unplug.isEmpty)
         for testCase in unplug {
-            #expect(testCase.knownIssues.contains { $0.xen?.contains(Version([4, 3])) == true }, "\(testCase.id)")
+            let onXen = testCase.knownIssues.filter { $0.drivers.contains("xen") }
+            #expect(onXen.contains { $0.xen == nil || $0.xen?.contains(Version([4, 3])) == true }, "\(testCase.id)")
         }
     }
 
