@@ -41,7 +41,7 @@ final class RecordingCommandRunner: CommandRunner {
         #expect(values(of: "-accel", in: argv) == ["tcg"])
         #expect(values(of: "-M", in: argv) == ["q35"])
         #expect(values(of: "-device", in: argv).contains("intel-iommu,intremap=on,caching-mode=on"))
-        #expect(values(of: "-cpu", in: argv) == ["max,-smap,-rdtscp"])
+        #expect(values(of: "-cpu", in: argv) == ["max,-smap,-rdtscp,-avx,-avx2,-fma,-f16c,-vaes,-vpclmulqdq"])
         #expect(argv.contains("-daemonize"))
         #expect(values(of: "-pidfile", in: argv) == [paths.pidFile])
         #expect(values(of: "-serial", in: argv) == ["file:" + paths.serialLog])
