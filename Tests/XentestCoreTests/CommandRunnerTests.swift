@@ -151,6 +151,26 @@ struct CommandRunnerTests {
         #expect(inner == outer)
     }
 
+    @Test("a step that does not finish keeps the commands it ran and the one still running")
+    func stepActivityKeepsEvidence() async throws {
+        let activity = StepActivity()
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.seconds(1)) {
+                try await StepActivity.$current.withValue(activity) {
+                    _ = try await LocalCommandRunner().run(["true"], timeout: .seconds(10))
+                    _ = try await LocalCommandRunner().run(["sleep", "30"], timeout: .seconds(60))
+                }
+            }
+        }
+        let evidence = activity.evidenceSoFar()
+        #expect(evidence.map(\.call) == ["true", "sleep"])
+        #expect(evidence.first?.status == 0)
+        // Seen while still running, or just killed at the step's deadline: either way the hung command is named.
+        let hung = try #require(evidence.last)
+        #expect(hung.arguments == ["30"])
+        #expect(hung.error.contains("still running after") || hung.error.contains("killed at its time limit"), "\(hung)")
+    }
+
     @Test("ssh:// URLs name user, host and port")
     func sshURL() throws {
         let parsed = try #require(SSHCommandRunner(url: "ssh://admin@xen1.example:2200"))

@@ -58,7 +58,9 @@ public struct LocalCommandRunner: CommandRunner {
     public var description: String { "local" }
 
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
-        try await ProcessExecution.run(argv, timeout: TaskDeadline.limit(timeout), input: input, outputLimit: outputLimit)
+        try await StepActivity.tracking(argv) {
+            try await ProcessExecution.run(argv, timeout: TaskDeadline.limit(timeout), input: input, outputLimit: outputLimit)
+        }
     }
 }
 
@@ -129,6 +131,10 @@ public struct SSHCommandRunner: CommandRunner {
     }
 
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
+        try await StepActivity.tracking(argv) { try await runRemotely(argv, timeout: timeout, input: input) }
+    }
+
+    private func runRemotely(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         let timeout = TaskDeadline.limit(timeout)
         let localLimit = PlanDuration(milliseconds: timeout.milliseconds + transportGrace.milliseconds)
         var result = try await ProcessExecution.run(

@@ -167,17 +167,23 @@ public struct Runner: Sendable {
             let limit = PlanDuration(milliseconds: min(step.timeout.milliseconds, Int(remaining * 1000) + 1))
             attempts += 1
             let verdict: Verdict
+            let activity = StepActivity()
             do {
                 let backend = self.backend
-                let outcome = try await withDeadline(limit) { try await backend.perform(step.action, in: session) }
+                let outcome = try await withDeadline(limit) {
+                    try await StepActivity.$current.withValue(activity) { try await backend.perform(step.action, in: session) }
+                }
                 evidence += outcome.evidence
                 verdict = Self.evaluate(step.expectation, outcome, host: host)
             } catch let error as DeadlineExceeded {
+                evidence += activity.evidenceSoFar()
                 let whose = limit.milliseconds < step.timeout.milliseconds ? "the case's time limit" : "its timeout"
                 return result(.timeout, "\(step.action.label) \(error) (\(whose))")
             } catch is CancellationError {
+                evidence += activity.evidenceSoFar()
                 return result(.interrupted, "interrupted (Ctrl-C or SIGTERM)")
             } catch {
+                evidence += activity.evidenceSoFar()
                 return result(.error, "\(error)")
             }
             switch verdict {
@@ -207,11 +213,15 @@ public struct Runner: Sendable {
             var evidence: [Evidence] = []
             var status = CaseStatus.pass
             var message: String?
+            let activity = StepActivity()
             do {
                 let backend = self.backend
-                evidence = try await withDeadline(teardownTimeout) { try await backend.undo(entry, in: session) }
+                evidence = try await withDeadline(teardownTimeout) {
+                    try await StepActivity.$current.withValue(activity) { try await backend.undo(entry, in: session) }
+                }
                 session.forget(entry)
             } catch {
+                evidence = activity.evidenceSoFar()
                 status = error is DeadlineExceeded ? .timeout : .error
                 message = "\(error)"
                 failures.append("teardown of \(entry) failed: \(error)")
