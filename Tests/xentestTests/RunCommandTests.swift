@@ -64,15 +64,15 @@ struct RunCommandTests {
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.isEmpty, "progress goes to stderr")
-        #expect(outcome.stderr.contains("pass        cpu-hotplug-pv-add"))
-        #expect(outcome.stderr.contains("6 pass, 10 skip"))
+        #expect(outcome.stderr.contains("pass        cpu-hotplug-above-max"))
+        #expect(outcome.stderr.contains("4 pass, 12 skip"))
         let directory = try scratch.runDirectory()
-        for file in ["journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-pv-add/evidence.txt"] {
+        for file in ["journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-above-max/evidence.txt"] {
             #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)")
         }
         #expect(FileManager.default.fileExists(atPath: junit))
         let report = try JSONReporter.decode(String(contentsOfFile: directory + "/report.json", encoding: .utf8))
-        #expect(report.summary.pass == 6)
+        #expect(report.summary.pass == 4)
         #expect(report.host.libvirtDriver == "TEST")
     }
 
@@ -164,7 +164,7 @@ struct RunCommandTests {
         let scratch = try RunScratch()
         let outcome = try await XentestProcess.run(["run", "smoke", "--connect", scratch.hostURI, "--dry-run", "--results", scratch.results])
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(outcome.stdout.contains("run   cpu-hotplug-pv-add"))
+        #expect(outcome.stdout.contains("run   cpu-hotplug-above-max"))
         #expect(outcome.stdout.contains("skip  pci-hotplug-attach-detach: "))
         #expect(outcome.stdout.contains("Dry run: nothing was created."))
         #expect(!FileManager.default.fileExists(atPath: scratch.results))

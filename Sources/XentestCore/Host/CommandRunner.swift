@@ -177,14 +177,26 @@ public struct CommandNotStarted: Error, CustomStringConvertible {
 /// Starting a process, feeding it, reading both streams without blocking each other, and ending it on time.
 enum ProcessExecution {
     /// Whether this machine's `env` can reset signal handling (`--default-signal`, coreutils 8.31 and later).
+    ///
+    /// Probed with posix_spawn and waitpid, not Foundation's `Process`: its `waitUntilExit()` spins a run loop and,
+    /// with many commands starting at once, now and then never saw the probe exit. This runs once, under Swift's
+    /// lazy-static lock, so every command that started meanwhile waited on it and the whole cooperative pool hung.
     static let resetsSignals: Bool = {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["--default-signal", "true"]
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for descriptor: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        let argv = ["/usr/bin/env", "--default-signal", "true"]
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else { return false }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        // Exited normally with status 0.
+        return status & 0x7f == 0 && (status >> 8) & 0xff == 0
     }()
 
     /// Writing to a command that already exited must be an error, not SIGPIPE ending xentest itself.
