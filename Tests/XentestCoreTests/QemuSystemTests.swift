@@ -91,7 +91,7 @@ struct QemuSystemTests {
         }
         let start = Date()
         try domain.create()
-        let console = try domain.openConsole(force: true, nonBlocking: true)
+        let console = try domain.openConsole(nonBlocking: true)
         let incoming = try console.incoming()
         let transcript = try await withDeadline(.seconds(180)) {
             var text = ""
@@ -107,7 +107,7 @@ struct QemuSystemTests {
         #expect(transcript.contains(TestGuestBuilder.readyMarker), "the console showed: \(transcript.suffix(2000))")
 
         // The marker protocol over libvirt's console stream, on the booted guest.
-        let shell = LibvirtGuestConsole(domain: domain)
+        let shell = LibvirtGuestConsole(domain: domain, closings: ConsoleClosings())
         let active = try await shell.exec("cat /sys/class/tty/console/active")
         #expect(active.reached && active.status == 0)
         #expect(active.output.contains("ttyS0"), "the console is the first serial port: \(active.output)")
@@ -121,6 +121,12 @@ struct QemuSystemTests {
         let typed = try #require(unterminated.evidence.last)
         #expect(typed.kind == "console")
         #expect(typed.arguments.first?.contains("printf 'no newline'") == true)
+
+        // Command after command, each on a console of its own: the last one is closed before the next opens.
+        for round in 1...8 {
+            let echoed = try await withDeadline(.seconds(60)) { try await shell.exec("echo round-\(round)") }
+            #expect(echoed.reached && echoed.output == "round-\(round)", "\(echoed.problem ?? echoed.output)")
+        }
 
         // A guest that is gone closes the stream: the check fails with the reason instead of hanging.
         try domain.destroy()

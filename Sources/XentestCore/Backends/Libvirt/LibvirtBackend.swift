@@ -19,6 +19,8 @@ public final class LibvirtBackend: Backend {
     /// How often a request the guest must act on is made again while it has not: QEMU's ACPI power-button press
     /// and its PCI unplug request are lost on a guest that is not listening yet (still booting).
     let guestRequestRepeat = PlanDuration.seconds(5)
+    /// Guests' consoles being closed: the next one of a domain opens after (see `LibvirtGuestConsole`).
+    let consoleClosings = ConsoleClosings()
 
     /// Opens `uri`; a URI that cannot be used is `BackendUnavailable` with what to do instead.
     public init(uri: String, runner: any CommandRunner = LocalCommandRunner()) throws(BackendUnavailable) {
@@ -352,7 +354,7 @@ public final class LibvirtBackend: Backend {
     private func guestExec(_ command: String, _ session: CaseSession) async throws -> ActionOutcome {
         let found = try await findDomain(session.domainName)
         guard let domain = found.domain else { return .failure(found.problem ?? "no domain", found.calls.evidence) }
-        return try await LibvirtGuestConsole(domain: domain).exec(command).actionOutcome(before: found.calls.evidence)
+        return try await LibvirtGuestConsole(domain: domain, closings: consoleClosings).exec(command).actionOutcome(before: found.calls.evidence)
     }
 
     /// `ping: guest` from this machine, `ping: host` from inside the guest, to the host file's addresses.
@@ -372,7 +374,7 @@ public final class LibvirtBackend: Backend {
             }
             let found = try await findDomain(session.domainName)
             guard let domain = found.domain else { return .failure(found.problem ?? "no domain", found.calls.evidence) }
-            let outcome = try await LibvirtGuestConsole(domain: domain).exec("ping -c 3 -W 2 \(address)")
+            let outcome = try await LibvirtGuestConsole(domain: domain, closings: consoleClosings).exec("ping -c 3 -W 2 \(address)")
             let evidence = found.calls.evidence + outcome.evidence
             guard outcome.reached else { return .failure(outcome.problem ?? "no answer from the guest's console", evidence) }
             return outcome.status == 0

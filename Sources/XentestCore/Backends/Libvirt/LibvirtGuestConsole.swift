@@ -1,5 +1,6 @@
 import Foundation
 import Libvirt
+import Synchronization
 
 /// Runs a shell command inside a guest through libvirt's console stream (`virDomainOpenConsole`), with the markers
 /// of `GuestConsoleCommand`: the same protocol as xl's console pty, over libvirt's connection, so it works for any
@@ -9,10 +10,19 @@ import Libvirt
 /// Until the shell answers (a guest still booting drops what is typed at it), the line is typed again after
 /// `answerWindow`, each time with a fresh marker; once the begin marker shows, the command runs as long as it needs,
 /// within the step's own time limit (the runner cancels the task).
+///
+/// One console per domain at a time, never taken by force: libvirtd 9.0 deadlocks (its event loop and the opening
+/// call wait on each other's locks) when a console is opened with `VIR_DOMAIN_CONSOLE_FORCE` while the previous
+/// stream of the same device is being aborted. So each command waits until the previous console of its domain is
+/// closed (`ConsoleClosings`), and a console still held (by a person's `virsh console`) is asked for again briefly.
 struct LibvirtGuestConsole {
     var domain: LibvirtDomain
+    /// The backend's record of consoles being closed.
+    var closings: ConsoleClosings
     /// How long one attempt waits for the shell to start the command (the begin marker) before typing it again.
     var answerWindow = PlanDuration.seconds(3)
+    /// How long a console that another client holds is asked for before the command fails.
+    var busyPatience = PlanDuration.seconds(10)
 
     /// What the console stream delivered, or that an attempt's window closed.
     private enum Event: Sendable {
@@ -23,22 +33,53 @@ struct LibvirtGuestConsole {
 
     func exec(_ command: String) async throws -> GuestConsoleOutcome {
         let name = domain.name
-        let opened = try await LibvirtBackend.offPool { [domain] () -> (LibvirtStream?, CallRecorder, String?) in
-            var calls = CallRecorder()
-            do {
-                let stream = try calls.call("virDomainOpenConsole", [name, "FORCE", "NONBLOCK"]) {
-                    try domain.openConsole(force: true, nonBlocking: true)
+        await closings.waitUntilClosed(name)
+        var evidence: [Evidence] = []
+        var stream: LibvirtStream?
+        let start = Date()
+        var delay = 0.1
+        while stream == nil {
+            let opened = try await LibvirtBackend.offPool { [domain] () -> (LibvirtStream?, CallRecorder, LibvirtError?) in
+                var calls = CallRecorder()
+                do {
+                    let stream = try calls.call("virDomainOpenConsole", [name, "NONBLOCK"]) {
+                        try domain.openConsole(nonBlocking: true)
+                    }
+                    return (stream, calls, nil)
+                } catch let error as LibvirtError {
+                    return (nil, calls, error)
                 }
-                return (stream, calls, nil)
-            } catch let error as LibvirtError {
-                return (nil, calls, error.message)
+            }
+            evidence += opened.1.evidence
+            stream = opened.0
+            if let error = opened.2 {
+                let busy = error.message.contains("Active console session exists")
+                guard busy, Date().timeIntervalSince(start) < Double(busyPatience.milliseconds) / 1000 else {
+                    let hint = busy ? " (another client holds it: close its `virsh console`)" : ""
+                    let problem = "cannot open the console of \(name): \(error.message)\(hint)"
+                    return GuestConsoleOutcome(reached: false, status: -1, output: "", problem: problem, evidence: evidence)
+                }
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 1)
             }
         }
-        var evidence = opened.1.evidence
-        guard let stream = opened.0 else {
-            let problem = "cannot open the console of \(name): \(opened.2 ?? "unknown error")"
-            return GuestConsoleOutcome(reached: false, status: -1, output: "", problem: problem, evidence: evidence)
+        guard let stream else { preconditionFailure("the loop ends with a stream or returns") }
+        do {
+            let outcome = try await converse(command, over: stream, evidence: evidence)
+            await closings.close(stream, of: name)
+            return outcome
+        } catch {
+            await closings.close(stream, of: name)
+            throw error
         }
+    }
+
+    /// Types the command and reads the answer, on an open console.
+    private func converse(_ command: String, over stream: LibvirtStream, evidence: [Evidence]) async throws
+        -> GuestConsoleOutcome
+    {
+        var evidence = evidence
+        let name = domain.name
         let (events, sink) = AsyncStream.makeStream(of: Event.self)
         let incoming = try stream.incoming()
         let forwarder = Task {
@@ -52,8 +93,6 @@ struct LibvirtGuestConsole {
         defer {
             forwarder.cancel()
             sink.finish()
-            // A round trip to the daemon: off the cooperative pool, and the console is free for the next command.
-            DispatchQueue.global().async { try? stream.abort() }
         }
 
         var iterator = events.makeAsyncIterator()
@@ -136,5 +175,29 @@ struct LibvirtGuestConsole {
             error: error,
             durationSeconds: Date().timeIntervalSince(start)
         )
+    }
+}
+
+/// Consoles being closed, by domain: a console is opened only once the previous one of its domain is closed (see
+/// `LibvirtGuestConsole`). Closing runs off the cooperative pool and is waited for even by a cancelled step, so a
+/// step that timed out cannot leave a half-closed console for the next one.
+final class ConsoleClosings: Sendable {
+    private let closing = Mutex<[String: Task<Void, Never>]>([:])
+
+    /// Aborts `stream` and returns once it is closed; the next console of `domain` waits for the same.
+    func close(_ stream: LibvirtStream, of domain: String) async {
+        let task = Task {
+            _ = try? await LibvirtBackend.offPool { try stream.abort() }
+        }
+        closing.withLock { $0[domain] = task }
+        await task.value
+        closing.withLock { if $0[domain] == task { $0[domain] = nil } }
+    }
+
+    /// Returns once the last console of `domain` is closed (at once when there is none).
+    func waitUntilClosed(_ domain: String) async {
+        guard let task = closing.withLock({ $0[domain] }) else { return }
+        await task.value
+        closing.withLock { if $0[domain] == task { $0[domain] = nil } }
     }
 }
