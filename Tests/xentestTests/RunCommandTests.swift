@@ -76,6 +76,23 @@ struct RunCommandTests {
         #expect(report.host.libvirtDriver == "TEST")
     }
 
+    @Test("compare: a run on the simulated host beside rc6 on real Xen (the lab's journal); one run is a usage error")
+    func compareRuns() async throws {
+        let scratch = try RunScratch()
+        let ran = try await XentestProcess.run(["run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let lab = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestCoreTests/Fixtures/runs/rc6-xl-lab.jsonl").path
+        let table = scratch.root.appendingPathComponent("backends.md").path
+        let compared = try await XentestProcess.run(["compare", try scratch.runDirectory(), lab, "--output", table, "--fail-on-difference"])
+        #expect(compared.status == 0, "\(compared.stderr)")
+        let text = try String(contentsOfFile: table, encoding: .utf8)
+        #expect(text.hasPrefix("| Case | libvirt test://"))
+        #expect(text.contains("| cpu-hotplug-hvm-add | skip | pass |  |"))
+        let alone = try await XentestProcess.run(["compare", lab])
+        #expect(alone.status == 2)
+        #expect(alone.stderr.contains("two or more runs"))
+    }
+
     @Test("a failing case makes exit status 1; report re-renders the same summary from the journal")
     func failureAndReport() async throws {
         let scratch = try RunScratch()

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import XentestCore
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Runs of a plan side by side: each case's verdict per run, and where they differ.",
+        discussion: """
+            A column per run (read from its journal), a row per case. Cases whose verdicts disagree among the runs \
+            that tried them are marked and listed with their reasons; a skip is not a verdict, xfail counts as \
+            failed and xpass as passed. Exit status 0, or 1 with --fail-on-difference when a case differs.
+            Examples:
+              xentest compare results/rc6-*-vm results/rc6-*-xentest-lab
+              xentest compare results/rc6-A results/rc6-B --output backends.md
+            """
+    )
+
+    @Argument(help: "Run directories (with journal.jsonl) or journal files; two or more.")
+    var runs: [String]
+
+    @Option(help: "Write the Markdown table to this file instead of stdout.")
+    var output: String?
+
+    @Flag(help: "Exit 1 when a case's verdicts differ.")
+    var failOnDifference = false
+
+    func validate() throws {
+        guard runs.count >= 2 else { throw ValidationError("give two or more runs to compare") }
+    }
+
+    func run() throws {
+        var results: [RunResult] = []
+        for run in runs {
+            let journal = run.hasSuffix(".jsonl") ? run : run + "/journal.jsonl"
+            do {
+                guard let result = try Journal.result(path: journal) else {
+                    FileHandle.standardError.write(Data("error: \(journal) has no run in it\n".utf8))
+                    throw ExitCode(2)
+                }
+                results.append(result)
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                FileHandle.standardError.write(Data("error: cannot read \(journal): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let comparison = RunComparison(results)
+        let text = comparison.markdown()
+        if let output {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            print(text, terminator: "")
+        }
+        if failOnDifference && !comparison.differences.isEmpty { throw ExitCode(1) }
+    }
+}
