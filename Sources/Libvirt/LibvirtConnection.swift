@@ -1,4 +1,5 @@
 import CLibvirt
+import Dispatch
 import Synchronization
 
 /// An open libvirt connection (`virConnectPtr`), e.g. to `qemu:///system`, `xen:///system` or `test:///default`.
@@ -20,6 +21,8 @@ public final class LibvirtConnection: @unchecked Sendable {
     private struct Handle: @unchecked Sendable { let pointer: OpaquePointer }
 
     private let state: Mutex<State>
+    /// What libvirt's close callback reaches: the lifecycle streams to end, and why it closed.
+    private let closeWatch = ConnectionCloseWatch()
 
     /// The URI this connection was opened with.
     public let requestedURI: String
@@ -35,6 +38,7 @@ public final class LibvirtConnection: @unchecked Sendable {
             : try check(virConnectOpen(uri), "virConnectOpen")
         state = Mutex(State(handle: Handle(pointer: handle)))
         requestedURI = uri
+        watchForClose(handle)
     }
 
     deinit { close() }
@@ -52,6 +56,9 @@ public final class LibvirtConnection: @unchecked Sendable {
             return (state.handle, state.eventCallbackIDs)
         }
         guard let handle = handle?.pointer else { return nil }
+        // Once this returns no close callback runs (libvirt calls it under the lock this takes), so the watch may
+        // go with this object. Drivers inside this process have no close callback and say so with -1.
+        virConnectUnregisterCloseCallback(handle, connectionClosedCallback)
         // Outside the lock: deregistering runs the free callback, which ends the stream, whose termination
         // handler takes the lock again.
         for callbackID in callbackIDs { virConnectDomainEventDeregisterAny(handle, callbackID) }
@@ -69,6 +76,47 @@ public final class LibvirtConnection: @unchecked Sendable {
         // body has already turned any failure into a LibvirtError, so this call may reset the thread's error.
         defer { virConnectClose(handle) }
         return try body(handle)
+    }
+
+    // MARK: Liveness
+
+    /// Why a connection closed under its user (`virConnectCloseReason`).
+    public enum CloseReason: Int32, Sendable, Hashable, CustomStringConvertible {
+        case error = 0
+        case endOfFile = 1
+        case keepalive = 2
+        case client = 3
+
+        /// What happened, in words.
+        public var description: String {
+            switch self {
+            case .error: "a socket error"
+            case .endOfFile: "the daemon closed it (end of file)"
+            case .keepalive: "the daemon stopped answering keepalives"
+            case .client: "the client closed it"
+            }
+        }
+    }
+
+    /// Whether the connection still reaches its hypervisor (virConnectIsAlive): false once the daemon behind a
+    /// remote connection (libvirtd, also for qemu:///system) went away, and after `close()`. Asks no daemon.
+    public var isAlive: Bool {
+        let alive = try? withHandle("virConnectIsAlive") { handle throws(LibvirtError) in
+            try checkBool(virConnectIsAlive(handle), "virConnectIsAlive")
+        }
+        return alive ?? false
+    }
+
+    /// Why the daemon's side closed the connection, once it has; nil while it is open (and after `close()` alone).
+    public var closeReason: CloseReason? { closeWatch.reason }
+
+    /// Registers the close callback (a no-op for drivers inside this process, such as test://), so a connection
+    /// that dies under its user ends the lifecycle streams waiting on it instead of leaving them silent forever.
+    private func watchForClose(_ handle: OpaquePointer) {
+        // Unretained: the watch lives as long as this object, whose close() unregisters the callback first.
+        let opaque = Unmanaged.passUnretained(closeWatch).toOpaque()
+        // Without it, waits on this connection end at their own time limits instead.
+        _ = virConnectRegisterCloseCallback(handle, connectionClosedCallback, opaque, nil)
     }
 
     // MARK: Host
@@ -292,6 +340,7 @@ public final class LibvirtConnection: @unchecked Sendable {
                     "virConnectDomainEventRegisterAny"
                 )
                 state.eventCallbackIDs.insert(callbackID)
+                closeWatch.add(Unmanaged<DomainEventSink>.fromOpaque(sink).takeUnretainedValue(), callbackID)
                 return callbackID
             }
         } catch {
@@ -305,6 +354,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     private func deregisterEvents(_ callbackID: Int32) {
         let handle = state.withLock { state -> OpaquePointer? in
+            closeWatch.remove(callbackID)
             // Already gone when close() deregistered it.
             guard state.eventCallbackIDs.remove(callbackID) != nil, let handle = state.handle?.pointer else {
                 return nil
@@ -317,6 +367,42 @@ public final class LibvirtConnection: @unchecked Sendable {
         virConnectClose(handle)
     }
 }
+
+/// What libvirt's opaque pointer refers to for a connection's close callback: the connection's lifecycle streams,
+/// to end when the daemon goes away, and why it went.
+final class ConnectionCloseWatch: Sendable {
+    private struct State: Sendable {
+        var reason: LibvirtConnection.CloseReason?
+        var sinks: [Int32: DomainEventSink] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var reason: LibvirtConnection.CloseReason? { state.withLock { $0.reason } }
+
+    func add(_ sink: DomainEventSink, _ callbackID: Int32) { state.withLock { $0.sinks[callbackID] = sink } }
+
+    func remove(_ callbackID: Int32) { state.withLock { $0.sinks[callbackID] = nil } }
+
+    /// Runs on libvirt's event loop thread: records why, and ends every lifecycle stream from another thread, since
+    /// ending one deregisters its callback, a libvirt call not to be made from inside libvirt's close callback.
+    func closed(_ reason: Int32) {
+        let sinks = state.withLock { state in
+            state.reason = LibvirtConnection.CloseReason(rawValue: reason) ?? .error
+            return Array(state.sinks.values)
+        }
+        DispatchQueue.global().async { sinks.forEach { $0.continuation.finish() } }
+    }
+}
+
+/// libvirt's close callback (`virConnectCloseFunc`), on the event loop thread; a global function, so it carries no
+/// context.
+private func connectionClosed(_ connection: OpaquePointer?, _ reason: Int32, _ opaque: UnsafeMutableRawPointer?) {
+    guard let opaque else { return }
+    Unmanaged<ConnectionCloseWatch>.fromOpaque(opaque).takeUnretainedValue().closed(reason)
+}
+
+let connectionClosedCallback: virConnectCloseFunc = connectionClosed
 
 /// Wraps each pointer of a libvirt `ListAll*` array into its owning Swift object, then frees the array.
 func takeList<T>(_ list: UnsafeMutablePointer<OpaquePointer?>?, count: Int32, _ wrap: (OpaquePointer) -> T) -> [T] {
