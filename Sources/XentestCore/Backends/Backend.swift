@@ -36,6 +36,22 @@ extension Backend {
     public var makesOwnNetwork: Bool { false }
 }
 
+/// The backend broke in the middle of an action or a teardown: the toolstack went away (libvirtd stopped), which
+/// is an error of the environment, not a failed expectation. Keeps the calls made up to then.
+public struct BackendFailure: Error, CustomStringConvertible {
+    /// What broke, with the toolstack's own words.
+    public var message: String
+    /// The calls made before and while it broke.
+    public var evidence: [Evidence]
+
+    public init(_ message: String, evidence: [Evidence]) {
+        self.message = message
+        self.evidence = evidence
+    }
+
+    public var description: String { message }
+}
+
 /// What an action did and what the backend saw.
 public struct ActionOutcome: Sendable {
     /// Whether the toolstack reported success.

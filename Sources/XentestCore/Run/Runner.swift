@@ -182,6 +182,9 @@ public struct Runner: Sendable {
             } catch is CancellationError {
                 evidence += activity.evidenceSoFar()
                 return result(.interrupted, "interrupted (Ctrl-C or SIGTERM)")
+            } catch let error as BackendFailure {
+                evidence += error.evidence
+                return result(.error, error.message)
             } catch {
                 evidence += activity.evidenceSoFar()
                 return result(.error, "\(error)")
@@ -221,7 +224,7 @@ public struct Runner: Sendable {
                 }
                 session.forget(entry)
             } catch {
-                evidence = activity.evidenceSoFar()
+                evidence = (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
                 status = error is DeadlineExceeded ? .timeout : .error
                 message = "\(error)"
                 failures.append("teardown of \(entry) failed: \(error)")

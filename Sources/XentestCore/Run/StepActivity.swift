@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// What the step in progress has run so far: every command as it finishes, and the ones still running.
+/// What the step in progress has run so far: every command (or libvirt call) as it finishes, and the ones still
+/// running.
 ///
 /// A backend hands its evidence back with its outcome; a step that never finishes has no outcome. The runner sets one
 /// of these for each attempt (a task-local, so it reaches every command the action runs, however deep), and when the
@@ -14,6 +15,14 @@ public final class StepActivity: Sendable {
     private struct Running: Sendable {
         var argv: [String]
         var start: Date
+        var kind: Kind
+    }
+
+    /// What is tracked: a command is killed when its step ends; a libvirt call, a blocking C call, cannot be, and
+    /// is left to return (or not) on a thread of its own.
+    public enum Kind: String, Sendable {
+        case command
+        case api
     }
 
     private struct State: Sendable {
@@ -26,12 +35,12 @@ public final class StepActivity: Sendable {
 
     public init() {}
 
-    /// Notes that `argv` started; give the token back to `finished`.
-    public func started(_ argv: [String], at start: Date = Date()) -> Int {
+    /// Notes that `argv` (a command, or a libvirt call and its arguments) started; give the token back to `finished`.
+    public func started(_ argv: [String], kind: Kind = .command, at start: Date = Date()) -> Int {
         state.withLock {
             let token = $0.nextToken
             $0.nextToken += 1
-            $0.running[token] = Running(argv: argv, start: start)
+            $0.running[token] = Running(argv: argv, start: start, kind: kind)
             return token
         }
     }
@@ -50,12 +59,13 @@ public final class StepActivity: Sendable {
             state.finished
                 + state.running.sorted { $0.key < $1.key }.map { _, running in
                     let seconds = now.timeIntervalSince(running.start)
+                    let fate = running.kind == .command ? "killed" : "abandoned (a libvirt call cannot be cancelled)"
                     return Evidence(
-                        kind: "command",
+                        kind: running.kind.rawValue,
                         call: running.argv.first ?? "",
                         arguments: Array(running.argv.dropFirst()),
                         status: -1,
-                        error: String(format: "still running after %.1f s when the step ended; killed", seconds),
+                        error: String(format: "still running after %.1f s when the step ended; ", seconds) + fate,
                         durationSeconds: seconds
                     )
                 }

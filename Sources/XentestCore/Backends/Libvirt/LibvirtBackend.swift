@@ -1,13 +1,20 @@
 import Dispatch
 import Foundation
 import Libvirt
+import Synchronization
 
 /// The libvirt toolstack, through the C API, on any URI: `xen:///system`, `qemu:///system`, `test:///default`.
 public final class LibvirtBackend: Backend {
     public let kind = BackendKind.libvirt
     public let driver: String
-    /// The connection every call goes through.
-    public let connection: LibvirtConnection
+    /// The connection every call goes through: the one opened last (see `liveConnection`).
+    public var connection: LibvirtConnection { current.withLock { $0 } }
+    private let current: Mutex<LibvirtConnection>
+    /// Held while a lost connection is opened again, so concurrent calls reopen it once.
+    private let reconnecting = NSLock()
+    /// How long a lost connection is tried again (also bounded by the step's or teardown's time limit): libvirtd
+    /// restarted by a package upgrade or a tester answers again within seconds.
+    let reconnectPatience = PlanDuration.seconds(30)
     /// The XML dialect of this connection's driver.
     public let dialect: LibvirtDialect
     /// Whether libvirt says the host has an IOMMU (`<iommu support='yes'/>` in its capabilities), read once.
@@ -24,11 +31,13 @@ public final class LibvirtBackend: Backend {
 
     /// Opens `uri`; a URI that cannot be used is `BackendUnavailable` with what to do instead.
     public init(uri: String, runner: any CommandRunner = LocalCommandRunner()) throws(BackendUnavailable) {
+        let connection: LibvirtConnection
         do {
             connection = try LibvirtConnection(uri: uri)
         } catch {
             throw BackendUnavailable(Self.explain(error, uri: uri))
         }
+        current = Mutex(connection)
         let type: String
         do {
             type = try connection.driverType
@@ -132,15 +141,81 @@ public final class LibvirtBackend: Backend {
         }
     }
 
+    /// Performs `action` on a live connection: one that died since the last action (libvirtd went away) is opened
+    /// again first. An action that fails because the connection died under it is a `BackendFailure` (the case
+    /// errors: the environment broke, not the expectation), with the calls made up to then.
     public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
-        switch action {
-        case .waitForState(let wanted): try await waitForState(wanted, name: session.domainName)
-        case .shutdown: try await shutdown(session)
-        case .guestExec(let command): try await guestExec(command, session)
-        case .ping(let target): try await ping(target, session)
-        case .networkDetach: try await networkDetach(session)
-        case .vcpuSet(let count) where dialect == .qemu: try await setVcpus(count, session)
-        default: try await Self.offPool { [self] in try performBlocking(action, in: session) }
+        let reopened = try await reconnectIfLost()
+        var outcome: ActionOutcome
+        do {
+            switch action {
+            case .waitForState(let wanted): outcome = try await waitForState(wanted, name: session.domainName)
+            case .shutdown: outcome = try await shutdown(session)
+            case .guestExec(let command): outcome = try await guestExec(command, session)
+            case .ping(let target): outcome = try await ping(target, session)
+            case .networkDetach: outcome = try await networkDetach(session)
+            case .vcpuSet(let count) where dialect == .qemu: outcome = try await setVcpus(count, session)
+            default: outcome = try await Self.offPool { [self] in try performBlocking(action, in: session) }
+            }
+        } catch let error as LibvirtError {
+            guard let lost = connectionLoss() else { throw error }
+            throw BackendFailure("\(lost); \(error)", evidence: reopened + (StepActivity.current?.evidenceSoFar() ?? []))
+        }
+        outcome.evidence = reopened + outcome.evidence
+        if !outcome.succeeded, let lost = connectionLoss() {
+            throw BackendFailure("\(lost); the step ended with: \(outcome.errorMessage ?? "no message")", evidence: outcome.evidence)
+        }
+        return outcome
+    }
+
+    // MARK: The connection
+
+    /// Why the current connection is dead (its daemon went away), or nil while it lives.
+    func connectionLoss() -> String? {
+        let connection = self.connection
+        guard !connection.isAlive else { return nil }
+        let why = connection.closeReason.map { ": \($0)" } ?? ""
+        return "lost the connection to libvirt at \(connection.requestedURI)\(why)"
+    }
+
+    /// Opens the connection again if it died, trying until the daemon answers, `reconnectPatience` passes or the
+    /// current task's deadline comes; returns the evidence of the attempts (none while the connection lives).
+    private func reconnectIfLost() async throws -> [Evidence] {
+        guard connectionLoss() != nil else { return [] }
+        let deadline = TaskDeadline.current
+        return try await Self.offPool { [self] in
+            var calls = CallRecorder()
+            try liveConnection(&calls, deadline: deadline)
+            return calls.evidence
+        }
+    }
+
+    /// The connection, opened again when the daemon behind it went away (e.g. libvirtd restarted): libvirt's
+    /// domains, networks and devices outlive their daemon, so a new connection reaches what the old one made.
+    /// Blocks between attempts; a `BackendFailure` with every attempt when the daemon does not answer in time.
+    @discardableResult
+    private func liveConnection(_ calls: inout CallRecorder, deadline: Date?) throws -> LibvirtConnection {
+        reconnecting.lock()
+        defer { reconnecting.unlock() }
+        let lost = connection
+        guard !lost.isAlive else { return lost }
+        let loss = connectionLoss() ?? "lost the connection to libvirt at \(lost.requestedURI)"
+        var giveUp = Date().addingTimeInterval(Double(reconnectPatience.milliseconds) / 1000)
+        if let deadline, deadline < giveUp { giveUp = deadline }
+        var delay = 0.2
+        while true {
+            do {
+                let fresh = try calls.call("virConnectOpen", [lost.requestedURI]) { try LibvirtConnection(uri: lost.requestedURI) }
+                current.withLock { $0 = fresh }
+                lost.close()
+                return fresh
+            } catch let error as LibvirtError {
+                guard Date().addingTimeInterval(delay) < giveUp else {
+                    throw BackendFailure("\(loss), and it could not be opened again: \(error.message)", evidence: calls.evidence)
+                }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 1)
+            }
         }
     }
 
@@ -264,6 +339,17 @@ public final class LibvirtBackend: Backend {
             throw LibvirtError(code: 8, domain: 0, message: "the host file names no PCI device for role '\(role)'", call: "host file")
         }
         return address
+    }
+
+    /// Destroys a running domain; one that stopped meanwhile is no failure. libvirtd, restarted, stops a guest it
+    /// cannot reconnect to (seen with libvirtd 9.0 where its cgroups are not as it expects) while teardown looks.
+    private func destroyIfActive(_ domain: LibvirtDomain, _ calls: inout CallRecorder) throws {
+        guard try domain.isActive else { return }
+        do {
+            try calls.call("virDomainDestroy", [domain.name]) { try domain.destroy() }
+        } catch let error as LibvirtError where error.isOperationInvalid {
+            if try domain.isActive { throw error }
+        }
     }
 
     private func undefineIfPersistent(_ domain: LibvirtDomain, _ calls: inout CallRecorder) throws {
@@ -533,8 +619,8 @@ public final class LibvirtBackend: Backend {
     /// Waits on lifecycle events (not polling) until the guest reaches `wanted`; cancelling the task (the
     /// runner's deadline, Ctrl-C) ends the wait and the event registration with it.
     private func waitForState(_ wanted: GuestState, name: String) async throws -> ActionOutcome {
-        let events = try connection.domainLifecycleEvents()
         var calls = CallRecorder()
+        let events = try calls.call("virConnectDomainEventRegisterAny", ["LIFECYCLE"]) { try connection.domainLifecycleEvents() }
         func observe() async throws -> GuestState {
             let (state, recorded) = try await Self.offPool { [self, calls] in
                 var calls = calls
@@ -554,13 +640,17 @@ public final class LibvirtBackend: Backend {
         return .failure("the guest did not become \(wanted.rawValue) (last seen \(seen.rawValue))", calls.evidence)
     }
 
+    /// Undoes `entry` on a live connection: one lost since (libvirtd restarted) is opened again first, waiting for
+    /// the daemon within the teardown's time limit.
     public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
-        try await Self.offPool { [self] in
+        let deadline = TaskDeadline.current
+        return try await Self.offPool { [self] in
             var calls = CallRecorder()
+            try liveConnection(&calls, deadline: deadline)
             switch entry {
             case .domain(let name):
                 if let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) {
-                    if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
+                    try destroyIfActive(domain, &calls)
                     try undefineIfPersistent(domain, &calls)
                 }
                 // Also when the guest never got defined: its network may have been made just before.
@@ -579,6 +669,8 @@ public final class LibvirtBackend: Backend {
 
     public func leftovers() async throws -> [String] {
         try await Self.offPool { [self] in
+            var calls = CallRecorder()
+            let connection = try liveConnection(&calls, deadline: nil)
             let domains = try connection.domains().map(\.name)
             let networks = try connection.networks().map(\.name)
             return (domains + networks).filter { $0.hasPrefix("xentest-") }.sorted()
@@ -589,8 +681,9 @@ public final class LibvirtBackend: Backend {
         precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
         return try await Self.offPool { [self] in
             var calls = CallRecorder()
+            let connection = try liveConnection(&calls, deadline: nil)
             if let domain = try connection.domain(named: name) {
-                if try domain.isActive { try calls.call("virDomainDestroy", [name]) { try domain.destroy() } }
+                try destroyIfActive(domain, &calls)
                 try undefineIfPersistent(domain, &calls)
             } else if let network = try connection.network(named: name) {
                 try Self.remove(network, &calls)
@@ -602,9 +695,14 @@ public final class LibvirtBackend: Backend {
     // MARK: Helpers
 
     /// Runs blocking libvirt calls on a Dispatch thread, keeping Swift's small cooperative pool free.
+    ///
+    /// The step's `StepActivity` goes along, so a call that never returns is still named in the step's evidence.
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        let activity = StepActivity.current
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                StepActivity.$current.withValue(activity) { continuation.resume(with: Result { try body() }) }
+            }
         }
     }
 
@@ -660,20 +758,26 @@ public final class LibvirtBackend: Backend {
 }
 
 /// Records each libvirt call as evidence: what was called, with what, how it ended and how long it took.
+///
+/// Each call is also told to the step's `StepActivity` (when there is one), where a call that hangs shows.
 struct CallRecorder {
     var evidence: [Evidence] = []
 
     mutating func call<T>(_ name: String, _ arguments: [String], _ body: () throws -> T) throws -> T {
         let start = DispatchTime.now()
         func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        let activity = StepActivity.current
+        let token = activity?.started([name] + arguments, kind: .api)
+        func record(_ entry: Evidence) {
+            evidence.append(entry)
+            if let activity, let token { activity.finished(token, entry) }
+        }
         do {
             let value = try body()
-            evidence.append(Evidence(kind: "api", call: name, arguments: arguments, status: 0, durationSeconds: seconds()))
+            record(Evidence(kind: "api", call: name, arguments: arguments, status: 0, durationSeconds: seconds()))
             return value
         } catch let error as LibvirtError {
-            evidence.append(
-                Evidence(kind: "api", call: name, arguments: arguments, status: -1, error: error.message, durationSeconds: seconds())
-            )
+            record(Evidence(kind: "api", call: name, arguments: arguments, status: -1, error: error.message, durationSeconds: seconds()))
             throw error
         }
     }
