@@ -13,14 +13,16 @@ struct TestDriverRun {
     let events: [RunEvent]
     let domainNames: [String]
 
-    /// Runs `plan` on `backend` (default: a private test host); `cancelWhen` cancels the run when an event matches.
+    /// Runs `plan` on `backend` (default: a private test host); `cancelWhen` cancels the run when an event matches;
+    /// `observe` sees each event as it is emitted, before the runner goes on.
     static func run(
         _ plan: Plan,
         backend given: LibvirtBackend? = nil,
         host: HostConfig = .testDriverDefault,
         only: [String] = [],
         runTimeout: PlanDuration? = nil,
-        cancelWhen: (@Sendable (RunEvent) -> Bool)? = nil
+        cancelWhen: (@Sendable (RunEvent) -> Bool)? = nil,
+        observe: (@Sendable (RunEvent) -> Void)? = nil
     ) async throws -> TestDriverRun {
         let backend = try given ?? privateTestHost()
         let facts = try await backend.collectFacts()
@@ -37,6 +39,7 @@ struct TestDriverRun {
             logger: Logger(label: "test"),
             emit: { event in
                 events.withLock { $0.append(event) }
+                observe?(event)
                 if let cancelWhen, cancelWhen(event) { cancel.withLock { $0 }?() }
             }
         )
