@@ -126,7 +126,7 @@ struct LabDownCommand: AsyncParsableCommand {
 struct LabRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a plan in the lab with the xl backend over SSH (booting the lab first if needed).",
+        abstract: "Run a plan in the lab through xl over SSH, or libvirt (booting the lab first if needed).",
         discussion: """
             Uses the lab's host file (LAB_DIR/host.yaml). Results are written on this machine, as with \
             `xentest run`, and the exit status is the same: 0 nothing failed, 1 a case failed, 2 a plan, usage, \
@@ -140,11 +140,14 @@ struct LabRunCommand: AsyncParsableCommand {
     @Argument(help: "A plan name (rc6) or path.")
     var plan: String
 
+    @Option(help: "xl (over SSH, the default), or libvirt (dom0's libvirtd and its libxl driver, over xen+ssh://).")
+    var backend: BackendKind = .xl
+
     @OptionGroup var reporting: RunReportingOptions
 
     func run() async throws {
         var options = try reporting.runOptions(plan: plan)
-        options.backend = .xl
+        options.backend = backend
         let status = await folder.lab().run(options, bootTimeout: boot.duration, logger: reporting.logger)
         if status != 0 { throw ExitCode(status) }
     }

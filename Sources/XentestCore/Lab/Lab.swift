@@ -153,6 +153,7 @@ public struct Lab: Sendable {
         }
         guard var state else { throw LabError("QEMU could not start (see above)") }
         try writeKnownHosts(port: state.sshPort)
+        try writeLibvirtSSHCommand()
         progress(
             "QEMU started (pid \(state.pid)); waiting for dom0 to answer `xl info` over SSH on "
                 + "127.0.0.1:\(state.sshPort)"
@@ -297,6 +298,26 @@ public struct Lab: Sendable {
             .write(to: URL(fileURLWithPath: paths.knownHosts))
     }
 
+    /// libvirtd in dom0 through its libxl driver, reached like dom0 itself: libvirt's SSH transport runs
+    /// `sshCommand`, which checks dom0's key against the lab's known_hosts (libvirt's own ssh call would use the
+    /// user's, or none with `no_verify`).
+    public func libvirtURI(port: Int) -> String {
+        "xen+ssh://root@127.0.0.1:\(port)/system?keyfile=\(paths.clientKey)&command=\(paths.libvirtSSHCommand)"
+    }
+
+    /// Writes the ssh that `libvirtURI` names.
+    func writeLibvirtSSHCommand() throws {
+        let script = """
+            #!/bin/sh
+            # ssh for libvirt's xen+ssh:// connection to this lab's dom0 (written by `xentest lab up`).
+            exec ssh -o UserKnownHostsFile=\(shellQuoted(paths.knownHosts)) -o StrictHostKeyChecking=yes \
+              -o IdentitiesOnly=yes "$@"
+
+            """
+        try Data(script.utf8).write(to: URL(fileURLWithPath: paths.libvirtSSHCommand))
+        chmod(paths.libvirtSSHCommand, 0o755)
+    }
+
     /// Writes `host.yaml`.
     public func writeHostFile() throws {
         try Data(LabLayout.hostFile.utf8).write(to: URL(fileURLWithPath: paths.hostFile))
@@ -374,10 +395,14 @@ public struct Lab: Sendable {
             return 2
         }
         var options = options
-        options.backend = .xl
-        options.connect = nil
         options.hostConfigPath = paths.hostFile
-        options.xlRunner = sshRunner(port: state.sshPort)
+        if options.backend == .libvirt {
+            options.connect = libvirtURI(port: state.sshPort)
+        } else {
+            options.backend = .xl
+            options.connect = nil
+            options.xlRunner = sshRunner(port: state.sshPort)
+        }
         return await RunJob.execute(options, logger: logger)
     }
 

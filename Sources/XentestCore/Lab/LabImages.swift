@@ -31,6 +31,8 @@ public struct LabPaths: Sendable, Hashable {
     public var hostKey: String { ssh + "/host_ed25519" }
     /// The lab's own known_hosts: dom0's host key for 127.0.0.1 at the lab's port.
     public var knownHosts: String { ssh + "/known_hosts" }
+    /// The ssh that libvirt's `xen+ssh://` connection to dom0 runs (with the lab's known_hosts).
+    public var libvirtSSHCommand: String { ssh + "/ssh-for-libvirt" }
 
     /// Runtime state, removed by `down`.
     public var run: String { root + "/run" }
@@ -108,7 +110,8 @@ public struct LabImages: Sendable {
     /// Packages whose programs go into dom0; their library dependencies come along.
     public static let programPackages = [
         "xen-utils-4.17", "xen-utils-common", "xenstore-utils", "busybox-static", "bash", "iproute2", "util-linux",
-        "sed", "coreutils", "dropbear-bin", "qemu-system-xen", "libgcc-s1",
+        "sed", "coreutils", "dropbear-bin", "qemu-system-xen", "libgcc-s1", "libvirt-daemon",
+        "libvirt-daemon-driver-xen",
     ]
     /// Packages used for files only: the hypervisor, and firmware for HVM guests' device model.
     public static let dataPackages = ["xen-hypervisor-4.17-amd64", "seabios", "ipxe-qemu", "qemu-system-data"]
@@ -325,6 +328,30 @@ public struct LabImages: Sendable {
         try image.installTree("/usr/lib/ipxe", from: tree("ipxe-qemu"))
         try image.installTree("/usr/share/qemu", from: tree("qemu-system-data"), skip: Self.isForeignFirmware)
 
+        // libvirt with its libxl driver (loaded by libvirtd at run time, so installed by name), reached over SSH
+        // through virt-ssh-helper: `xen+ssh://` from the host.
+        try image.installProgram("/usr/sbin/libvirtd")
+        try image.installProgram("/usr/bin/virt-ssh-helper")
+        try image.installProgram("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_libxl.so")
+        try image.installProgram("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_network.so")
+        // The CPU models the libxl driver describes the host with: without them it does not start. Every model in
+        // them needs VME, which QEMU's software emulation does not offer, so Xen's host CPU here matches none and
+        // the driver refuses to start ("Cannot find suitable CPU model for given data"): one more model, the
+        // emulated CPU's plain features without VME, lets it.
+        let cpuMap = "/usr/share/libvirt/cpu_map"
+        try image.installTree(cpuMap, from: tree("libvirt0"))
+        let index = try String(contentsOfFile: tree("libvirt0").root + cpuMap + "/index.xml", encoding: .utf8)
+        let anchor = "<include filename='x86_486.xml'/>"
+        guard index.contains(anchor) else { throw LabError("libvirt's \(cpuMap)/index.xml has no \(anchor)") }
+        try image.write(
+            index.replacingOccurrences(of: anchor, with: anchor + "\n    <include filename='x86_xentest-tcg.xml'/>"),
+            to: cpuMap + "/index.xml"
+        )
+        try image.write(Self.tcgCPUModel, to: cpuMap + "/x86_xentest-tcg.xml")
+        try image.makeDirectories([
+            "/etc/libvirt", "/var/lib/libvirt/libxl", "/var/log/libvirt/libxl", "/var/cache/libvirt",
+        ])
+
         // SSH: dropbear with the host key made on the host (converted at boot), the client key authorized.
         try image.installProgram("/usr/sbin/dropbear")
         try image.installProgram("/usr/bin/dropbearconvert")
@@ -346,6 +373,18 @@ public struct LabImages: Sendable {
         progress("packing dom0's initramfs")
         return try await image.pack(to: paths.dom0Ramdisk, runner: runner)
     }
+
+    /// A libvirt CPU model for the lab's emulated CPU: what every x86 model needs but VME.
+    static let tcgCPUModel = """
+        <cpus>
+          <model name='xentest-tcg'>
+            <decode host='on' guest='off'/>
+            <feature name='fpu'/>
+            <feature name='pse'/>
+          </model>
+        </cpus>
+
+        """
 
     /// PID 1 of the lab's dom0.
     public static let dom0Init = #"""
@@ -400,6 +439,9 @@ public struct LabImages: Sendable {
         fi
         ip link add xenbr0 type bridge && ip addr add 10.0.0.1/24 dev xenbr0 && ip link set xenbr0 up \
           || say "cannot create the bridge xenbr0"
+
+        mkdir -p /run/libvirt
+        libvirtd -d || say "libvirtd failed"
 
         dropbearconvert openssh dropbear /etc/xentest/ssh_host_ed25519_key /etc/dropbear/dropbear_ed25519_host_key \
           >/dev/null 2>&1 || say "dropbearconvert failed"
