@@ -170,9 +170,7 @@ public struct Runner: Sendable {
             let activity = StepActivity()
             do {
                 let backend = self.backend
-                let outcome = try await withDeadline(limit) {
-                    try await StepActivity.$current.withValue(activity) { try await backend.perform(step.action, in: session) }
-                }
+                let outcome = try await Self.tracked(limit, activity) { try await backend.perform(step.action, in: session) }
                 evidence += outcome.evidence
                 verdict = Self.evaluate(step.expectation, outcome, host: host)
             } catch let error as DeadlineExceeded {
@@ -207,6 +205,16 @@ public struct Runner: Sendable {
         }
     }
 
+    /// Runs a backend action within `limit`, with `activity` as the step's, so that what it ran is known even when
+    /// it never returns.
+    static func tracked<T: Sendable>(
+        _ limit: PlanDuration,
+        _ activity: StepActivity,
+        _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withDeadline(limit) { try await StepActivity.$current.withValue(activity) { try await work() } }
+    }
+
     /// Undoes what the case left on its ledger, last first; returns a message when any of it failed.
     func teardown(_ session: CaseSession, after stepCount: Int) async -> String? {
         var failures: [String] = []
@@ -219,9 +227,7 @@ public struct Runner: Sendable {
             let activity = StepActivity()
             do {
                 let backend = self.backend
-                evidence = try await withDeadline(teardownTimeout) {
-                    try await StepActivity.$current.withValue(activity) { try await backend.undo(entry, in: session) }
-                }
+                evidence = try await Self.tracked(teardownTimeout, activity) { try await backend.undo(entry, in: session) }
                 session.forget(entry)
             } catch {
                 evidence = (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
