@@ -189,14 +189,14 @@ final class RecordingCommandRunner: CommandRunner {
             Issue.record("status called a sleep process the lab's QEMU")
             return
         }
-        #expect(note?.contains("no longer this lab's QEMU") == true)
+        #expect(note?.contains("no longer this lab's QEMU") == true, "pid \(pid): \(note ?? "no note")")
         #expect(lab.describe(lab.status()).hasPrefix("stopped"))
         let report = try await lab.down()
         guard case .notRunning(let downNote) = report else {
             Issue.record("down claims to have stopped pid \(pid): \(report)")
             return
         }
-        #expect(downNote?.contains("left alone") == true)
+        #expect(downNote?.contains("left alone") == true, "pid \(pid): \(downNote ?? "no note")")
         #expect(sleeper.isRunning && kill(pid, 0) == 0, "the process is untouched")
         #expect(!FileManager.default.fileExists(atPath: lab.paths.run), "the stale state is removed")
     }

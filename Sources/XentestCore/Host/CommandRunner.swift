@@ -380,6 +380,7 @@ private final class ProcessBox: @unchecked Sendable {
         let pid = process.processIdentifier
         let signal: @Sendable (Int32) -> Void = { number in if kill(-pid, number) != 0 { kill(pid, number) } }
         signal(SIGTERM)
-        killer = OneShotTimer(after: .seconds(2)) { signal(SIGKILL) }
+        // Only while it still runs: once reaped, its pid may already be some other process's.
+        killer = OneShotTimer(after: .seconds(2)) { [self] in if self.process.isRunning { signal(SIGKILL) } }
     }
 }
