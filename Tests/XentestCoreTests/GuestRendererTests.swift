@@ -147,6 +147,10 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         #expect(DomainXMLRenderer.render(hvm, dialect: .xen).contains("<type arch='x86_64'>hvm</type>"))
         #expect(DomainXMLRenderer.render(pv, dialect: .xen).contains("<target type='xen' port='0'/>"))
         #expect(!DomainXMLRenderer.render(hvm, dialect: .xen).contains("<target type='xen'"))
+        // libxl builds an HVM guest without ACPI unless the XML asks for it (xl asks by default): no vCPU hot-plug.
+        #expect(DomainXMLRenderer.render(hvm, dialect: .xen).contains("<features>\n    <acpi/>\n    <apic/>\n"))
+        #expect(!DomainXMLRenderer.render(pv, dialect: .xen).contains("<acpi/>"))
+        #expect(!DomainXMLRenderer.render(pvh, dialect: .xen).contains("<acpi/>"))
         for dialect in [LibvirtDialect.qemu, .test] {
             #expect(DomainXMLRenderer.render(pv, dialect: dialect).contains("<type arch='x86_64'>hvm</type>"))
         }

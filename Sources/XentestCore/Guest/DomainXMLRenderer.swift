@@ -59,14 +59,18 @@ public enum DomainXMLRenderer {
             "    <cmdline>\(xmlEscaped(guest.commandLine(for: dialect)))</cmdline>",
             "  </os>",
         ]
+        var features: [String] = []
+        if dialect == .qemu || (dialect == .xen && spec.type == .hvm) {
+            // Without ACPI, QEMU runs with -no-acpi and libxl builds an HVM guest without ACPI tables (xl.cfg's
+            // acpi=1 is xl's default, not libvirt's): no power button for shutdown, no vCPU or PCI hot-plug, and
+            // the guest's kernel finds every vCPU up to the maximum in the MP table at boot.
+            features += ["    <acpi/>", "    <apic/>"]
+        }
         if dialect == .xen, spec.passthrough {
             // libxl sizes the guest's IOMMU setup at creation: without this, later PCI hot-plug is refused.
-            xml += ["  <features>", "    <xen>", "      <passthrough state='on'/>", "    </xen>", "  </features>"]
+            features += ["    <xen>", "      <passthrough state='on'/>", "    </xen>"]
         }
-        if dialect == .qemu {
-            // Without ACPI, QEMU runs with -no-acpi: no power button for shutdown, and no vCPU or PCI hot-plug.
-            xml += ["  <features>", "    <acpi/>", "    <apic/>", "  </features>"]
-        }
+        if !features.isEmpty { xml += ["  <features>"] + features + ["  </features>"] }
         xml += [
             "  <on_poweroff>destroy</on_poweroff>",
             "  <on_reboot>destroy</on_reboot>",
