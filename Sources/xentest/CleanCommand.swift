@@ -21,7 +21,7 @@ struct CleanCommand: AsyncParsableCommand {
     func run() async throws {
         let backend: any Backend
         do {
-            backend = try CleanJob.backend(connect: connect, xlRunner: host.flatMap(SSHCommandRunner.init(url:)))
+            backend = try CleanJob.backend(connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))
         } catch {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(2)

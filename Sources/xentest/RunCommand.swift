@@ -29,7 +29,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A libvirt URI (implies --backend libvirt): xen:///system, qemu:///system, test:///default.")
     var connect: String?
 
-    @Option(help: "Run xl on this Xen host over SSH: ssh://root@HOST[:PORT] (a key, no password).")
+    @Option(
+        help: ArgumentHelp(
+            "Run xl on this Xen host over SSH: ssh://root@HOST[:PORT] (a key, no password).",
+            discussion: "With --connect to a remote libvirt URI, the same host's shell reads what libvirt does not "
+                + "report (bridges, kernel, Xen's IOMMU) and pings the guests."
+        )
+    )
     var host: String?
 
     @Option(name: .customLong("host-config"), help: "The host file: PCI devices by role, bridge, test guest.")
@@ -48,8 +54,8 @@ struct RunCommand: AsyncParsableCommand {
             guard SSHCommandRunner(url: host) != nil else {
                 throw ValidationError("--host '\(host)' must be ssh://[USER@]HOST[:PORT]")
             }
-            if connect != nil || backend == .libvirt {
-                throw ValidationError("--host runs xl over SSH; for libvirt name the remote URI with --connect")
+            if connect == nil && backend == .libvirt {
+                throw ValidationError("--host with --backend libvirt needs the remote libvirt URI: --connect xen+ssh://HOST/system")
             }
         }
     }
@@ -60,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
         options.connect = connect
         options.hostConfigPath = hostConfig
         options.dryRun = dryRun
-        options.xlRunner = host.flatMap(SSHCommandRunner.init(url:))
+        options.hostShell = host.flatMap(SSHCommandRunner.init(url:))
         let status = await RunJob.execute(options, logger: reporting.logger)
         if status != 0 { throw ExitCode(status) }
     }

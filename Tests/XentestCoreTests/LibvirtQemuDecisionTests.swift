@@ -2,7 +2,7 @@ import Testing
 
 @testable import XentestCore
 
-@Suite("libvirt backend on QEMU: what it decides without a daemon")
+@Suite("libvirt backend on QEMU and Xen: what it decides without a daemon")
 struct LibvirtQemuDecisionTests {
     @Test("a URI without a host name is this machine, so ping: guest can run here")
     func localURIs() {
@@ -27,5 +27,15 @@ struct LibvirtQemuDecisionTests {
             )
         )
         #expect(!LibvirtBackend.isGuestNotReadyForUnplug("Timed out during operation: vcpu unplug request timed out"))
+    }
+
+    @Test("on Xen, vcpu-set above the host's CPUs but within the guest's maximum is libvirt's refusal; above the maximum it runs")
+    func liveVcpuLimit() {
+        let reason = LibvirtBackend.liveVcpuLimitReason(count: 4, guestMaximum: 4, limit: 2)
+        #expect(reason?.contains("host's 2 CPUs") == true)
+        #expect(LibvirtBackend.liveVcpuLimitReason(count: 2, guestMaximum: 4, limit: 2) == nil)
+        #expect(LibvirtBackend.liveVcpuLimitReason(count: 5, guestMaximum: 4, limit: 2) == nil, "refused by every toolstack")
+        #expect(LibvirtBackend.liveVcpuLimitReason(count: 4, guestMaximum: 4, limit: nil) == nil, "libvirt did not say")
+        #expect(LibvirtBackend.liveVcpuLimitReason(count: 4, guestMaximum: nil, limit: 2) == nil, "no guest")
     }
 }

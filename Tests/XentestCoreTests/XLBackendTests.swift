@@ -77,7 +77,7 @@ struct XLBackendTests {
         #expect(facts.kernel?.hasPrefix("6.1") == true)
         #expect(facts.iommu == true, "the capture was taken with QEMU's intel-iommu: \(facts.virtCaps)")
         #expect(facts.runsGuestCode)
-        #expect(XLBackend.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == ["br1", "xenbr0"])
+        #expect(HostShellQuery.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == ["br1", "xenbr0"])
     }
 
     @Test("list: running, paused, and an unknown domain is gone")

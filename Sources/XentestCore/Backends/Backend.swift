@@ -11,8 +11,8 @@ public protocol Backend: AnyObject, Sendable {
     /// Collects the host's facts; called once, before anything is created.
     func collectFacts() async throws -> HostFacts
 
-    /// Why this backend cannot perform `action` here, or nil when it can.
-    func unsupportedReason(for action: Action) -> String?
+    /// Why this backend cannot perform `action` on `guest` (the case's, if any) here, or nil when it can.
+    func unsupportedReason(for action: Action, guest: GuestSpec?) -> String?
 
     /// Performs one action of a case; a failed action is an outcome, a broken backend is a thrown error.
     func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome

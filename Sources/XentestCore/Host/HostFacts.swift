@@ -81,3 +81,17 @@ public struct HostFacts: Sendable, Hashable, Codable {
         self.runsGuestCode = runsGuestCode
     }
 }
+
+/// Questions put to a host's shell (dom0's, locally or over SSH) that a toolstack does not answer itself.
+enum HostShellQuery {
+    /// Lists `/sys/class/net/NAME/bridge` for each bridge.
+    static let bridges = ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]
+
+    /// `/sys/class/net/xenbr0/bridge` lines to `xenbr0`.
+    static func bridgeNames(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "/")
+            return parts.count >= 4 && parts.last == "bridge" ? String(parts[parts.count - 2]) : nil
+        }.sorted()
+    }
+}

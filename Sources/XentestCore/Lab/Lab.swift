@@ -396,12 +396,14 @@ public struct Lab: Sendable {
         }
         var options = options
         options.hostConfigPath = paths.hostFile
+        // Through either toolstack, dom0's shell: xl runs there, and libvirt's backend reads there what libvirt does
+        // not report and pings the guests from there.
+        options.hostShell = sshRunner(port: state.sshPort)
         if options.backend == .libvirt {
             options.connect = libvirtURI(port: state.sshPort)
         } else {
             options.backend = .xl
             options.connect = nil
-            options.xlRunner = sshRunner(port: state.sshPort)
         }
         return await RunJob.execute(options, logger: logger)
     }

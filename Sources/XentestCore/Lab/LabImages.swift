@@ -162,7 +162,7 @@ public struct LabImages: Sendable {
             [
                 dom0Init, TestGuestBuilder.initScript, TestGuestBuilder.consoleScript, TestGuestBuilder.ueventScript,
                 LabLayout.hostFile,
-            ] + programPackages + dataPackages + dom0Modules + TestGuestBuilder.modules + ["format 1"]
+            ] + programPackages + dataPackages + dom0Modules + TestGuestBuilder.modules + ["format 2"]
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
         for byte in parts.joined(separator: "\u{0}").utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return String(hash, radix: 16)
@@ -334,6 +334,8 @@ public struct LabImages: Sendable {
         try image.installProgram("/usr/bin/virt-ssh-helper")
         try image.installProgram("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_libxl.so")
         try image.installProgram("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_network.so")
+        // Node devices: the libxl driver looks a PCI device up here before it detaches it to pciback.
+        try image.installProgram("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_nodedev.so")
         // The CPU models the libxl driver describes the host with: without them it does not start. Every model in
         // them needs VME, which QEMU's software emulation does not offer, so Xen's host CPU here matches none and
         // the driver refuses to start ("Cannot find suitable CPU model for given data"): one more model, the

@@ -3,10 +3,10 @@ import Foundation
 /// `xentest clean`: removes objects named `xentest-*` that earlier runs left, and nothing else.
 public enum CleanJob {
     /// The backend `clean` works through.
-    public static func backend(connect: String?, xlRunner: (any CommandRunner)? = nil) throws(BackendUnavailable)
+    public static func backend(connect: String?, hostShell: (any CommandRunner)? = nil) throws(BackendUnavailable)
         -> any Backend
     {
-        try RunJob.makeBackend(RunOptions(plan: "clean", connect: connect, xlRunner: xlRunner))
+        try RunJob.makeBackend(RunOptions(plan: "clean", connect: connect, hostShell: hostShell))
     }
 
     /// Lists (and unless `dryRun`, removes) leftovers; prints them on stdout; returns the exit status.

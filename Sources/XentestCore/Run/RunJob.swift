@@ -13,8 +13,9 @@ public struct RunOptions: Sendable {
     public var reports: [(ReportFormat, String)]
     public var dryRun: Bool
     public var runTimeout: PlanDuration?
-    /// Where the xl backend runs its commands: this machine, or a Xen host over SSH (`xentest lab` passes its own).
-    public var xlRunner: (any CommandRunner)?
+    /// A shell on the Xen host over SSH (`--host`; `xentest lab` passes its own): where the xl backend runs its
+    /// commands, and where the libvirt backend of a remote URI reads what libvirt does not report and pings from.
+    public var hostShell: (any CommandRunner)?
 
     public init(
         plan: String,
@@ -26,7 +27,7 @@ public struct RunOptions: Sendable {
         reports: [(ReportFormat, String)] = [],
         dryRun: Bool = false,
         runTimeout: PlanDuration? = nil,
-        xlRunner: (any CommandRunner)? = nil
+        hostShell: (any CommandRunner)? = nil
     ) {
         self.plan = plan
         self.backend = backend
@@ -37,7 +38,7 @@ public struct RunOptions: Sendable {
         self.reports = reports
         self.dryRun = dryRun
         self.runTimeout = runTimeout
-        self.xlRunner = xlRunner
+        self.hostShell = hostShell
     }
 }
 
@@ -153,7 +154,7 @@ public enum RunJob {
     /// Picks the backend from the options and the host: xl where Xen is, libvirt when a URI is named.
     static func makeBackend(_ options: RunOptions) throws(BackendUnavailable) -> any Backend {
         let xenHere = XenHost.isPresent
-        if let uri = options.connect { return try LibvirtBackend(uri: uri) }
+        if let uri = options.connect { return try LibvirtBackend(uri: uri, hostShell: options.hostShell) }
         switch options.backend {
         case .libvirt:
             guard xenHere else {
@@ -164,7 +165,7 @@ public enum RunJob {
             }
             return try LibvirtBackend(uri: "xen:///system")
         case .xl, nil:
-            if let runner = options.xlRunner { return XLBackend(runner: runner) }
+            if let runner = options.hostShell { return XLBackend(runner: runner) }
             guard xenHere else {
                 throw BackendUnavailable(
                     "no Xen host detected (no /proc/xen/capabilities). Run on a Xen host's dom0, name one with "

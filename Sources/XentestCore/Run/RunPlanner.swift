@@ -62,9 +62,9 @@ public enum RunPlanner {
         if testCase.guest != nil, facts.runsGuestCode, host.guestKernel == nil || host.guestRamdisk == nil {
             reasons.append("the host file names no guest-kernel and guest-ramdisk to boot the guest with")
         }
-        var seenActions: Set<String> = []
-        for step in testCase.steps where seenActions.insert(step.action.name).inserted {
-            if let reason = backend.unsupportedReason(for: step.action) { reasons.append(reason) }
+        var seenActions: Set<Action> = []
+        for step in testCase.steps where seenActions.insert(step.action).inserted {
+            if let reason = backend.unsupportedReason(for: step.action, guest: testCase.guest) { reasons.append(reason) }
         }
         var unique: [String] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }

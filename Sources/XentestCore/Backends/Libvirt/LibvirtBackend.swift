@@ -17,20 +17,29 @@ public final class LibvirtBackend: Backend {
     let reconnectPatience = PlanDuration.seconds(30)
     /// The XML dialect of this connection's driver.
     public let dialect: LibvirtDialect
-    /// Whether libvirt says the host has an IOMMU (`<iommu support='yes'/>` in its capabilities), read once.
-    public let hostHasIOMMU: Bool
-    /// Whether the hypervisor is this machine (a URI without a host name), so a ping from here reaches its guests.
-    public let isLocal: Bool
-    /// Runs the host's side of `ping: guest`.
-    public let runner: any CommandRunner
+    /// Whether the host can pass PCI devices through, once known: libvirt's `<iommu support='yes'/>` on QEMU (read
+    /// when connecting); on Xen, whose libxl driver never reports an IOMMU, Xen's own `virt_caps` read on the host
+    /// (`collectFacts`). Nil while nothing can tell.
+    public var hostIOMMU: Bool? { iommu.withLock { $0 } }
+    private let iommu: Mutex<Bool?>
+    /// Why Xen's IOMMU is unknown though there is a shell on its host.
+    private let xlInfoProblem = Mutex<String?>(nil)
+    /// A shell on the hypervisor's host (dom0 on Xen): this machine for a local URI, the tester's `--host` (or the
+    /// lab's SSH) for a remote one, nil when there is none. It reads what libvirt does not report (bridges, the
+    /// kernel, Xen's IOMMU) and runs the host's side of `ping: guest`.
+    public let hostShell: (any CommandRunner)?
+    /// How many vCPUs libvirt lets a running guest have (`virConnectGetMaxVcpus`): on Xen, the host's CPUs, as
+    /// libvirt's libxl driver refuses more live vCPUs than that (xl overcommits); nil when libvirt does not say.
+    public let liveVcpuLimit: Int?
     /// How often a request the guest must act on is made again while it has not: QEMU's ACPI power-button press
     /// and its PCI unplug request are lost on a guest that is not listening yet (still booting).
     let guestRequestRepeat = PlanDuration.seconds(5)
     /// Guests' consoles being closed: the next one of a domain opens after (see `LibvirtGuestConsole`).
     let consoleClosings = ConsoleClosings()
 
-    /// Opens `uri`; a URI that cannot be used is `BackendUnavailable` with what to do instead.
-    public init(uri: String, runner: any CommandRunner = LocalCommandRunner()) throws(BackendUnavailable) {
+    /// Opens `uri`; a URI that cannot be used is `BackendUnavailable` with what to do instead. `hostShell` reaches
+    /// the hypervisor's host when `uri` names another machine (for a local URI it is this machine's shell).
+    public init(uri: String, hostShell: (any CommandRunner)? = nil) throws(BackendUnavailable) {
         let connection: LibvirtConnection
         do {
             connection = try LibvirtConnection(uri: uri)
@@ -49,9 +58,20 @@ public final class LibvirtBackend: Backend {
         }
         self.dialect = dialect
         driver = dialect.rawValue
-        hostHasIOMMU = (try? connection.capabilitiesXML())?.contains("<iommu support='yes'/>") ?? false
-        isLocal = Self.isLocal(uri: (try? connection.uri) ?? uri)
-        self.runner = runner
+        iommu = Mutex(
+            dialect == .xen ? nil : (try? connection.capabilitiesXML())?.contains("<iommu support='yes'/>") ?? false
+        )
+        self.hostShell = hostShell ?? (Self.isLocal(uri: (try? connection.uri) ?? uri) ? LocalCommandRunner() : nil)
+        liveVcpuLimit = dialect == .xen ? try? connection.maxVcpus(type: "xen") : nil
+    }
+
+    /// Why libvirt's libxl driver will refuse `vcpu-set count`: more live vCPUs than `limit` (the host's CPUs), for a
+    /// guest whose maximum allows them. A count above the guest's maximum is refused by every toolstack, so a step
+    /// may expect that refusal: no reason then.
+    static func liveVcpuLimitReason(count: Int, guestMaximum: Int?, limit: Int?) -> String? {
+        guard let limit, let guestMaximum, count <= guestMaximum, count > limit else { return nil }
+        return "libvirt's libxl driver refuses more live vCPUs than the host's \(limit) CPUs "
+            + "(virDomainSetVcpusFlags: requested vcpus is greater than max allowable vcpus); xl allows it"
     }
 
     /// `qemu:///system` is local; `qemu+ssh://host/system` is not.
@@ -78,7 +98,7 @@ public final class LibvirtBackend: Backend {
     }
 
     public func collectFacts() async throws -> HostFacts {
-        try await Self.offPool { [self] in
+        var facts = try await Self.offPool { [self] in
             let node = try connection.nodeInfo()
             // Some hosts cannot say (libvirt's test driver on a host file without NUMA cells): unknown, not zero.
             let free = try? connection.freeMemoryBytes()
@@ -88,12 +108,8 @@ public final class LibvirtBackend: Backend {
                 bridges.append(network.name)
                 if let bridge = try? network.bridgeName { bridges.append(bridge) }
             }
-            bridges += Self.hostBridges()
             let osTypes = Set(Self.values(of: "os_type", in: capabilities))
             let hypervisor = try connection.hypervisorVersion.description
-            var caps: [String] = osTypes.sorted()
-            let iommu = capabilities.contains("<iommu support='yes'/>")
-            if iommu { caps.append("iommu") }
             return HostFacts(
                 hostname: try connection.hostname,
                 toolstack: "libvirt \(try connection.driverType) driver",
@@ -102,22 +118,51 @@ public final class LibvirtBackend: Backend {
                 libvirtVersion: try connection.libraryVersion.description,
                 hypervisorVersion: hypervisor,
                 xenVersion: dialect == .xen ? hypervisor : nil,
-                kernel: dialect == .test ? nil : Self.kernelRelease(),
                 cpuModel: node.model,
                 cpus: node.cpus,
                 totalMemoryMiB: Int(node.memoryKiB / 1024),
                 freeMemoryMiB: free.map { Int($0 / 1024 / 1024) },
-                virtCaps: caps,
-                iommu: dialect == .test ? false : iommu,
+                virtCaps: osTypes.sorted(),
+                iommu: dialect == .test ? false : hostIOMMU,
                 hvm: osTypes.contains("hvm"),
                 pvh: osTypes.contains("xenpvh"),
-                bridges: Array(Set(bridges)).sorted(),
+                bridges: bridges,
                 runsGuestCode: dialect != .test
             )
         }
+        if dialect != .test, let shell = hostShell {
+            try await readHost(through: shell, into: &facts)
+        }
+        if facts.iommu == true, dialect != .xen { facts.virtCaps.append("iommu") }
+        facts.bridges = Array(Set(facts.bridges)).sorted()
+        return facts
     }
 
-    public func unsupportedReason(for action: Action) -> String? {
+    /// What libvirt does not report, read on the hypervisor's host: its bridges and kernel, and on Xen whether
+    /// Xen has an IOMMU (`xl info`'s virt_caps; libvirt's libxl driver always says `<iommu support='no'/>`).
+    private func readHost(through shell: any CommandRunner, into facts: inout HostFacts) async throws {
+        let kernel = try await shell.run(["uname", "-r"], timeout: .seconds(30))
+        guard kernel.succeeded else {
+            throw BackendUnavailable(
+                "the hypervisor's host does not answer through \(shell) (`uname -r` exit \(kernel.status)): "
+                    + (kernel.stderr.trimmed.isEmpty ? kernel.stdout.trimmed : kernel.stderr.trimmed)
+            )
+        }
+        facts.kernel = kernel.stdout.trimmed
+        let bridges = try await shell.run(HostShellQuery.bridges, timeout: .seconds(30))
+        facts.bridges += HostShellQuery.bridgeNames(bridges.stdout)
+        guard dialect == .xen else { return }
+        let info = try await shell.run(["xl", "info"], timeout: .seconds(30))
+        if info.succeeded, let parsed = try? XLParse.info(info.stdout) {
+            facts.virtCaps = parsed.virtCaps
+            iommu.withLock { $0 = parsed.canPassThroughPCI }
+            facts.iommu = parsed.canPassThroughPCI
+        } else {
+            xlInfoProblem.withLock { $0 = "`xl info` on \(shell) failed (exit \(info.status)): \(info.stderr.trimmed.suffix(200))" }
+        }
+    }
+
+    public func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? {
         switch (dialect, action) {
         case (.test, .create(paused: true)):
             "libvirt's test driver cannot start a domain paused (virDomainCreateWithFlags: unsupported flags)"
@@ -129,12 +174,28 @@ public final class LibvirtBackend: Backend {
             nil  // the test-guest requirement already says the test driver runs no guest code
         case (_, .pciAssignableAdd), (_, .pciAssignableRemove), (_, .pciAssignableList), (_, .pciAttach), (_, .pciDetach):
             // Decided before anything is touched: libvirt would refuse the detach or the <hostdev> itself.
-            hostHasIOMMU
-                ? nil
-                : "libvirt reports no IOMMU on this host (<iommu support='no'/> in its capabilities): "
+            switch hostIOMMU {
+            case true: nil
+            case false where dialect == .xen:
+                "Xen has no IOMMU enabled on this host (no pv_directio or hvm_directio in xl info's virt_caps): "
+                    + "it cannot pass PCI devices through"
+            case false:
+                "libvirt reports no IOMMU on this host (<iommu support='no'/> in its capabilities): "
                     + "it cannot detach PCI devices from their host drivers or pass them through"
+            case nil:
+                "libvirt's libxl driver does not report whether Xen has an IOMMU (its capabilities always say "
+                    + "<iommu support='no'/>), and "
+                    + (xlInfoProblem.withLock { $0 }
+                        ?? "xentest has no shell on \(connection.requestedURI) to read xl info: give it one with "
+                        + "--host ssh://root@HOST")
+            }
+        case (.xen, .vcpuSet(let count)):
+            Self.liveVcpuLimitReason(count: count, guestMaximum: guest?.maxvcpus, limit: liveVcpuLimit)
         case (_, .ping(.guest)):
-            isLocal ? nil : "the hypervisor is on another machine (\(connection.requestedURI)): xentest cannot ping its guests from here"
+            hostShell != nil
+                ? nil
+                : "the hypervisor is on another machine (\(connection.requestedURI)) and xentest has no shell there to "
+                    + "ping its guests from: give it one with --host ssh://root@HOST"
         case (_, .xenstoreRead):
             "xenstore is read through the xl backend only"
         default: nil
@@ -278,17 +339,17 @@ public final class LibvirtBackend: Backend {
                     try calls.call("virNodeDeviceDetachFlags", [node.name]) { try node.detach() }
                 } else {
                     try calls.call("virNodeDeviceReAttach", [node.name]) { try node.reattach() }
-                    session.forget(.assignablePCIDevice(address))
+                    // Teardown gives it back unless it really left the stub driver (libvirt may leave it there).
+                    if !Self.stubDrivers.contains(try boundDriver(node, &calls)) {
+                        session.forget(.assignablePCIDevice(address))
+                    }
                 }
                 return .success(calls.evidence)
             case .pciAssignableList:
                 var assignable: [PCIAddress] = []
                 for device in session.host.pciDevices.values.map(\.address).sorted() {
-                    let nodeName = device.libvirtNodeDeviceName
-                    guard let node = try connection.nodeDevice(named: nodeName) else { continue }
-                    let xml = try calls.call("virNodeDeviceGetXMLDesc", [nodeName]) { try node.xml() }
-                    let driver = Self.values(of: "name", in: Self.section("driver", of: xml)).first ?? ""
-                    if ["vfio-pci", "pciback", "xen-pciback"].contains(driver) { assignable.append(device) }
+                    guard let node = try connection.nodeDevice(named: device.libvirtNodeDeviceName) else { continue }
+                    if Self.stubDrivers.contains(try boundDriver(node, &calls)) { assignable.append(device) }
                 }
                 return .success(calls.evidence, observation: .pciDevices(assignable))
             case .pciAttach(let role), .pciDetach(let role):
@@ -320,7 +381,7 @@ public final class LibvirtBackend: Backend {
             case .waitForState, .shutdown, .guestExec, .ping, .networkDetach:
                 preconditionFailure("\(action.name) is performed asynchronously, in perform(_:in:)")
             case .xenstoreRead:
-                return .failure(unsupportedReason(for: action) ?? "not supported", [])
+                return .failure(unsupportedReason(for: action, guest: session.guest?.spec) ?? "not supported", [])
             }
         } catch let error as LibvirtError {
             return .failure(error.message, calls.evidence)
@@ -443,14 +504,15 @@ public final class LibvirtBackend: Backend {
         return try await LibvirtGuestConsole(domain: domain, closings: consoleClosings).exec(command).actionOutcome(before: found.calls.evidence)
     }
 
-    /// `ping: guest` from this machine, `ping: host` from inside the guest, to the host file's addresses.
+    /// `ping: guest` from the hypervisor's host, `ping: host` from inside the guest, to the host file's addresses.
     private func ping(_ target: PingDirection, _ session: CaseSession) async throws -> ActionOutcome {
         switch target {
         case .guest:
             guard let address = session.host.guestAddress else {
                 return .failure("the host file names no guest-address to ping", [])
             }
-            let result = try await runner.run(["ping", "-c", "3", "-W", "2", address], timeout: .seconds(20))
+            guard let shell = hostShell else { return .failure("no shell on the hypervisor's host to ping from", []) }
+            let result = try await shell.run(["ping", "-c", "3", "-W", "2", address], timeout: .seconds(20))
             return result.succeeded
                 ? .success([result.evidence])
                 : .failure("no reply from the guest at \(address): \((result.stdout + result.stderr).suffix(200))", [result.evidence])
@@ -644,7 +706,7 @@ public final class LibvirtBackend: Backend {
     /// the daemon within the teardown's time limit.
     public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
         let deadline = TaskDeadline.current
-        return try await Self.offPool { [self] in
+        var evidence = try await Self.offPool { [self] in
             var calls = CallRecorder()
             try liveConnection(&calls, deadline: deadline)
             switch entry {
@@ -665,6 +727,56 @@ public final class LibvirtBackend: Backend {
             }
             return calls.evidence
         }
+        if case .assignablePCIDevice(let address) = entry {
+            evidence += try await giveBackFromPciback(address, after: evidence)
+        }
+        return evidence
+    }
+
+    /// The stub drivers a device waits on while it is assignable (QEMU's vfio-pci, Xen's pciback).
+    static let stubDrivers: Set<String> = ["vfio-pci", "pciback", "xen-pciback", "pci-stub"]
+
+    /// The driver `node` is bound to now ("" for none), from libvirt's XML of it.
+    private func boundDriver(_ node: LibvirtNodeDevice, _ calls: inout CallRecorder) throws -> String {
+        let xml = try calls.call("virNodeDeviceGetXMLDesc", [node.name]) { try node.xml() }
+        return Self.values(of: "name", in: Self.section("driver", of: xml)).first ?? ""
+    }
+
+    /// Makes sure a device the run made assignable is back with the host after `virNodeDeviceReAttach`. libvirt's
+    /// libxl driver binds it to pciback through driver_override, which makes pciback add a slot for it, and gives it
+    /// back without removing that slot, so the reprobe hands it to pciback again (seen with libvirt 9.0 on Xen
+    /// 4.17.7). Then, through dom0's shell, what `xl pci-assignable-remove -r` does: remove the slot, unbind, reprobe.
+    /// Throws when the device is still on a stub driver: teardown reports it, never leaves it silently.
+    private func giveBackFromPciback(_ address: PCIAddress, after evidence: [Evidence]) async throws -> [Evidence] {
+        let nodeName = address.libvirtNodeDeviceName
+        let (driver, checked) = try await Self.offPool { [self] () throws -> (String, [Evidence]) in
+            var calls = CallRecorder()
+            guard let node = try connection.nodeDevice(named: nodeName) else { return ("", calls.evidence) }
+            return (try boundDriver(node, &calls), calls.evidence)
+        }
+        guard Self.stubDrivers.contains(driver) else { return checked }
+        guard dialect == .xen, driver == "pciback", let shell = hostShell else {
+            throw BackendFailure(
+                "\(address) is still bound to \(driver) after virNodeDeviceReAttach; give it back to its driver by hand",
+                evidence: evidence + checked
+            )
+        }
+        var results = checked
+        for file in ["drivers/pciback/remove_slot", "drivers/pciback/unbind", "drivers_probe"] {
+            let result = try await shell.run(["tee", "/sys/bus/pci/" + file], timeout: .seconds(10), input: address.description)
+            results.append(result.evidence)
+        }
+        let link = try await shell.run(["readlink", "/sys/bus/pci/devices/\(address)/driver"], timeout: .seconds(10))
+        results.append(link.evidence)
+        let now = link.stdout.trimmed.split(separator: "/").last.map(String.init) ?? ""
+        if Self.stubDrivers.contains(now) || now.isEmpty {
+            throw BackendFailure(
+                "\(address) is still bound to \(now.isEmpty ? "no driver" : now) after virNodeDeviceReAttach and "
+                    + "pciback's remove_slot; give it back to its driver by hand",
+                evidence: evidence + results
+            )
+        }
+        return results
     }
 
     public func leftovers() async throws -> [String] {
@@ -742,18 +854,6 @@ public final class LibvirtBackend: Backend {
             }
         }
         return addresses
-    }
-
-    /// Bridges of this machine (`/sys/class/net/*/bridge`).
-    static func hostBridges() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? []
-        return names.filter { FileManager.default.fileExists(atPath: "/sys/class/net/\($0)/bridge") }
-    }
-
-    static func kernelRelease() -> String? {
-        var name = utsname()
-        guard uname(&name) == 0 else { return nil }
-        return withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }
 

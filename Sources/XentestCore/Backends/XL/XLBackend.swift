@@ -24,7 +24,7 @@ public final class XLBackend: Backend {
             )
         }
         let info = try XLParse.info(result.stdout)
-        let bridges = try await runner.run(["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"], timeout: .seconds(30))
+        let bridges = try await runner.run(HostShellQuery.bridges, timeout: .seconds(30))
         return HostFacts(
             hostname: info.hostname,
             toolstack: "xl (Xen \(info.xenVersion))",
@@ -39,20 +39,12 @@ public final class XLBackend: Backend {
             iommu: info.canPassThroughPCI,
             hvm: info.virtCaps.contains("hvm"),
             pvh: info.virtCaps.contains("hap"),
-            bridges: Self.bridgeNames(bridges.stdout),
+            bridges: HostShellQuery.bridgeNames(bridges.stdout),
             runsGuestCode: true
         )
     }
 
-    /// `/sys/class/net/xenbr0/bridge` lines to `xenbr0`.
-    static func bridgeNames(_ text: String) -> [String] {
-        text.split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: "/")
-            return parts.count >= 4 && parts.last == "bridge" ? String(parts[parts.count - 2]) : nil
-        }.sorted()
-    }
-
-    public func unsupportedReason(for action: Action) -> String? { nil }
+    public func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? { nil }
 
     public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
         var calls: [Evidence] = []
