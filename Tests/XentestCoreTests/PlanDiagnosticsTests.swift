@@ -509,10 +509,12 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                       - guest-exec: uname
                         expect: {exit-status: 0, output-matches: '[a-'}
                       - destroy:
+                    known-issue: {summary: flaky, failure-matches: 'step (2'}
                 """,
             expected: [
                 "plan.yaml:14:34: error: '(unclosed' is not a valid regular expression: *",
                 "plan.yaml:16:50: error: '[a-' is not a valid regular expression: *",
+                "plan.yaml:18:52: error: 'step (2' is not a valid regular expression: *",
             ]
         ),
         DiagnosticExample(

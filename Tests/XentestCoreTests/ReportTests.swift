@@ -162,7 +162,7 @@ struct ExternalReportReaderTests {
         let directory = try ScratchDirectory()
         let results = try ResultsDirectory(root: directory.path, plan: plan.name, host: "h", at: Date())
         let backend = try privateTestHost()
-        let facts = try await backend.collectFacts()
+        let facts = try await backend.collectFacts(host: .testDriverDefault)
         let runPlan = try RunPlanner.resolve(plan, only: [], backend: backend, facts: facts, host: .testDriverDefault)
         await Runner(
             backend: backend,

@@ -25,7 +25,7 @@ struct TestDriverRun {
         observe: (@Sendable (RunEvent) -> Void)? = nil
     ) async throws -> TestDriverRun {
         let backend = try given ?? privateTestHost()
-        let facts = try await backend.collectFacts()
+        let facts = try await backend.collectFacts(host: .testDriverDefault)
         let runPlan = try RunPlanner.resolve(plan, only: only, backend: backend, facts: facts, host: host)
         let events = Mutex<[RunEvent]>([])
         let cancel = Mutex<(@Sendable () -> Void)?>(nil)
@@ -269,6 +269,24 @@ struct RunnerTests {
                     known-issue: {summary: broken in 4.3, xen: '< 4.4'}
                     steps:
                       - create:
+                  - id: matching-failure
+                    title: the failure is the one the known issue describes
+                    area: cpu-hotplug
+                    guest: g
+                    known-issue: {summary: two vCPUs never show, failure-matches: 'step 2 .*saw 1 vCPU'}
+                    steps:
+                      - create:
+                      - vcpu-list:
+                        expect: {online-vcpus: 2}
+                  - id: another-failure
+                    title: a failure the known issue does not describe stays a failure
+                    area: cpu-hotplug
+                    guest: g
+                    known-issue: {summary: unplug times out, failure-matches: 'timed out'}
+                    steps:
+                      - create:
+                      - vcpu-list:
+                        expect: {online-vcpus: 2}
                 """
         )
         let run = try await TestDriverRun.run(plan)
@@ -277,6 +295,9 @@ struct RunnerTests {
         #expect(run.status("fixed") == .xpass)
         #expect(run.status("other-driver") == .fail)
         #expect(run.status("other-xen") == .pass)
+        #expect(run.status("matching-failure") == .xfail, "\(run.reason("matching-failure"))")
+        #expect(run.status("another-failure") == .fail)
+        #expect(run.reason("another-failure").hasSuffix("(not the known issue: /timed out/ does not match)"))
         #expect(run.result.exitStatus == 1, "an xpass fails the run")
         #expect(try run.leftoverDomains().isEmpty)
     }
@@ -314,7 +335,7 @@ struct RunnerTests {
         #expect(Set(run.result.cases.map(\.area)) == ["cpu-hotplug", "lifecycle"])
         #expect(run.result.cases.filter { $0.area == "lifecycle" }.map(\.id) == ["lifecycle-shutdown"])
         let backend = try privateTestHost()
-        let facts = try await backend.collectFacts()
+        let facts = try await backend.collectFacts(host: .testDriverDefault)
         #expect {
             try RunPlanner.resolve(plan, only: ["cpu-hotplg"], backend: backend, facts: facts, host: .testDriverDefault)
         } throws: { error in
@@ -384,7 +405,7 @@ struct JournalTests {
         let directory = try ScratchDirectory()
         let results = try ResultsDirectory(root: directory.path, plan: plan.name, host: "testhost", at: Date())
         let backend = try privateTestHost()
-        let facts = try await backend.collectFacts()
+        let facts = try await backend.collectFacts(host: .testDriverDefault)
         let runPlan = try RunPlanner.resolve(plan, only: [], backend: backend, facts: facts, host: .testDriverDefault)
         let runner = Runner(
             backend: backend,

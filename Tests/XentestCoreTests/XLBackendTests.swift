@@ -71,7 +71,7 @@ struct XLBackendTests {
             ["xl", "info"]: "info",
             ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
         ]))
-        let facts = try await backend.collectFacts()
+        let facts = try await backend.collectFacts(host: .empty(source: "none"))
         #expect(facts.xenVersion?.hasPrefix("4.17") == true)
         #expect(facts.parsedXenVersion.map { $0 >= Version([4, 17]) } == true)
         #expect(facts.kernel?.hasPrefix("6.1") == true)

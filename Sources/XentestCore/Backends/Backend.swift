@@ -8,8 +8,9 @@ public protocol Backend: AnyObject, Sendable {
     /// The hypervisor driver, for scoping known issues: `xen`, `qemu` or `test`.
     var driver: String { get }
 
-    /// Collects the host's facts; called once, before anything is created.
-    func collectFacts() async throws -> HostFacts
+    /// Collects the host's facts, those about the devices `host` names included; called once, before anything is
+    /// created.
+    func collectFacts(host: HostConfig) async throws -> HostFacts
 
     /// Why this backend cannot perform `action` on `guest` (the case's, if any) here, or nil when it can.
     func unsupportedReason(for action: Action, guest: GuestSpec?) -> String?
@@ -29,11 +30,17 @@ public protocol Backend: AnyObject, Sendable {
     /// Whether the backend gives a case's guest an isolated network of its own when the host file names neither
     /// a bridge nor a libvirt network; the `bridge` prerequisite is then met without one.
     var makesOwnNetwork: Bool { get }
+
+    /// Whether the backend resets a PCI device before it passes it through, and refuses one it cannot reset
+    /// (libvirt does; xl does not): a case that passes through a device without a reset method is then skipped.
+    var resetsPCIDevicesBeforePassthrough: Bool { get }
 }
 
 extension Backend {
     /// Most backends put guests' interfaces only where the host file says.
     public var makesOwnNetwork: Bool { false }
+    /// Most backends pass a device through as it is.
+    public var resetsPCIDevicesBeforePassthrough: Bool { false }
 }
 
 /// The backend broke in the middle of an action or a teardown: the toolstack went away (libvirtd stopped), which

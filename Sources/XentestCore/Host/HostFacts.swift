@@ -36,6 +36,9 @@ public struct HostFacts: Sendable, Hashable, Codable {
     public var bridges: [String]
     /// Whether guests run real code (false on libvirt's simulated test driver), so in-guest checks can work.
     public var runsGuestCode: Bool
+    /// The host file's PCI devices that have no reset method (no `/sys/bus/pci/devices/BDF/reset`: no FLR, PM or bus
+    /// reset), as `dddd:bb:dd.f`; nil when not looked at.
+    public var pciDevicesWithoutReset: [String]?
 
     /// The parsed Xen version.
     public var parsedXenVersion: Version? { xenVersion.flatMap(Version.init) }

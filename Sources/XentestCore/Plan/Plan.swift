@@ -130,6 +130,15 @@ public struct KnownIssue: Sendable, Hashable {
     public var backends: [BackendKind]
     /// Applies only on these hypervisor drivers (`xen`, `qemu`, `test`); empty for all.
     public var drivers: [String]
+    /// Explains only a failure whose message matches this regular expression; nil for any failure. Another failure
+    /// of the case stays a failure: the known issue does not hide it.
+    public var failureMatches: String? = nil
+
+    /// Whether this is the failure the issue describes: `reason` is the case's failure message.
+    public func explains(_ reason: String) -> Bool {
+        guard let failureMatches, let pattern = try? Regex(failureMatches) else { return true }
+        return reason.contains(pattern)
+    }
 }
 
 /// One action and what is expected of it.

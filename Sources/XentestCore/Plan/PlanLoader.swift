@@ -87,7 +87,7 @@ enum PlanSyntax {
     ]
     static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
-    static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers"]
+    static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
     static let actions = [
         "create", "destroy", "shutdown", "pause", "unpause", "list", "vcpu-set", "vcpu-list", "pci-assignable-add",
         "pci-assignable-remove", "pci-assignable-list", "pci-attach", "pci-detach", "pci-list", "network-attach",
@@ -480,13 +480,22 @@ private struct LoadSession {
         let xen = fields["xen"].map { reader.parsed($0, "xen", VersionRange.parse) }
         let backends = fields["backends"].map { parseBackends($0, reader: reader) } ?? []
         let drivers = fields["drivers"].map { reader.names($0, "drivers") } ?? []
+        let failureMatches = fields["failure-matches"].map { regex($0, reader: reader) }
+        if case .some(.none) = failureMatches { return nil }
         if let link, let node = fields["link"], !(link.hasPrefix("https://") || link.hasPrefix("http://")) {
             reader.error("link must be an http(s) URL, not '\(link)'", at: node)
             return nil
         }
         guard let summary, let backends, let drivers else { return nil }
         if case .some(.none) = xen { return nil }
-        return KnownIssue(summary: summary, link: link, xen: xen ?? nil, backends: backends.sorted(), drivers: drivers)
+        return KnownIssue(
+            summary: summary,
+            link: link,
+            xen: xen ?? nil,
+            backends: backends.sorted(),
+            drivers: drivers,
+            failureMatches: failureMatches ?? nil
+        )
     }
 
     /// With `guestHasErrors`, the checks that need the guest are left out (its problems are reported already).

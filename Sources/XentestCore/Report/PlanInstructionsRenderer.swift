@@ -49,7 +49,8 @@ public enum PlanInstructionsRenderer {
             if !issue.drivers.isEmpty { scope.append("driver " + issue.drivers.joined(separator: ", ")) }
             if !scope.isEmpty { line += " (applies to \(scope.joined(separator: "; ")))" }
             if let link = issue.link { line += " [\(link)](\(link))" }
-            out += ["", line + ". A failure here is expected (xfail); a pass is news (xpass)."]
+            let failure = issue.failureMatches.map { "A failure matching `\($0)`" } ?? "A failure here"
+            out += ["", line + ". \(failure) is expected (xfail); a pass is news (xpass)."]
         }
         let domainName = "xentest-\(testCase.id)"
         let configPath = "\(domainName).cfg"

@@ -79,7 +79,7 @@ public enum RunJob {
         let facts: HostFacts
         let runPlan: RunPlan
         do {
-            facts = try await backend.collectFacts()
+            facts = try await backend.collectFacts(host: host)
             runPlan = try RunPlanner.resolve(plan, only: options.only, backend: backend, facts: facts, host: host)
         } catch let error as DiagnosticsError {
             printError(error.diagnostics.map(\.description))

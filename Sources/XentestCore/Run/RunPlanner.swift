@@ -62,6 +62,7 @@ public enum RunPlanner {
         if testCase.guest != nil, facts.runsGuestCode, host.guestKernel == nil || host.guestRamdisk == nil {
             reasons.append("the host file names no guest-kernel and guest-ramdisk to boot the guest with")
         }
+        reasons += unresettableDeviceReasons(testCase, backend: backend, facts: facts, host: host)
         var seenActions: Set<Action> = []
         for step in testCase.steps where seenActions.insert(step.action).inserted {
             if let reason = backend.unsupportedReason(for: step.action, guest: testCase.guest) { reasons.append(reason) }
@@ -69,6 +70,22 @@ public enum RunPlanner {
         var unique: [String] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }
         return unique
+    }
+
+    /// A case that passes a device without a reset method through (at boot or by pci-attach), on a backend that
+    /// resets devices first and refuses those it cannot reset.
+    static func unresettableDeviceReasons(_ testCase: TestCase, backend: any Backend, facts: HostFacts, host: HostConfig)
+        -> [String]
+    {
+        guard backend.resetsPCIDevicesBeforePassthrough, let without = facts.pciDevicesWithoutReset else { return [] }
+        var roles = testCase.guest?.pci ?? []
+        for step in testCase.steps { if case .pciAttach(let role) = step.action { roles.append(role) } }
+        return Array(Set(roles)).sorted().compactMap { role in
+            guard let address = host.pciDevices[role]?.address, without.contains(address.description) else { return nil }
+            return "\(facts.toolstack) resets a device before it passes it through, and '\(role)' (\(address)) has no "
+                + "reset method (no FLR, PM or bus reset: the kernel offers no /sys/bus/pci/devices/\(address)/reset); "
+                + "xl passes it through without one"
+        }
     }
 
     static func unmet(_ requirement: Requirement, backend: any Backend, facts: HostFacts, host: HostConfig) -> String? {

@@ -125,8 +125,12 @@ public struct Runner: Sendable {
             knownIssueText = issue.summary + (issue.link.map { " (\($0))" } ?? "")
             switch status {
             case .fail, .timeout:
-                status = .xfail
-                reason = "known issue: \(issue.summary); \(reason ?? "")"
+                if issue.explains(reason ?? "") {
+                    status = .xfail
+                    reason = "known issue: \(issue.summary); \(reason ?? "")"
+                } else {
+                    reason = (reason ?? "") + " (not the known issue: /\(issue.failureMatches ?? "")/ does not match)"
+                }
             case .pass:
                 status = .xpass
                 reason = "expected to fail (known issue: \(issue.summary)), but passed"

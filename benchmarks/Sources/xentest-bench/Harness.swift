@@ -99,7 +99,7 @@ enum Harness {
     static func runOnce(_ plan: Plan, sink: EventSink, hostXML: String) async throws -> Run {
         let backend = try LibvirtBackend(uri: "test://" + hostXML)
         let host = HostConfig.testDriverDefault
-        let facts = try await backend.collectFacts()
+        let facts = try await backend.collectFacts(host: host)
         let runPlan = try RunPlanner.resolve(plan, only: [], backend: backend, facts: facts, host: host)
         var runner = Runner(
             backend: backend,

@@ -97,7 +97,7 @@ public final class LibvirtBackend: Backend {
         return "cannot connect to \(uri): \(error.message)"
     }
 
-    public func collectFacts() async throws -> HostFacts {
+    public func collectFacts(host: HostConfig) async throws -> HostFacts {
         var facts = try await Self.offPool { [self] in
             let node = try connection.nodeInfo()
             // Some hosts cannot say (libvirt's test driver on a host file without NUMA cells): unknown, not zero.
@@ -132,6 +132,10 @@ public final class LibvirtBackend: Backend {
         }
         if dialect != .test, let shell = hostShell {
             try await readHost(through: shell, into: &facts)
+            facts.pciDevicesWithoutReset = try await Self.devicesWithoutReset(
+                host.pciDevices.values.map(\.address),
+                through: shell
+            )
         }
         if facts.iommu == true, dialect != .xen { facts.virtCaps.append("iommu") }
         facts.bridges = Array(Set(facts.bridges)).sorted()
@@ -731,6 +735,26 @@ public final class LibvirtBackend: Backend {
             evidence += try await giveBackFromPciback(address, after: evidence)
         }
         return evidence
+    }
+
+    /// libvirt resets every device before it passes it through (virHostdevPreparePCIDevices) and refuses one that has
+    /// no FLR, PM or bus reset ("Unable to reset PCI device ...: no FLR, PM reset or bus reset available").
+    public var resetsPCIDevicesBeforePassthrough: Bool { dialect != .test }
+
+    /// Which of `addresses` have no reset method: the kernel lists every way it knows to reset a device (FLR, PM,
+    /// bus, ACPI, device-specific; a superset of libvirt's) and offers `/sys/bus/pci/devices/BDF/reset` only when
+    /// there is one. A device whose file cannot be checked is left out (not known to lack one).
+    static func devicesWithoutReset(_ addresses: [PCIAddress], through shell: any CommandRunner) async throws
+        -> [String]
+    {
+        var without: [String] = []
+        for address in Set(addresses).sorted() {
+            let path = "/sys/bus/pci/devices/\(address)"
+            let device = try await shell.run(["test", "-e", path + "/config"], timeout: .seconds(10))
+            let reset = try await shell.run(["test", "-e", path + "/reset"], timeout: .seconds(10))
+            if device.status == 0 && reset.status == 1 { without.append(address.description) }
+        }
+        return without
     }
 
     /// The stub drivers a device waits on while it is assignable (QEMU's vfio-pci, Xen's pciback).

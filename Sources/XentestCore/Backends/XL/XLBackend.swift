@@ -16,7 +16,7 @@ public final class XLBackend: Backend {
         self.configDirectory = configDirectory
     }
 
-    public func collectFacts() async throws -> HostFacts {
+    public func collectFacts(host: HostConfig) async throws -> HostFacts {
         let result = try await runner.run(["xl", "info"], timeout: .seconds(30))
         guard result.succeeded else {
             throw BackendUnavailable(
