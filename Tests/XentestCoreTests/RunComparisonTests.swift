@@ -30,6 +30,18 @@ struct RunComparisonTests {
         #expect(text.contains("Every case gives the same verdict on every run that tried it"))
     }
 
+    @Test("rc6 through xl and through libvirt's libxl driver on the same real Xen: the one difference is named")
+    func xlAndLibvirtOnXen() throws {
+        let path = try Fixtures.bundled.appendingPathComponent("runs/rc6-libvirt-lab.jsonl").path
+        let libvirt = try #require(try Journal.result(path: path))
+        let comparison = RunComparison([try Self.labRun(), libvirt])
+        #expect(comparison.columns.map(\.label) == ["xl (Xen 4.17.7) on xentest-lab", "libvirt xen+ssh (Xen 4.17.7) on xentest-lab"])
+        #expect(comparison.differences.map(\.id) == ["pci-assignable"])
+        let hotAdd = try #require(comparison.rows.first { $0.id == "cpu-hotplug-hvm-add" })
+        #expect(hotAdd.verdicts == [.pass, .pass])
+        #expect(comparison.markdown().contains("| pci-assignable | pass | xfail | **differs** |"))
+    }
+
     @Test("a case that passes on one toolstack and fails on another is marked and listed with its reason")
     func differencesAreNamed() throws {
         let lab = try Self.labRun()
@@ -48,7 +60,7 @@ struct RunComparisonTests {
         #expect(text.contains("| network-vif-ping | pass | **FAIL** | **differs** |"))
         #expect(text.contains("1 case differs:"))
         #expect(text.contains("- network-vif-ping: xl (Xen 4.17.7) on xentest-lab: pass; "
-            + "libvirt xen+ssh://root@127.0.0.1/system: fail (step 3 (ping guest): no reply)"))
+            + "libvirt xen+ssh (Xen 4.17.7) on xentest-lab: fail (step 3 (ping guest): no reply)"))
     }
 
     @Test("a case one plan lacks is shown as such, not as a difference")

@@ -18,7 +18,11 @@ public struct LabMachine: Sendable, Hashable {
     public var qemu = "qemu-system-x86_64"
     public var memoryMiB = 2048
     public var dom0MemoryMiB = 768
-    public var cpus = 2
+    /// Xen's physical CPUs: 4, so that guests get 4 live vCPUs through libvirt too (its libxl driver refuses more
+    /// than the host's CPUs, where xl overcommits). dom0 keeps 2 (`dom0Vcpus`): under software emulation every
+    /// vCPU is a thread on this machine's cores.
+    public var cpus = 4
+    public var dom0Vcpus = 2
 
     public init(paths: LabPaths, sshPort: Int) {
         self.paths = paths
@@ -30,7 +34,7 @@ public struct LabMachine: Sendable, Hashable {
 
     /// Xen's command line: serial console (to the log file), dom0's memory and vCPUs, the IOMMU on.
     public var xenCommandLine: String {
-        "console=com1 com1=115200,8n1 dom0_mem=\(dom0MemoryMiB)M,max:\(dom0MemoryMiB)M dom0_max_vcpus=\(cpus) "
+        "console=com1 com1=115200,8n1 dom0_mem=\(dom0MemoryMiB)M,max:\(dom0MemoryMiB)M dom0_max_vcpus=\(dom0Vcpus) "
             + "loglvl=all guest_loglvl=all iommu=1,verbose noreboot"
     }
 

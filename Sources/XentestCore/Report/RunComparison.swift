@@ -56,10 +56,15 @@ public struct RunComparison: Sendable {
         }
     }
 
-    /// `xl, Xen 4.17.7 (xentest-lab)`, `libvirt qemu:///system`.
+    /// `xl (Xen 4.17.7) on xentest-lab`, `libvirt qemu:///system`, `libvirt xen+ssh (Xen 4.17.7) on xentest-lab` (a
+    /// remote URI's port and options change from run to run).
     static func label(_ result: RunResult) -> String {
         let host = result.host
-        if let uri = host.libvirtURI { return "libvirt \(uri)" }
+        if let uri = host.libvirtURI {
+            guard !LibvirtBackend.isLocal(uri: uri) else { return "libvirt \(uri)" }
+            let version = host.xenVersion.map { " (Xen \($0))" } ?? ""
+            return "libvirt \(uri.prefix { $0 != ":" })\(version) on \(host.hostname)"
+        }
         return host.toolstack + " on \(host.hostname)"
     }
 

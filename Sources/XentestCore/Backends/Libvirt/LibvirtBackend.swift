@@ -158,6 +158,10 @@ public final class LibvirtBackend: Backend {
         guard dialect == .xen else { return }
         let info = try await shell.run(["xl", "info"], timeout: .seconds(30))
         if info.succeeded, let parsed = try? XLParse.info(info.stdout) {
+            // libvirt's version of Xen leaves the patch level out (4.17.0 for 4.17.7): known issues scoped to Xen
+            // versions need it.
+            facts.xenVersion = parsed.xenVersion
+            facts.hypervisorVersion = parsed.xenVersion
             facts.virtCaps = parsed.virtCaps
             iommu.withLock { $0 = parsed.canPassThroughPCI }
             facts.iommu = parsed.canPassThroughPCI
