@@ -53,6 +53,9 @@ final class RecordingCommandRunner: CommandRunner {
         )
         let xen = values(of: "-append", in: argv).first ?? ""
         #expect(xen.contains("iommu=1") && xen.contains("dom0_mem=768M,max:768M") && xen.contains("console=com1"))
+        // 2 CPUs running, 4 possible: libvirt's libxl driver allows no more live vCPUs than the possible ones (rc6
+        // hot-adds up to 4), and more running CPUs than this machine's cores slow everything down.
+        #expect(values(of: "-smp", in: argv) == ["2,maxcpus=4"] && xen.contains("dom0_max_vcpus=2 "))
         #expect(argv.contains("-nodefaults"), "no default NIC or VGA: every device is one listed here")
     }
 

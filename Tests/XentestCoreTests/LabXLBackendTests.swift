@@ -48,6 +48,23 @@ extension LabEndToEndTests {
         _ = try await lab.down()
     }
 
+    /// Boots a lab of its own and gives `body` dom0's shell and the spare NIC, which dom0 drives at the start; when
+    /// `body` is done, dom0 must be as it was (no domain left, nothing assignable, the NIC back with e1000).
+    static func withBootedLabLeftAsItWas(
+        _ body: (Lab, LabState, String, _ ssh: SSHCommandRunner, _ spare: PCIAddress) async throws -> Void
+    ) async throws {
+        try await withBootedLab { lab, state, folder in
+            let ssh = lab.sshRunner(port: state.sshPort)
+            let host = try HostConfig.load(path: lab.paths.hostFile)
+            let spare = try #require(host.pciDevices["nic"]?.address)
+            let before = try await snapshot(ssh, spareNIC: spare)
+            #expect(before.spareNICDriver == "e1000", "dom0 drives the spare NIC before the run: \(before)")
+            try await body(lab, state, folder, ssh, spare)
+            let after = try await snapshot(ssh, spareNIC: spare)
+            #expect(after == before, "dom0 after the run: \(after); before: \(before)")
+        }
+    }
+
     /// The one run under `root`.
     static func onlyResult(under root: String) throws -> RunResult {
         let runs = try FileManager.default.contentsOfDirectory(atPath: root)
@@ -60,12 +77,7 @@ extension LabEndToEndTests {
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
         .timeLimit(.minutes(20))
     ) func smokeOnRealXen() async throws {
-        try await Self.withBootedLab { lab, state, folder in
-            let ssh = lab.sshRunner(port: state.sshPort)
-            let host = try HostConfig.load(path: lab.paths.hostFile)
-            let spare = try #require(host.pciDevices["nic"]?.address)
-            let before = try await Self.snapshot(ssh, spareNIC: spare)
-            #expect(before.spareNICDriver == "e1000", "dom0 drives the spare NIC before the run: \(before)")
+        try await Self.withBootedLabLeftAsItWas { lab, _, folder, _, _ in
 
             let status = await lab.run(RunOptions(plan: "smoke", resultsRoot: folder + "/results"), logger: Logger(label: "test"))
             let result = try Self.onlyResult(under: folder + "/results")
@@ -82,9 +94,6 @@ extension LabEndToEndTests {
             let inGuest = result.cases.first { $0.id == "cpu-hotplug-pv-add-in-guest" }?.steps ?? []
             let onlineSeen = inGuest.flatMap(\.evidence).map(\.output).filter { $0.contains("0-3") }
             #expect(!onlineSeen.isEmpty, "the guest's own /sys/devices/system/cpu/online said 0-3")
-
-            let after = try await Self.snapshot(ssh, spareNIC: spare)
-            #expect(after == before, "dom0 after the run: \(after); before: \(before)")
         }
     }
 
@@ -93,11 +102,7 @@ extension LabEndToEndTests {
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
         .timeLimit(.minutes(15))
     ) func hungXLCall() async throws {
-        try await Self.withBootedLab { lab, state, folder in
-            let ssh = lab.sshRunner(port: state.sshPort)
-            let host = try HostConfig.load(path: lab.paths.hostFile)
-            let spare = try #require(host.pciDevices["nic"]?.address)
-            let before = try await Self.snapshot(ssh, spareNIC: spare)
+        try await Self.withBootedLabLeftAsItWas { lab, _, folder, ssh, _ in
             // `xl shutdown -w` of a paused guest waits for a shutdown that cannot happen: a real hung xl call.
             let plan = folder + "/hang.yaml"
             try """
@@ -145,8 +150,6 @@ extension LabEndToEndTests {
             let processes = try await ssh.run(["ps", "-o", "args"], timeout: .seconds(30))
             let leftover = processes.stdout.split(separator: "\n").filter { $0.contains("xl shutdown") }
             #expect(leftover.isEmpty, "xl processes left in dom0: \(leftover)")
-            let after = try await Self.snapshot(ssh, spareNIC: spare)
-            #expect(after == before, "dom0 after the run: \(after); before: \(before)")
         }
     }
 }
