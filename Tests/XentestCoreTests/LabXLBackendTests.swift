@@ -142,6 +142,9 @@ extension LabEndToEndTests {
             let hungCall = shutdown.evidence.first { $0.call == "xl" && $0.arguments.first == "shutdown" }
             #expect(hungCall != nil, "the timed-out step names the xl call that hung: \(shutdown.evidence)")
             #expect(hung.teardown.allSatisfy { $0.status == .pass }, "the paused guest was destroyed at teardown")
+            // Before teardown, libxl's own log of the guest was kept with the case's evidence.
+            let logs = hung.teardown.first { $0.label.hasPrefix("logs: ") }?.evidence ?? []
+            #expect(logs.contains { $0.call == "tail" && $0.arguments.last?.hasPrefix("/var/log/xen/xl-xentest-") == true })
             #expect(result.cases.first { $0.id == "after-the-hang" }?.status == .pass)
             #expect(status == 1)
             print(String(format: "run with a hung xl call: %.1f s", seconds))

@@ -34,6 +34,10 @@ public protocol Backend: AnyObject, Sendable {
     /// Whether the backend resets a PCI device before it passes it through, and refuses one it cannot reset
     /// (libvirt does; xl does not): a case that passes through a device without a reset method is then skipped.
     var resetsPCIDevicesBeforePassthrough: Bool { get }
+
+    /// The toolstack's own logs of the case's guest (their last lines), kept as evidence when a case does not pass,
+    /// before teardown: what libxl, the device model or the guest's console said. Empty when there are none.
+    func logs(for session: CaseSession) async -> [Evidence]
 }
 
 extension Backend {
@@ -41,6 +45,19 @@ extension Backend {
     public var makesOwnNetwork: Bool { false }
     /// Most backends pass a device through as it is.
     public var resetsPCIDevicesBeforePassthrough: Bool { false }
+    public func logs(for session: CaseSession) async -> [Evidence] { [] }
+}
+
+/// The last lines of each of `paths`, read through `shell` (a log that does not exist is left out).
+func logTails(_ paths: [String], through shell: any CommandRunner) async -> [Evidence] {
+    var evidence: [Evidence] = []
+    for path in paths {
+        guard let result = try? await shell.run(["tail", "-n", "40", path], timeout: .seconds(15)),
+            result.succeeded
+        else { continue }
+        evidence.append(result.evidence)
+    }
+    return evidence
 }
 
 /// The backend broke in the middle of an action or a teardown: the toolstack went away (libvirtd stopped), which

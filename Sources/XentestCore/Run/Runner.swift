@@ -114,8 +114,10 @@ public struct Runner: Sendable {
                 break
             }
         }
+        var stepsSoFar = testCase.steps.count
+        if [.fail, .error, .timeout].contains(status), await keepLogs(session, index: stepsSoFar) { stepsSoFar += 1 }
         // Teardown runs in a task of its own: it must not inherit the cancellation of a Ctrl-C.
-        let teardownFailure = await Task { await teardown(session, after: testCase.steps.count) }.value
+        let teardownFailure = await Task { [stepsSoFar] in await teardown(session, after: stepsSoFar) }.value
         if let teardownFailure, status == .pass || status == .fail {
             status = .error
             reason = (reason.map { $0 + "; " } ?? "") + teardownFailure
@@ -217,6 +219,31 @@ public struct Runner: Sendable {
         _ work: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withDeadline(limit) { try await StepActivity.$current.withValue(activity) { try await work() } }
+    }
+
+    /// Keeps the toolstack's logs of a case that did not pass, before teardown removes the guest (listed with the
+    /// teardown, as `logs`). Bounded in time, and never a failure of its own.
+    /// Returns whether there were any.
+    func keepLogs(_ session: CaseSession, index: Int) async -> Bool {
+        let start = Date()
+        let backend = self.backend
+        let logs = await Task { (try? await withDeadline(.seconds(60)) { await backend.logs(for: session) }) ?? [] }.value
+        guard !logs.isEmpty else { return false }
+        emit(.stepEnded(
+            caseID: session.testCase.id,
+            step: StepResult(
+                index: index,
+                label: "logs: \(session.domainName)",
+                expected: "kept",
+                status: .pass,
+                message: nil,
+                durationSeconds: Date().timeIntervalSince(start),
+                attempts: 1,
+                evidence: logs
+            ),
+            teardown: true
+        ))
+        return true
     }
 
     /// Undoes what the case left on its ledger, last first; returns a message when any of it failed.

@@ -741,6 +741,19 @@ public final class LibvirtBackend: Backend {
         return evidence
     }
 
+    /// libvirt's log of the guest (libxl's on Xen, QEMU's command line and messages on QEMU) and, on Xen, its device
+    /// model's, read on the hypervisor's host.
+    public func logs(for session: CaseSession) async -> [Evidence] {
+        guard session.guest != nil, let shell = hostShell else { return [] }
+        let name = session.domainName
+        switch dialect {
+        case .xen:
+            return await logTails(["/var/log/libvirt/libxl/\(name).log", "/var/log/xen/qemu-dm-\(name).log"], through: shell)
+        case .qemu: return await logTails(["/var/log/libvirt/qemu/\(name).log"], through: shell)
+        case .test: return []
+        }
+    }
+
     /// libvirt resets every device before it passes it through (virHostdevPreparePCIDevices) and refuses one that has
     /// no FLR, PM or bus reset ("Unable to reset PCI device ...: no FLR, PM reset or bus reset available").
     public var resetsPCIDevicesBeforePassthrough: Bool { dialect != .test }

@@ -46,6 +46,16 @@ public final class XLBackend: Backend {
 
     public func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? { nil }
 
+    /// libxl's log of the guest, its device model's (HVM) and its console's, as xl and xenconsoled keep them.
+    public func logs(for session: CaseSession) async -> [Evidence] {
+        guard session.guest != nil else { return [] }
+        let name = session.domainName
+        return await logTails(
+            ["/var/log/xen/xl-\(name).log", "/var/log/xen/qemu-dm-\(name).log", "/var/log/xen/console/guest-\(name).log"],
+            through: runner
+        )
+    }
+
     public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
         var calls: [Evidence] = []
         let name = session.domainName
