@@ -130,12 +130,14 @@ struct RunCommandTests {
         let scratch = try RunScratch()
         let plan = try scratch.write(slowPlan, to: "slow.yaml")
         let results = scratch.results
-        // Once the journal shows the guest was created (bounded wait), press Ctrl-C.
+        // Once the journal shows the guest was created (bounded wait), press Ctrl-C. The wait may take most of the
+        // process's 90 s: on a loaded 2-core machine (CI's first parallel test run) the binary took over 20 s to
+        // create the guest.
         let outcome = try await XentestProcess.run(
             ["run", plan, "--connect", scratch.hostURI, "--results", results],
-            timeout: 60
+            timeout: 90
         ) { process in
-            for _ in 0..<400 {
+            for _ in 0..<1400 {
                 Thread.sleep(forTimeInterval: 0.05)
                 let runs = (try? FileManager.default.contentsOfDirectory(atPath: results)) ?? []
                 guard let run = runs.first,
