@@ -131,9 +131,10 @@ extension QemuSystemTests {
             #expect(hung.error.contains("still running after"), "\(hung.error)")
             #expect(hung.durationSeconds >= 4.9)
 
-            // Teardown destroyed the guest whose QEMU still did not answer, and its network.
+            // QEMU's log of the guest was kept, then teardown destroyed the guest whose QEMU still did not answer, and
+            // its network.
             let domain = run.domainNames[0]
-            #expect(hit.teardown.map(\.status) == [.pass], "\(hit.teardown)")
+            expectLogsKeptThenRemoved(hit, domain: domain)
             let undone = hit.teardown.flatMap(\.evidence)
             #expect(undone.contains { $0.call == "virDomainDestroy" && $0.arguments == [domain] && $0.status == 0 })
             #expect(undone.contains { $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0 })
@@ -177,7 +178,7 @@ extension QemuSystemTests {
 
             // Teardown opened a new connection (after failed attempts while the daemon was down) and removed both.
             let domain = run.domainNames[0]
-            #expect(hit.teardown.map(\.status) == [.pass], "\(hit.teardown)")
+            expectLogsKeptThenRemoved(hit, domain: domain)
             let undone = hit.teardown.flatMap(\.evidence)
             #expect(undone.last { $0.call == "virConnectOpen" }?.status == 0, "\(undone)")
             // The guest is destroyed here, unless the new libvirtd already stopped it (it does when it cannot reconnect to
@@ -199,6 +200,20 @@ extension QemuSystemTests {
 private func xentestObjects(_ connection: LibvirtConnection) throws -> Set<String> {
     let names = try connection.domains().map(\.name) + connection.networks().map(\.name)
     return Set(names.filter { $0.hasPrefix("xentest-") })
+}
+
+/// A case that did not pass kept QEMU's log of its guest (its command line names the guest), then teardown removed
+/// the guest and its network, both steps passing.
+private func expectLogsKeptThenRemoved(
+    _ hit: CaseResult,
+    domain: String,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
+    #expect(hit.teardown.map(\.label) == ["logs: \(domain)", "teardown: domain \(domain)"], sourceLocation: sourceLocation)
+    #expect(hit.teardown.map(\.status) == [.pass, .pass], "\(hit.teardown)", sourceLocation: sourceLocation)
+    let log = hit.teardown.first?.evidence.first { $0.arguments.last == "/var/log/libvirt/qemu/\(domain).log" }
+    #expect(log?.status == 0, "\(hit.teardown.first?.evidence ?? [])", sourceLocation: sourceLocation)
+    #expect(log?.output.contains("-name guest=\(domain)") == true, sourceLocation: sourceLocation)
 }
 
 /// No domain or network of run `runID` is left, and no `xentest-*` one that was not there `before`.
