@@ -16,7 +16,7 @@ struct CompareCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Run directories (with journal.jsonl) or journal files; two or more.")
+    @Argument(help: "Run directories (with journal.jsonl), journal files or report.json files; two or more.")
     var runs: [String]
 
     @Option(help: "Write the Markdown table to this file instead of stdout.")
@@ -32,17 +32,10 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         var results: [RunResult] = []
         for run in runs {
-            let journal = run.hasSuffix(".jsonl") ? run : run + "/journal.jsonl"
             do {
-                guard let result = try Journal.result(path: journal) else {
-                    FileHandle.standardError.write(Data("error: \(journal) has no run in it\n".utf8))
-                    throw ExitCode(2)
-                }
-                results.append(result)
-            } catch let exit as ExitCode {
-                throw exit
+                results.append(try RunResult.load(run: run))
             } catch {
-                FileHandle.standardError.write(Data("error: cannot read \(journal): \(error)\n".utf8))
+                FileHandle.standardError.write(Data("error: cannot read the run \(error)\n".utf8))
                 throw ExitCode(2)
             }
         }

@@ -14,7 +14,7 @@ struct ReportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "A run directory (with journal.jsonl) or a journal file.")
+    @Argument(help: "A run directory (with journal.jsonl), a journal file, or a report.json.")
     var runDirectory: String
 
     @Option(help: "json, junit, markdown or tap.")
@@ -24,16 +24,11 @@ struct ReportCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
-        let journal = runDirectory.hasSuffix(".jsonl") ? runDirectory : runDirectory + "/journal.jsonl"
-        let folded: RunResult?
+        let result: RunResult
         do {
-            folded = try Journal.result(path: journal)
+            result = try RunResult.load(run: runDirectory)
         } catch {
-            FileHandle.standardError.write(Data("error: cannot read \(journal): \(error)\n".utf8))
-            throw ExitCode(2)
-        }
-        guard let result = folded else {
-            FileHandle.standardError.write(Data("error: \(journal) has no run in it\n".utf8))
+            FileHandle.standardError.write(Data("error: cannot read the run \(error)\n".utf8))
             throw ExitCode(2)
         }
         let text = format.render(result)

@@ -3,7 +3,7 @@ import Logging
 import XentestCore
 
 /// The options every command that runs a plan shares (`xentest run`, `xentest lab run`): which cases, where the
-/// results go, which extra reports, the run's time limit, and logging.
+/// results go, which extra reports, the run's time limit, the baseline, and logging.
 struct RunReportingOptions: ParsableArguments {
     @Option(help: "Run only cases with this id or area (repeatable).")
     var only: [String] = []
@@ -16,6 +16,15 @@ struct RunReportingOptions: ParsableArguments {
 
     @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.")
     var timeout: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Measure the run against an earlier one: its directory, journal.jsonl or report.json.",
+            discussion: "The reports list each case's change (regression, fixed, still-failing, new, not-tried), and "
+                + "a failure that also failed in the baseline no longer makes the exit status 1."
+        )
+    )
+    var baseline: String?
 
     @Flag(name: .shortAndLong, help: "Log debug details to stderr.")
     var verbose = false
@@ -45,7 +54,8 @@ struct RunReportingOptions: ParsableArguments {
             only: only,
             resultsRoot: results,
             reports: try reports(),
-            runTimeout: timeout.flatMap { PlanDuration(parsing: $0) }
+            runTimeout: timeout.flatMap { PlanDuration(parsing: $0) },
+            baselinePath: baseline
         )
     }
 

@@ -191,6 +191,22 @@ struct ExternalReportReaderTests {
         #expect(output.text.contains("tests=8 failures=2 errors=3 skipped=2"))
     }
 
+    @Test("a result measured against a baseline validates too", .enabled(if: toolsPresent))
+    func baseline() throws {
+        var result = sampleResult()
+        var earlier = sampleResult()
+        earlier.cases.removeFirst()
+        result.baseline = BaselineComparison(baseline: BaselineRun(earlier), cases: result.cases)
+        let directory = try ScratchDirectory()
+        let json = try directory.write(JSONReporter.render(result), to: "report.json")
+        let junit = try directory.write(JUnitReporter.render(result), to: "junit.xml")
+        let output = try runChecker(json, junit)
+        #expect(output.status == 0, "\(output.text)")
+        let decoded = try JSONReporter.decode(String(contentsOfFile: json, encoding: .utf8))
+        #expect(decoded.baseline?.cases.first?.change == .new)
+        #expect(decoded.baseline == result.baseline)
+    }
+
     @Test("the schema rejects a skip without a reason", .enabled(if: toolsPresent))
     func schemaCatchesMissingReason() throws {
         var result = sampleResult()

@@ -125,6 +125,95 @@ struct RunCommandTests {
         #expect(tap.stdout.contains("not ok 1 - wrong [libvirt]"))
     }
 
+    @Test("--baseline: an rc5 run measures rc6's; only a failure rc5 did not have fails the run; a bad baseline exits 2")
+    func baseline() async throws {
+        let scratch = try RunScratch()
+        // The same cases in both plans; in rc6 'breaks' expects what the guest does not do, and 'fresh' is new.
+        func plan(_ release: String, breaksExpects state: String, extra: String = "") -> String {
+            """
+            release: 4.3.0-\(release)
+            title: \(release)
+            guests:
+              g: {type: pv, maxvcpus: 2}
+            cases:
+              - id: steady
+                title: runs
+                area: lifecycle
+                guest: g
+                steps:
+                  - create:
+                  - list:
+                    expect: {state: running}
+              - id: breaks
+                title: runs, until rc6 expects otherwise
+                area: lifecycle
+                guest: g
+                steps:
+                  - create:
+                  - list:
+                    expect: {state: \(state)}
+              - id: broken
+                title: never right
+                area: lifecycle
+                guest: g
+                steps:
+                  - create:
+                  - list:
+                    expect: {state: paused}
+            \(extra)
+            """
+        }
+        let fresh = """
+              - id: fresh
+                title: new in rc6
+                area: lifecycle
+                guest: g
+                steps:
+                  - create:
+            """
+        let rc5 = try scratch.write(plan("rc5", breaksExpects: "running"), to: "rc5.yaml")
+        let rc6 = try scratch.write(plan("rc6", breaksExpects: "paused", extra: fresh), to: "rc6.yaml")
+        let rc6Fixed = try scratch.write(plan("rc6", breaksExpects: "running", extra: fresh), to: "rc6-fixed.yaml")
+        let connect = ["--connect", scratch.hostURI]
+
+        let baseline = try await XentestProcess.run(["run", rc5] + connect + ["--results", scratch.results + "/rc5"])
+        #expect(baseline.status == 1, "'broken' fails: \(baseline.stderr)")
+        let rc5Run = try #require(try FileManager.default.contentsOfDirectory(atPath: scratch.results + "/rc5").first)
+        let rc5Directory = scratch.results + "/rc5/" + rc5Run
+
+        let regressed = try await XentestProcess.run(["run", rc6] + connect + ["--results", scratch.results + "/rc6", "--baseline", rc5Directory])
+        #expect(regressed.status == 1, "\(regressed.stderr)")
+        #expect(regressed.stderr.contains("1 regression (breaks), 1 still-failing (broken), 1 new (fresh); failing the run: breaks"))
+        let rc6Run = try #require(try FileManager.default.contentsOfDirectory(atPath: scratch.results + "/rc6").first)
+        let rc6Directory = scratch.results + "/rc6/" + rc6Run
+        let summary = try String(contentsOfFile: rc6Directory + "/summary.md", encoding: .utf8)
+        #expect(summary.contains("| breaks | pass | **FAIL** | **regression** |"))
+        #expect(summary.contains("| broken | **FAIL** | **FAIL** | still-failing |"))
+        #expect(summary.contains("| fresh | (not in its plan) | pass | new |"))
+        #expect(summary.contains("Failing the run: breaks."))
+        #expect(summary.contains("Also fail in the baseline: not failing the run."))
+        let rebuilt = try await XentestProcess.run(["report", rc6Directory])
+        #expect(rebuilt.stdout == summary, "the journal carries the baseline")
+
+        // The regression fixed, the old failure left: the run passes against rc5 (from its report.json), and fails
+        // without a baseline.
+        let fixed = try await XentestProcess.run(
+            ["run", rc6Fixed] + connect + ["--results", scratch.results + "/fixed", "--baseline", rc5Directory + "/report.json"]
+        )
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+        #expect(fixed.stderr.contains("1 still-failing (broken), 1 new (fresh)\n"))
+        let alone = try await XentestProcess.run(["run", rc6Fixed] + connect + ["--results", scratch.results + "/alone"])
+        #expect(alone.status == 1)
+
+        let missing = try await XentestProcess.run(["run", rc6] + connect + ["--results", scratch.results + "/none", "--baseline", "no/such/run"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("error: cannot read the baseline no/such/run: no such file or directory"))
+        let notARun = try await XentestProcess.run(["run", rc6] + connect + ["--results", scratch.results + "/none", "--baseline", rc5])
+        #expect(notARun.status == 2)
+        #expect(notARun.stderr.contains("error: cannot read the baseline \(rc5): "))
+        #expect(!FileManager.default.fileExists(atPath: scratch.results + "/none"), "nothing was started")
+    }
+
     @Test("Ctrl-C mid-case: exit 130 after teardown, with a valid partial report")
     func interrupt() async throws {
         let scratch = try RunScratch()

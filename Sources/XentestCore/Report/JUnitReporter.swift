@@ -60,6 +60,11 @@ public enum JUnitReporter {
         if let xen = result.host.xenVersion { properties.append(("xen", xen)) }
         if let uri = result.host.libvirtURI { properties.append(("libvirt-uri", uri)) }
         if let kernel = result.host.kernel { properties.append(("kernel", kernel)) }
+        if let baseline = result.baseline {
+            properties.append(("baseline", MarkdownSummaryReporter.baselineRun(baseline).replacingOccurrences(of: "`", with: "")))
+            properties.append(("baseline-changes", baseline.changeCounts))
+            properties.append(("baseline-failing-the-run", baseline.blocking.map(\.id).joined(separator: " ")))
+        }
         return properties
     }
 

@@ -19,6 +19,7 @@ public enum MarkdownSummaryReporter {
             "| Host file | \(cell(result.hostConfig)) |",
             "| Run | `\(result.runID)`, \(ISO8601.format(result.startedAt)), \(CaseWording.seconds(result.finishedAt.timeIntervalSince(result.startedAt))), xentest \(result.xentestVersion) |",
         ]
+        if let baseline = result.baseline { out.append("| Baseline | \(cell(baselineRun(baseline))) |") }
         var areas: [String] = []
         for testCase in result.cases where !areas.contains(testCase.area) { areas.append(testCase.area) }
         for area in areas {
@@ -30,11 +31,15 @@ public enum MarkdownSummaryReporter {
                 )
             }
         }
+        if let baseline = result.baseline { out += sinceBaseline(baseline) }
         let failures = result.cases.filter { $0.status.isFailure }
         if !failures.isEmpty {
             out += ["", "### Failures"]
             for testCase in failures {
                 out += ["", "#### \(testCase.id) (\(testCase.backend)): \(testCase.title)", ""]
+                if let then = result.baseline?.cases.first(where: { $0.id == testCase.id && !$0.blocking })?.before {
+                    out += ["Also \(then.rawValue) in the baseline: not failing the run.", ""]
+                }
                 if let step = CaseWording.failingStep(testCase) {
                     out.append("Failing step \(step.index + 1), `\(step.label)`: expected \(step.expected); \(step.message ?? step.status.rawValue).")
                 } else {
@@ -45,6 +50,37 @@ public enum MarkdownSummaryReporter {
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// `run `3fa9c1` of rc5 (4.3.0-rc5), xl (Xen 4.17.7) on xen1, 2026-11-20T09:00:00.000Z`
+    static func baselineRun(_ baseline: BaselineComparison) -> String {
+        "run `\(baseline.runID)` of \(baseline.plan) (\(baseline.release)), \(baseline.ranOn), \(ISO8601.format(baseline.startedAt))"
+    }
+
+    /// Each case whose standing changed since the baseline, or that still fails, and which cases fail the run.
+    static func sinceBaseline(_ baseline: BaselineComparison) -> [String] {
+        var out = ["", "### Since the baseline", "", "Against \(baselineRun(baseline)): \(baseline.changeCounts)."]
+        let listed = baseline.cases.filter { $0.change != .unchanged }
+        if !listed.isEmpty {
+            out += ["", "| Case | Baseline | Now | Change |", "|---|---|---|---|"]
+            for testCase in listed {
+                let change = testCase.blocking ? "**\(testCase.change.rawValue)**" : testCase.change.rawValue
+                out.append(
+                    "| \(cell(testCase.id)) | \(testCase.before.map(badge) ?? "(not in its plan)") | \(badge(testCase.now)) | \(change) |"
+                )
+            }
+        }
+        let blocking = baseline.blocking.map(\.id)
+        let stillFailing = baseline.cases(.stillFailing).filter(\.now.isFailure).map(\.id)
+        out.append("")
+        if !blocking.isEmpty {
+            out.append("Failing the run: \(blocking.joined(separator: ", ")).")
+        } else if !stillFailing.isEmpty {
+            out.append("No case fails the run: \(stillFailing.joined(separator: ", ")) failed in the baseline too.")
+        } else {
+            out.append("No case fails the run.")
+        }
+        return out
     }
 
     static func hardware(_ host: HostFacts) -> String {

@@ -28,7 +28,7 @@ public struct RunComparison: Sendable {
     public let rows: [Row]
 
     public init(_ results: [RunResult]) {
-        columns = results.map { Column(label: Self.label($0), result: $0) }
+        columns = results.map { Column(label: $0.toolstackAndHost, result: $0) }
         var ids: [String] = []
         var areas: [String: String] = [:]
         for result in results {
@@ -39,33 +39,9 @@ public struct RunComparison: Sendable {
         }
         rows = ids.map { id in
             let verdicts = results.map { result in result.cases.first { $0.id == id }?.status }
-            let outcomes = Set(verdicts.compactMap { $0.flatMap(Self.outcome) })
+            let outcomes = Set(verdicts.compactMap { $0?.outcome })
             return Row(id: id, area: areas[id] ?? "", verdicts: verdicts, differs: outcomes.count > 1)
         }
-    }
-
-    /// What a verdict says about the case, for comparing: nil when the run did not try it.
-    enum Outcome: Hashable { case worked, failed, broke }
-
-    static func outcome(_ status: CaseStatus) -> Outcome? {
-        switch status {
-        case .pass, .xpass: .worked
-        case .fail, .xfail: .failed
-        case .error, .timeout: .broke
-        case .skip, .interrupted: nil
-        }
-    }
-
-    /// `xl (Xen 4.17.7) on xentest-lab`, `libvirt qemu:///system`, `libvirt xen+ssh (Xen 4.17.7) on xentest-lab` (a
-    /// remote URI's port and options change from run to run).
-    static func label(_ result: RunResult) -> String {
-        let host = result.host
-        if let uri = host.libvirtURI {
-            guard !LibvirtBackend.isLocal(uri: uri) else { return "libvirt \(uri)" }
-            let version = host.xenVersion.map { " (Xen \($0))" } ?? ""
-            return "libvirt \(uri.prefix { $0 != ":" })\(version) on \(host.hostname)"
-        }
-        return host.toolstack + " on \(host.hostname)"
     }
 
     /// The rows whose verdicts differ.

@@ -29,6 +29,8 @@ public struct RunHeader: Sendable, Hashable, Codable {
     public var startedAt: Date
     /// Every case x backend in plan order, with its title and area, so a fold knows cases that never started.
     public var cases: [PlannedCase]
+    /// The earlier run this one is measured against (`--baseline`).
+    public var baseline: BaselineRun? = nil
 
     /// A case as planned for this run.
     public struct PlannedCase: Sendable, Hashable, Codable {
@@ -116,7 +118,8 @@ public struct RunResultBuilder: Sendable {
             finishedAt: ended?.at ?? lastEventTime ?? header.startedAt,
             interrupted: interrupted,
             summary: RunSummary(cases),
-            cases: cases
+            cases: cases,
+            baseline: header.baseline.map { BaselineComparison(baseline: $0, cases: cases) }
         )
     }
 

@@ -13,6 +13,8 @@ public struct RunOptions: Sendable {
     public var reports: [(ReportFormat, String)]
     public var dryRun: Bool
     public var runTimeout: PlanDuration?
+    /// An earlier run to measure this one against (`--baseline`): its directory, journal or report.json.
+    public var baselinePath: String?
     /// A shell on the Xen host over SSH (`--host`; `xentest lab` passes its own): where the xl backend runs its
     /// commands, and where the libvirt backend of a remote URI reads what libvirt does not report and pings from.
     public var hostShell: (any CommandRunner)?
@@ -27,6 +29,7 @@ public struct RunOptions: Sendable {
         reports: [(ReportFormat, String)] = [],
         dryRun: Bool = false,
         runTimeout: PlanDuration? = nil,
+        baselinePath: String? = nil,
         hostShell: (any CommandRunner)? = nil
     ) {
         self.plan = plan
@@ -38,6 +41,7 @@ public struct RunOptions: Sendable {
         self.reports = reports
         self.dryRun = dryRun
         self.runTimeout = runTimeout
+        self.baselinePath = baselinePath
         self.hostShell = hostShell
     }
 }
@@ -55,6 +59,15 @@ public enum RunJob {
         } catch {
             printError(error.diagnostics.map(\.description))
             return 2
+        }
+        var baseline: BaselineRun?
+        if let path = options.baselinePath {
+            do {
+                baseline = try BaselineRun.load(run: path)
+            } catch {
+                printError(["error: cannot read the baseline \(error)"])
+                return 2
+            }
         }
         let backend: any Backend
         do {
@@ -118,6 +131,7 @@ public enum RunJob {
         }
         let progress = ConsoleProgress()
         var live = runner
+        live.baseline = baseline
         live.casesDirectory = results.casesPath
         live.emit = { event in
             results.record(event)
@@ -144,6 +158,13 @@ public enum RunJob {
         printError(results.problems.map { "warning: \($0)" })
         let counts = CaseStatus.allCases.filter { result.summary.count(of: $0) > 0 }
             .map { "\(result.summary.count(of: $0)) \($0.rawValue)" }
+        if let comparison = result.baseline {
+            printError([
+                "since the baseline (run \(comparison.runID) of \(comparison.plan), \(comparison.ranOn)): "
+                    + comparison.changeCounts
+                    + (comparison.blocking.isEmpty ? "" : "; failing the run: " + comparison.blocking.map(\.id).joined(separator: ", "))
+            ])
+        }
         printError([
             "\(counts.joined(separator: ", ")) in \(String(format: "%.2fs", result.finishedAt.timeIntervalSince(result.startedAt)))",
             "results: \(results.path) (summary.md to paste into the TestDay thread)",

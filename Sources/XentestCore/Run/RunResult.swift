@@ -11,6 +11,22 @@ public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
         case .pass, .skip, .xfail, .interrupted: false
         }
     }
+
+    /// What the status says about the case when runs are compared: nil when the run did not try it. xfail counts
+    /// as failed and xpass as worked, as the case itself did; a skip is no verdict.
+    public var outcome: CaseOutcome? {
+        switch self {
+        case .pass, .xpass: .worked
+        case .fail, .xfail: .failed
+        case .error, .timeout: .broke
+        case .skip, .interrupted: nil
+        }
+    }
+}
+
+/// Whether a case that was tried worked, failed its expectations, or broke (error, timeout).
+public enum CaseOutcome: String, Sendable, Hashable, Codable {
+    case worked, failed, broke
 }
 
 /// One thing the harness did to the system, kept as evidence: an API call or a command with its outcome.
@@ -146,10 +162,55 @@ public struct RunResult: Sendable, Hashable, Codable {
     public var interrupted: Bool
     public var summary: RunSummary
     public var cases: [CaseResult]
+    /// Each case against the earlier run named with `--baseline`; nil without one.
+    public var baseline: BaselineComparison? = nil
 
-    /// The exit status the run earns: 130 interrupted, 1 any failure, else 0.
+    /// The exit status the run earns: 130 interrupted; 1 when a case failed, errored, timed out or passed
+    /// unexpectedly (with a baseline: and did not fail or break there too); else 0.
     public var exitStatus: Int32 {
         if interrupted { return 130 }
+        if let baseline { return baseline.blocking.isEmpty ? 0 : 1 }
         return cases.contains { $0.status.isFailure } ? 1 : 0
     }
+
+    /// `xl (Xen 4.17.7) on xentest-lab`, `libvirt qemu:///system`, `libvirt xen+ssh (Xen 4.17.7) on xentest-lab`:
+    /// the toolstack and host, naming a remote URI by scheme (its port and options change from run to run).
+    public var toolstackAndHost: String {
+        if let uri = host.libvirtURI {
+            guard !LibvirtBackend.isLocal(uri: uri) else { return "libvirt \(uri)" }
+            let version = host.xenVersion.map { " (Xen \($0))" } ?? ""
+            return "libvirt \(uri.prefix { $0 != ":" })\(version) on \(host.hostname)"
+        }
+        return host.toolstack + " on \(host.hostname)"
+    }
+
+    /// Reads a finished (or cut-off) run: its directory, its `journal.jsonl`, or its `report.json`.
+    public static func load(run path: String) throws(RunReadError) -> RunResult {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        guard exists else { throw RunReadError(path: path, message: "no such file or directory") }
+        let file = isDirectory.boolValue ? path + "/journal.jsonl" : path
+        do {
+            if file.hasSuffix(".json") {
+                return try JSONReporter.decode(String(contentsOfFile: file, encoding: .utf8))
+            }
+            guard let result = try Journal.result(path: file) else {
+                throw RunReadError(path: file, message: "holds no run")
+            }
+            return result
+        } catch let error as RunReadError {
+            throw error
+        } catch let error as JournalError {
+            throw RunReadError(path: file, message: error.message + " (line \(error.line))")
+        } catch {
+            throw RunReadError(path: file, message: "not a run's journal or report.json: \(error)")
+        }
+    }
+}
+
+/// A run that could not be read back.
+public struct RunReadError: Error, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
 }

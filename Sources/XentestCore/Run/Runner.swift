@@ -15,6 +15,8 @@ public struct Runner: Sendable {
     public var casesDirectory: String
     /// The whole run's time limit; cases not started by then end as timeouts.
     public var runTimeout: PlanDuration?
+    /// The earlier run this one is measured against, recorded in the header.
+    public var baseline: BaselineRun?
     /// How long each teardown action may take.
     public var teardownTimeout = PlanDuration.seconds(120)
     public var logger: Logger
@@ -57,7 +59,8 @@ public struct Runner: Sendable {
             startedAt: startedAt,
             cases: runPlan.entries.map {
                 .init(id: $0.testCase.id, title: $0.testCase.title, area: $0.testCase.area, backend: $0.backend.rawValue)
-            }
+            },
+            baseline: baseline
         )
     }
 
