@@ -16,7 +16,7 @@ struct Xentest: AsyncParsableCommand {
               xentest show rc6 > rc6.md         the plan as test instructions for a tester
             """,
         version: XentestVersion.current,
-        subcommands: [RunCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self, ReportCommand.self, CompareCommand.self, CleanCommand.self, LabCommand.self, GuestCommand.self]
+        subcommands: [RunCommand.self, FactsCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self, ReportCommand.self, CompareCommand.self, CleanCommand.self, LabCommand.self, GuestCommand.self]
     )
 
     /// Parses and runs, with usage errors exiting 2 (as plan errors do) rather than ArgumentParser's 64.

@@ -319,7 +319,7 @@ private struct LibvirtDaemon: Sendable {
 }
 
 /// The `xentest` executable SwiftPM built next to the test bundle, run with a signal sent when a condition holds.
-private enum XentestBinary {
+enum XentestBinary {
     struct Outcome: CustomStringConvertible {
         var status: Int32
         var stderr: String

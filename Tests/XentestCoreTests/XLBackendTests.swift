@@ -77,7 +77,30 @@ struct XLBackendTests {
         #expect(facts.kernel?.hasPrefix("6.1") == true)
         #expect(facts.iommu == true, "the capture was taken with QEMU's intel-iommu: \(facts.virtCaps)")
         #expect(facts.runsGuestCode)
+        #expect(facts.factsSource == "xl info")
         #expect(HostShellQuery.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == ["br1", "xenbr0"])
+    }
+
+    @Test(
+        "without Xen here, libxl says so (nothing crashes) and a backend that reads libxl falls back to `xl info`",
+        .enabled(if: !XenHost.isPresent, "this machine is a Xen host: the lab test checks libxl's facts there")
+    )
+    func libxlWithoutXen() async throws {
+        #expect {
+            try LibxlHostInfo.read()
+        } throws: { error in
+            "\(error)".hasPrefix("no Xen hypervisor here")
+        }
+        let backend = XLBackend(
+            runner: ReplayCommandRunner([
+                ["xl", "info"]: "info",
+                ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
+            ]),
+            readsLibxl: true
+        )
+        let facts = try await backend.collectFacts(host: .empty(source: "none"))
+        #expect(facts.factsSource?.hasPrefix("xl info (libxl: no Xen hypervisor here") == true, "\(facts.factsSource ?? "nil")")
+        #expect(facts.xenVersion?.hasPrefix("4.17") == true)
     }
 
     @Test("list: running, paused, and an unknown domain is gone")

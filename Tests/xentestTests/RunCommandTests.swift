@@ -267,6 +267,24 @@ struct RunCommandTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.results), "nothing was started")
     }
 
+    @Test("facts: the host as a run sees it, as text or JSON; without a Xen host or URI, exit 2 with what to do")
+    func facts() async throws {
+        let scratch = try RunScratch()
+        let text = try await XentestProcess.run(["facts", "--connect", scratch.hostURI])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("Toolstack    libvirt TEST driver"), "\(text.stdout)")
+        #expect(text.stdout.contains("Guest code   does not run (simulated host)"))
+        let json = try await XentestProcess.run(["facts", "--connect", scratch.hostURI, "--json"])
+        let facts = try JSONDecoder().decode(HostFacts.self, from: Data(json.stdout.utf8))
+        #expect(facts.libvirtDriver == "TEST" && facts.cpus > 0 && !facts.runsGuestCode)
+        if !XenHost.isPresent {
+            let none = try await XentestProcess.run(["facts"])
+            #expect(none.status == 2)
+            #expect(none.stderr.contains("boot one with `xentest lab up`"), "\(none.stderr)")
+            #expect(none.stdout.isEmpty)
+        }
+    }
+
     @Test("--dry-run lists what would run and be skipped, on stdout, and creates nothing")
     func dryRun() async throws {
         let scratch = try RunScratch()

@@ -39,6 +39,8 @@ public struct HostFacts: Sendable, Hashable, Codable {
     /// The host file's PCI devices that have no reset method (no `/sys/bus/pci/devices/BDF/reset`: no FLR, PM or bus
     /// reset), as `dddd:bb:dd.f`; nil when not looked at.
     public var pciDevicesWithoutReset: [String]?
+    /// Where the Xen facts were read: `libxl` (in-process, xentest in dom0) or `xl info`; nil for libvirt.
+    public var factsSource: String?
 
     /// The parsed Xen version.
     public var parsedXenVersion: Version? { xenVersion.flatMap(Version.init) }
@@ -62,7 +64,8 @@ public struct HostFacts: Sendable, Hashable, Codable {
         hvm: Bool? = nil,
         pvh: Bool? = nil,
         bridges: [String] = [],
-        runsGuestCode: Bool
+        runsGuestCode: Bool,
+        factsSource: String? = nil
     ) {
         self.hostname = hostname
         self.toolstack = toolstack
@@ -82,6 +85,7 @@ public struct HostFacts: Sendable, Hashable, Codable {
         self.pvh = pvh
         self.bridges = bridges
         self.runsGuestCode = runsGuestCode
+        self.factsSource = factsSource
     }
 }
 

@@ -70,7 +70,7 @@ public enum JUnitReporter {
 
     static func failureDetail(_ testCase: CaseResult) -> String {
         guard let step = CaseWording.failingStep(testCase) else { return testCase.reason ?? "" }
-        return "step \(step.index + 1) (\(step.label)): expected \(step.expected): \(step.message ?? step.status.rawValue)"
+        return "step \(step.index + 1) (\(step.label)): \(CaseWording.expectedAndSeen(step))"
     }
 
     static func counts(_ cases: [CaseResult]) -> (failures: Int, errors: Int, skipped: Int) {

@@ -41,7 +41,7 @@ public enum MarkdownSummaryReporter {
                     out += ["Also \(then.rawValue) in the baseline: not failing the run.", ""]
                 }
                 if let step = CaseWording.failingStep(testCase) {
-                    out.append("Failing step \(step.index + 1), `\(step.label)`: expected \(step.expected); \(step.message ?? step.status.rawValue).")
+                    out.append("Failing step \(step.index + 1), `\(step.label)`: \(CaseWording.expectedAndSeen(step)).")
                 } else {
                     out.append(testCase.reason ?? testCase.status.rawValue)
                 }

@@ -66,4 +66,11 @@ enum CaseWording {
     static func failingStep(_ testCase: CaseResult) -> StepResult? {
         (testCase.steps + testCase.teardown).first { $0.status != .pass }
     }
+
+    /// What a step expected and what happened: `expected succeeds; failed: ...`, or the message alone when it says
+    /// what was expected itself (`expected 2 vCPUs online, saw 1 vCPUs online`).
+    static func expectedAndSeen(_ step: StepResult) -> String {
+        guard let message = step.message else { return "expected \(step.expected); \(step.status.rawValue)" }
+        return message.hasPrefix("expected ") ? message : "expected \(step.expected); \(message)"
+    }
 }

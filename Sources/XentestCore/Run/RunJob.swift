@@ -69,26 +69,7 @@ public enum RunJob {
                 return 2
             }
         }
-        let backend: any Backend
-        do {
-            backend = try makeBackend(options)
-        } catch {
-            printError(["error: \(error.message)"])
-            return 2
-        }
-        let host: HostConfig
-        if let path = options.hostConfigPath {
-            do {
-                host = try HostConfig.load(path: path)
-            } catch {
-                printError(error.diagnostics.map(\.description))
-                return 2
-            }
-        } else if backend.driver == LibvirtDialect.test.rawValue {
-            host = .testDriverDefault
-        } else {
-            host = .empty(source: "none (without --host-config, cases that need a device, bridge or test guest are skipped)")
-        }
+        guard let (backend, host) = backendAndHost(options) else { return 2 }
         let facts: HostFacts
         let runPlan: RunPlan
         do {
@@ -172,6 +153,42 @@ public enum RunJob {
         return result.exitStatus
     }
 
+    /// The backend and the host file the options name (the built-in one on libvirt's test driver); nil after
+    /// printing why not.
+    static func backendAndHost(_ options: RunOptions) -> (any Backend, HostConfig)? {
+        let backend: any Backend
+        do {
+            backend = try makeBackend(options)
+        } catch {
+            printError(["error: \(error.message)"])
+            return nil
+        }
+        if let path = options.hostConfigPath {
+            do {
+                return (backend, try HostConfig.load(path: path))
+            } catch {
+                printError(error.diagnostics.map(\.description))
+                return nil
+            }
+        }
+        if backend.driver == LibvirtDialect.test.rawValue { return (backend, .testDriverDefault) }
+        return (backend, .empty(source: "none (without --host-config, cases that need a device, bridge or test guest are skipped)"))
+    }
+
+    /// `xentest facts`: the host's facts as a run would collect them and every report carries, as text or JSON on
+    /// stdout. Exit status 0, or 2 when the backend cannot be reached or asked.
+    public static func facts(_ options: RunOptions, json: Bool) async -> Int32 {
+        guard let (backend, host) = backendAndHost(options) else { return 2 }
+        do {
+            let facts = try await backend.collectFacts(host: host)
+            print(json ? HostFactsRenderer.json(facts) : HostFactsRenderer.text(facts), terminator: "")
+            return 0
+        } catch {
+            printError(["error: cannot collect the host's facts through \(backend.kind.rawValue): \(error)"])
+            return 2
+        }
+    }
+
     /// Picks the backend from the options and the host: xl where Xen is, libvirt when a URI is named.
     static func makeBackend(_ options: RunOptions) throws(BackendUnavailable) -> any Backend {
         let xenHere = XenHost.isPresent
@@ -188,13 +205,16 @@ public enum RunJob {
         case .xl, nil:
             if let runner = options.hostShell { return XLBackend(runner: runner) }
             guard xenHere else {
+                // `xentest facts` has no plan.
+                let lab = options.plan.isEmpty ? "xentest lab up" : "xentest lab run \(options.plan)"
+                let here = options.plan.isEmpty ? "xentest facts" : "xentest run \(options.plan)"
                 throw BackendUnavailable(
                     "no Xen host detected (no /proc/xen/capabilities). Run on a Xen host's dom0, name one with "
-                        + "--host ssh://root@HOST, boot one with `xentest lab run \(options.plan)`, or try xentest on "
-                        + "libvirt's simulated host: xentest run \(options.plan) --connect test:///default"
+                        + "--host ssh://root@HOST, boot one with `\(lab)`, or try xentest on libvirt's simulated host: "
+                        + "\(here) --connect test:///default"
                 )
             }
-            return XLBackend(runner: LocalCommandRunner())
+            return XLBackend(runner: LocalCommandRunner(), readsLibxl: true)
         }
     }
 

@@ -9,21 +9,38 @@ public final class XLBackend: Backend {
     public let runner: any CommandRunner
     /// The folder on the Xen host where guests' xl.cfg files are written.
     public let configDirectory: String
+    /// Whether the host's facts come from libxl in this process (xentest runs in dom0) rather than `xl info`.
+    public let readsLibxl: Bool
 
-    /// xl through `runner`; configs go to `configDirectory` on the Xen host.
-    public init(runner: any CommandRunner, configDirectory: String = "/var/lib/xentest") {
+    /// xl through `runner`; configs go to `configDirectory` on the Xen host. With `readsLibxl` (only where this
+    /// process runs in dom0), the host's facts are read from libxl, and from `xl info` if libxl cannot be asked.
+    public init(runner: any CommandRunner, configDirectory: String = "/var/lib/xentest", readsLibxl: Bool = false) {
         self.runner = runner
         self.configDirectory = configDirectory
+        self.readsLibxl = readsLibxl
     }
 
     public func collectFacts(host: HostConfig) async throws -> HostFacts {
-        let result = try await runner.run(["xl", "info"], timeout: .seconds(30))
-        guard result.succeeded else {
-            throw BackendUnavailable(
-                "`xl info` failed on \(runner) (exit \(result.status)): \(XLParse.stderr(result.stderr).summary ?? result.stderr)"
-            )
+        var info: XLInfo?
+        var source = "xl info"
+        if readsLibxl {
+            do {
+                info = try LibxlHostInfo.read()
+                source = "libxl"
+            } catch {
+                source = "xl info (libxl: \(error))"
+            }
         }
-        let info = try XLParse.info(result.stdout)
+        if info == nil {
+            let result = try await runner.run(["xl", "info"], timeout: .seconds(30))
+            guard result.succeeded else {
+                throw BackendUnavailable(
+                    "`xl info` failed on \(runner) (exit \(result.status)): \(XLParse.stderr(result.stderr).summary ?? result.stderr)"
+                )
+            }
+            info = try XLParse.info(result.stdout)
+        }
+        guard let info else { throw BackendUnavailable("no host facts from libxl or `xl info`") }
         let bridges = try await runner.run(HostShellQuery.bridges, timeout: .seconds(30))
         return HostFacts(
             hostname: info.hostname,
@@ -40,7 +57,8 @@ public final class XLBackend: Backend {
             hvm: info.virtCaps.contains("hvm"),
             pvh: info.virtCaps.contains("hap"),
             bridges: HostShellQuery.bridgeNames(bridges.stdout),
-            runsGuestCode: true
+            runsGuestCode: true,
+            factsSource: source
         )
     }
 

@@ -1,0 +1,30 @@
+import ArgumentParser
+import XentestCore
+
+struct FactsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facts",
+        abstract: "The host's facts as a run collects them and every report carries; creates nothing.",
+        discussion: """
+            Xen's version, dom0's kernel, CPUs, memory, IOMMU, HVM and PVH support, bridges. In dom0 they come \
+            from libxl in-process (or `xl info` if libxl cannot be asked); over SSH from `xl info`; through \
+            libvirt from libvirt. Exit status 0, or 2 when the host cannot be reached or asked.
+            Examples:
+              xentest facts                                  in dom0
+              xentest facts --host ssh://root@xen1 --json    another Xen host, as JSON
+              xentest facts --connect qemu:///system
+            """
+    )
+
+    @OptionGroup var target: BackendOptions
+
+    @Flag(help: "Print JSON (as report.json's host) instead of text.")
+    var json = false
+
+    func run() async throws {
+        var options = RunOptions(plan: "")
+        target.apply(to: &options)
+        let status = await RunJob.facts(options, json: json)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
