@@ -29,6 +29,23 @@ struct CommandRunnerTests {
         #expect(result.stdout == tricky.joined(separator: "\n") + "\n")
     }
 
+    @Test("a command that leaves a daemon behind ends when it exits (xl create leaves one), and passes on no descriptor")
+    func leavesADaemon() async throws {
+        // Like xl's domain-monitoring child: it outlives the command, with its own output sent elsewhere.
+        let result = try await runner.run(
+            ["sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!; ls /proc/$$/fd"],
+            timeout: .seconds(30)
+        )
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        if let daemon = lines.first.flatMap({ pid_t($0) }) { kill(daemon, SIGKILL) }
+        #expect(result.succeeded, "\(result)")
+        #expect(!result.timedOut, "the command's exit was seen although its daemon still ran")
+        // The shell has standard input, output and error, and whatever it opened itself: nothing of xentest's.
+        let descriptors = Set(lines.dropFirst().compactMap { Int($0) })
+        #expect(descriptors.isSuperset(of: [0, 1, 2]), "\(lines)")
+        #expect(descriptors.subtracting([0, 1, 2]).allSatisfy { $0 >= 10 }, "only the shell's own (10 and up): \(lines)")
+    }
+
     @Test("a command past its time limit is killed, and says so")
     func timeout() async throws {
         let result = try await runner.run(["sleep", "30"], timeout: PlanDuration(milliseconds: 300))

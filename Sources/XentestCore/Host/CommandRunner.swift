@@ -175,36 +175,18 @@ public struct CommandNotStarted: Error, CustomStringConvertible {
 }
 
 /// Starting a process, feeding it, reading both streams without blocking each other, and ending it on time.
+///
+/// Processes are spawned with `posix_spawnp` and waited for with `waitid`, not through Foundation's `Process`: on
+/// Linux, `Process` learns that a child exited when a socket it hands the child closes, and a daemon the command
+/// leaves behind inherits that socket. `xl create` leaves one (its domain-monitoring child): run in dom0, it never
+/// ended for `Process`, and every `create` step timed out with the guest up.
 enum ProcessExecution {
-    /// Whether this machine's `env` can reset signal handling (`--default-signal`, coreutils 8.31 and later).
-    ///
-    /// Probed with posix_spawn and waitpid, not Foundation's `Process`: its `waitUntilExit()` spins a run loop and,
-    /// with many commands starting at once, now and then never saw the probe exit. This runs once, under Swift's
-    /// lazy-static lock, so every command that started meanwhile waited on it and the whole cooperative pool hung.
-    static let resetsSignals: Bool = {
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor: Int32 in [0, 1, 2] {
-            posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
-        let argv = ["/usr/bin/env", "--default-signal", "true"]
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else { return false }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        // Exited normally with status 0.
-        return status & 0x7f == 0 && (status >> 8) & 0xff == 0
-    }()
-
     /// Writing to a command that already exited must be an error, not SIGPIPE ending xentest itself.
     private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     /// Standard input as an unlinked temporary file: the command sees end-of-file at once, and nothing can block
     /// on a pipe nobody reads.
-    static func inputFile(_ text: String) throws -> FileHandle {
+    static func inputDescriptor(_ text: String) throws -> Int32 {
         let path = NSTemporaryDirectory() + "/xentest-stdin-\(UUID().uuidString)"
         try Journal.writeAll(Data(text.utf8), toNewFile: path)
         defer { unlink(path) }
@@ -212,93 +194,63 @@ enum ProcessExecution {
         guard descriptor >= 0 else {
             throw CommandNotStarted(argv: [], reason: "cannot open a temporary file for standard input")
         }
-        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        return descriptor
     }
 
     static func run(_ argv: [String], timeout: PlanDuration, input: String?, outputLimit: Int) async throws
         -> CommandResult
     {
-        guard let program = argv.first else { throw CommandNotStarted(argv: argv, reason: "empty command") }
+        guard !argv.isEmpty else { throw CommandNotStarted(argv: argv, reason: "empty command") }
         _ = ignoreBrokenPipes
-        let process = Process()
-        // Foundation starts the child as the leader of a process group of its own: `stop()` signals that group, so a
-        // time limit or Ctrl-C ends the command with everything it started (a killed shell's children would
-        // otherwise keep its output open).
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // Signals xentest ignores (SIGINT and SIGTERM during a run, SIGPIPE) would stay ignored in the command.
-        process.arguments = (resetsSignals ? ["--default-signal"] : []) + argv
-        let stdoutPipe = try ClosingPipe()
-        let stderrPipe = try ClosingPipe()
-        process.standardOutput = stdoutPipe.writing
-        process.standardError = stderrPipe.writing
-        process.standardInput = try input.map(Self.inputFile) ?? FileHandle.nullDevice
+        let stdinDescriptor = try input.map(Self.inputDescriptor) ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { close(stdinDescriptor) }
+        let stdoutPipe = try ChildPipe()
+        let stderrPipe = try ChildPipe()
         let start = DispatchTime.now()
+        let pid: pid_t
+        do {
+            pid = try spawn(argv, stdin: stdinDescriptor, stdout: stdoutPipe.writing, stderr: stderrPipe.writing)
+        } catch {
+            for descriptor in [stdoutPipe.reading, stdoutPipe.writing, stderrPipe.reading, stderrPipe.writing] {
+                close(descriptor)
+            }
+            throw error
+        }
+        // The child has its own copies now; ours would keep the readers from ever seeing end-of-file.
+        close(stdoutPipe.writing)
+        close(stderrPipe.writing)
+
+        let child = SpawnedChild(pid: pid)
         let stdout = StreamCollector(limit: outputLimit)
         let stderr = StreamCollector(limit: outputLimit)
         let timedOut = Atomic<Bool>(false)
-        let box = ProcessBox(process)
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let group = DispatchGroup()
-                group.enter()  // stdout's reader: counted before launch, so an early exit still waits for it
-                group.enter()  // stderr's reader
-                let resumed = Atomic<Bool>(false)
-                let resume: @Sendable () -> Void = {
-                    if !resumed.exchange(true, ordering: .relaxed) { continuation.resume() }
-                }
-                process.terminationHandler = { _ in
-                    // Both streams are read to their end before the result is built; something the command left
-                    // running in the background may hold them open, so that wait is bounded.
-                    group.notify(queue: .global()) { resume() }
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 5) { resume() }
-                }
-                do {
-                    try ClosingPipe.spawnLock.withLock {
-                        // The child inherits this thread's signal mask, and Dispatch's threads block nearly every
-                        // signal: without this, SIGTERM at the time limit would never reach the command.
-                        var unblocked = sigset_t()
-                        var previous = sigset_t()
-                        sigemptyset(&unblocked)
-                        pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
-                        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-                        try process.run()
-                    }
-                } catch {
-                    process.terminationHandler = nil
-                    group.leave()
-                    group.leave()
-                    continuation.resume(throwing: CommandNotStarted(argv: argv, reason: "\(error)"))
-                    return
-                }
-                // Cancelled while it was being started: the handler found nothing to stop then.
-                if box.cancelled.load(ordering: .relaxed) { box.stop() }
-                // The child has its own copies now; ours would keep the readers from ever seeing end-of-file.
-                try? stdoutPipe.writing.close()
-                try? stderrPipe.writing.close()
-
-                for (pipe, collector) in [(stdoutPipe, stdout), (stderrPipe, stderr)] {
+        let status: Int32 = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+                let streams = DispatchGroup()
+                for (descriptor, collector) in [(stdoutPipe.reading, stdout), (stderrPipe.reading, stderr)] {
+                    streams.enter()
                     DispatchQueue.global().async {
-                        collector.drain(pipe.reading)
-                        group.leave()
+                        collector.drain(descriptor)
+                        close(descriptor)
+                        streams.leave()
                     }
                 }
                 let timer = OneShotTimer(after: timeout) {
-                    guard box.process.isRunning else { return }
-                    timedOut.store(true, ordering: .relaxed)
-                    box.stop()
+                    if child.stop() { timedOut.store(true, ordering: .relaxed) }
                 }
-                box.timer = timer
+                DispatchQueue.global().async {
+                    let status = child.waitForExit()
+                    timer.cancel()
+                    // Both streams are read to their end before the result is built; something the command left
+                    // running in the background may hold them open, so that wait is bounded.
+                    _ = streams.wait(timeout: .now() + 5)
+                    continuation.resume(returning: status)
+                }
             }
         } onCancel: {
-            box.cancelled.store(true, ordering: .relaxed)
-            box.stop()
+            child.stop()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        var status = process.terminationStatus
-        if process.terminationReason == .uncaughtSignal { status += 128 }
-        if status == 127 && stderr.text.hasPrefix("/usr/bin/env:") {
-            throw CommandNotStarted(argv: argv, reason: "\(program) is not installed or not on PATH")
-        }
         return CommandResult(
             argv: argv,
             status: status,
@@ -308,30 +260,126 @@ enum ProcessExecution {
             timedOut: timedOut.load(ordering: .relaxed)
         )
     }
-}
 
-/// A pipe whose ends are close-on-exec, unlike Foundation's `Pipe`: a command started at the same moment by
-/// another task must not inherit them, or this command's reader waits for that one to exit too. The child gets
-/// its own stdout/stderr through dup2, which clears the flag on the copy.
-private struct ClosingPipe {
-    /// Held while a pipe is made and while a process is spawned, so no spawn falls between pipe() and the flag
-    /// (Swift's Glibc module has no pipe2).
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc module does not
+    /// export: looked up once. Without it, only descriptors marked close-on-exec stay out of the child, which is why
+    /// pipes are made and marked under `spawnLock`.
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let closeFrom: CloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: CloseFrom.self) }
+
+    /// Held while a pipe is made and marked close-on-exec, and while a process is spawned, so that no spawn falls
+    /// between the two (Swift's Glibc module has no pipe2).
     static let spawnLock = NSLock()
 
-    let reading: FileHandle
-    let writing: FileHandle
+    /// Starts `argv` (found on PATH) with these descriptors as its standard streams and no other: every descriptor
+    /// from 3 up is closed in the child, so no command holds another's pipes. The child leads a process group of its
+    /// own (a time limit signals the whole group), with no signal blocked and every signal's handling at its
+    /// default: xentest ignores SIGPIPE, and SIGINT and SIGTERM during a run, and Dispatch's threads block nearly
+    /// every signal, none of which a command should inherit.
+    static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        if let closeFrom = closeFrom { _ = closeFrom(&actions, 3) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        sigdelset(&allSignals, SIGKILL)
+        sigdelset(&allSignals, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        )
+
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = spawnLock.withLock { posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, environ) }
+        guard status == 0 else {
+            let reason =
+                status == ENOENT
+                ? "\(argv[0]) is not installed or not on PATH"
+                : String(cString: strerror(status))
+            throw CommandNotStarted(argv: argv, reason: reason)
+        }
+        return pid
+    }
+}
+
+/// A spawned child: waited for once, and signalled only while it has not been reaped, when its pid can no longer
+/// belong to another process.
+private final class SpawnedChild: Sendable {
+    let pid: pid_t
+    /// Whether the child has been reaped; signals are sent under this lock, so never after.
+    private let reaped = Mutex<Bool>(false)
+    /// Whether SIGTERM was sent; SIGKILL follows two seconds later if the child still runs.
+    private let stopping = Atomic<Bool>(false)
+
+    init(pid: pid_t) { self.pid = pid }
+
+    /// Blocks until the child exits, reaps it, and returns its status (128+N when signal N ended it).
+    func waitForExit() -> Int32 {
+        // Wait without reaping first, so the pid stays the child's while `stop` may still signal it.
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
+        var status: Int32 = 0
+        reaped.withLock { reaped in
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            reaped = true
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// SIGTERM to its process group, then SIGKILL two seconds later; false when it had already exited.
+    @discardableResult
+    func stop() -> Bool {
+        guard signal(SIGTERM) else { return false }
+        if !stopping.exchange(true, ordering: .relaxed) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in _ = self.signal(SIGKILL) }
+        }
+        return true
+    }
+
+    /// Sends `number` to the child's group (or the child alone), unless it was reaped; whether it was sent.
+    private func signal(_ number: Int32) -> Bool {
+        reaped.withLock { reaped in
+            guard !reaped else { return false }
+            if kill(-pid, number) != 0 { kill(pid, number) }
+            return true
+        }
+    }
+}
+
+/// A pipe whose ends are close-on-exec in this process: no other command may inherit them, or this command's reader
+/// waits for that one to exit too (`spawn` also closes every descriptor past the standard three in the child).
+private struct ChildPipe {
+    let reading: Int32
+    let writing: Int32
 
     init() throws {
         var descriptors: [Int32] = [-1, -1]
-        let made = Self.spawnLock.withLock {
+        let made = ProcessExecution.spawnLock.withLock {
             guard pipe(&descriptors) == 0 else { return false }
             _ = fcntl(descriptors[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(descriptors[1], F_SETFD, FD_CLOEXEC)
             return true
         }
         guard made else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EMFILE) }
-        reading = FileHandle(fileDescriptor: descriptors[0], closeOnDealloc: true)
-        writing = FileHandle(fileDescriptor: descriptors[1], closeOnDealloc: true)
+        reading = descriptors[0]
+        writing = descriptors[1]
     }
 }
 
@@ -342,14 +390,17 @@ private final class StreamCollector: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    func drain(_ handle: FileHandle) {
+    /// Reads `descriptor` to its end.
+    func drain(_ descriptor: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let chunk = handle.availableData
-            if chunk.isEmpty { return }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
             state.withLock { state in
                 let room = max(0, limit - state.data.count)
-                state.data.append(chunk.prefix(room))
-                state.dropped += max(0, chunk.count - room)
+                state.data.append(contentsOf: buffer[0..<min(count, room)])
+                state.dropped += max(0, count - room)
             }
         }
     }
@@ -359,28 +410,5 @@ private final class StreamCollector: Sendable {
             String(decoding: state.data, as: UTF8.self)
                 + (state.dropped > 0 ? "\n[\(state.dropped) more bytes dropped]" : "")
         }
-    }
-}
-
-/// A running process handed to timers and cancellation handlers: `@unchecked Sendable` because only
-/// `isRunning`, `processIdentifier` and signals are used from there, which are safe from any thread once it runs.
-private final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    /// The time limit's timer, kept alive as long as the process is; set once, before anything reads it.
-    var timer: OneShotTimer?
-    /// SIGKILL's timer after a SIGTERM.
-    var killer: OneShotTimer?
-    /// Set when the task running the command is cancelled, possibly before the process has started.
-    let cancelled = Atomic<Bool>(false)
-    init(_ process: Process) { self.process = process }
-
-    /// SIGTERM to its process group, then SIGKILL two seconds later.
-    func stop() {
-        guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        let signal: @Sendable (Int32) -> Void = { number in if kill(-pid, number) != 0 { kill(pid, number) } }
-        signal(SIGTERM)
-        // Only while it still runs: once reaped, its pid may already be some other process's.
-        killer = OneShotTimer(after: .seconds(2)) { [self] in if self.process.isRunning { signal(SIGKILL) } }
     }
 }

@@ -29,6 +29,7 @@ struct XLGuestConsole {
         guard ttyRead.succeeded, tty.hasPrefix("/dev/") else {
             return Outcome(reached: false, status: -1, output: "", problem: "the guest has no console tty (\(ttyKey))", evidence: evidence)
         }
+        var failedWrites = 0
         while true {
             try Task.checkCancellation()
             let line = GuestConsoleCommand(command)
@@ -48,8 +49,12 @@ struct XLGuestConsole {
             if let parsed = line.result(in: read.stdout) {
                 return Outcome(reached: true, status: parsed.status, output: parsed.output, problem: nil, evidence: evidence)
             }
-            if !writer.succeeded {
-                return Outcome(reached: false, status: -1, output: "", problem: "cannot write to \(tty): \(writer.stderr)", evidence: evidence)
+            // A write can fail while the guest boots (seen once in dom0, right after `xl create`): try again, and
+            // give up on the third failure in a row.
+            failedWrites = writer.succeeded ? 0 : failedWrites + 1
+            if failedWrites == 3 {
+                let why = writer.stderr.isEmpty ? "exit status \(writer.status)" : writer.stderr
+                return Outcome(reached: false, status: -1, output: "", problem: "cannot write to \(tty): \(why)", evidence: evidence)
             }
             // No end marker: the guest's shell was not up yet (or the line was lost); try again.
         }
