@@ -20,27 +20,27 @@ public final class XLBackend: Backend {
         self.readsLibxl = readsLibxl
     }
 
-    public func collectFacts(host: HostConfig) async throws -> HostFacts {
-        var info: XLInfo?
+    /// What `xl info` says, and where it was read: libxl in this process, or `xl info` through the runner.
+    func hostInfo() async throws -> (info: XLInfo, source: String) {
         var source = "xl info"
         if readsLibxl {
             do {
-                info = try LibxlHostInfo.read()
-                source = "libxl"
+                return (try LibxlHostInfo.read(), "libxl")
             } catch {
                 source = "xl info (libxl: \(error))"
             }
         }
-        if info == nil {
-            let result = try await runner.run(["xl", "info"], timeout: .seconds(30))
-            guard result.succeeded else {
-                throw BackendUnavailable(
-                    "`xl info` failed on \(runner) (exit \(result.status)): \(XLParse.stderr(result.stderr).summary ?? result.stderr)"
-                )
-            }
-            info = try XLParse.info(result.stdout)
+        let result = try await runner.run(["xl", "info"], timeout: .seconds(30))
+        guard result.succeeded else {
+            throw BackendUnavailable(
+                "`xl info` failed on \(runner) (exit \(result.status)): \(XLParse.stderr(result.stderr).summary ?? result.stderr)"
+            )
         }
-        guard let info else { throw BackendUnavailable("no host facts from libxl or `xl info`") }
+        return (try XLParse.info(result.stdout), source)
+    }
+
+    public func collectFacts(host: HostConfig) async throws -> HostFacts {
+        let (info, source) = try await hostInfo()
         let bridges = try await runner.run(HostShellQuery.bridges, timeout: .seconds(30))
         return HostFacts(
             hostname: info.hostname,
