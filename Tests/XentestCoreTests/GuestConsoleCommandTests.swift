@@ -7,11 +7,26 @@ struct GuestConsoleCommandTests {
     @Test("the typed line: begin marker, the command, the end marker with $?; nothing in it parses as output")
     func typedLine() {
         let line = GuestConsoleCommand("ls /sys/class/net", marker: "5eed")
-        #expect(line.typed == "echo __XT_\"\"B_5eed__; ls /sys/class/net; echo __XT_\"\"E_5eed_$?__\n")
+        #expect(line.typed == "echo __XT_\\B_5eed__; ls /sys/class/net; echo __XT_\\E_5eed_$?__\n")
         #expect(line.endMarkerBRE == "/__XT_E_5eed_[0-9]*__/q")
         // A console that still echoes shows the typed line: it must not count as an answer.
         #expect(line.result(in: line.typed + line.typed) == nil)
         #expect(line.result(in: line.typed + "__XT_B_5eed__\r\neth0\r\nlo\r\n__XT_E_5eed_0__\r\n")! == (0, "eth0\nlo"))
+    }
+
+    @Test("a typed line that lost characters (a booting guest) leaves the shell able to answer the next one")
+    func mangledLineRecovers() async throws {
+        let first = GuestConsoleCommand("cat /proc/version", marker: "aaaa")
+        let second = GuestConsoleCommand("echo hello", marker: "bbbb")
+        // Whatever the first line lost from its start, a real interactive shell (as the guest's is: a syntax error
+        // drops the line, not the shell) answers the second, which arrives later, as lines typed into a tty do.
+        let feed = #"{ printf '%s' "$1"; sleep 0.1; printf '%s' "$2"; } | sh -i"#
+        for lost in 0..<30 {
+            let mangled = String(first.typed.dropFirst(lost))
+            let shell = try await LocalCommandRunner().run(["sh", "-c", feed, "feed", mangled, second.typed], timeout: .seconds(10))
+            let answer = second.result(in: shell.stdout)
+            #expect(answer?.status == 0 && answer?.output == "hello", "first line without its first \(lost) characters: \(shell)")
+        }
     }
 
     @Test("each command gets its own marker, so a late answer to an earlier attempt is never taken")

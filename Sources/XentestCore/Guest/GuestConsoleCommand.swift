@@ -1,9 +1,11 @@
 /// One command for the test guest's console shell, wrapped in markers that an echo of the typed line cannot fake.
 ///
 /// The test guest (`xentest guest build`) runs a shell on its console with echo off and no prompt. The line typed
-/// is `echo __XT_""B_n__; COMMAND; echo __XT_""E_n_$?__`: the shell prints `__XT_B_n__`, the command's output,
+/// is `echo __XT_\B_n__; COMMAND; echo __XT_\E_n_$?__`: the shell prints `__XT_B_n__`, the command's output,
 /// and `__XT_E_n_STATUS__`, while an echoed line (a console that still echoes, before the shell turned it off)
-/// shows `__XT_""B_n__`, which never parses as a marker. Each attempt gets a fresh `n`, so the output of an
+/// shows `__XT_\B_n__`, which never parses as a marker. The markers use a backslash, not quotes: a line typed
+/// while the guest boots can lose characters, and a lost quote left the shell inside an open string, swallowing
+/// every later line (seen in the lab: an HVM guest's shell never answered again). Each attempt gets a fresh `n`, so the output of an
 /// earlier attempt that ran late is never taken for this one's. Every console transport (xl's pty, libvirt's
 /// console stream) types the same line and parses the same way.
 struct GuestConsoleCommand: Sendable, Hashable {
@@ -23,7 +25,7 @@ struct GuestConsoleCommand: Sendable, Hashable {
     }
 
     /// The line to type, newline included.
-    var typed: String { "echo __XT_\"\"B_\(marker)__; \(command); echo __XT_\"\"E_\(marker)_$?__\n" }
+    var typed: String { "echo __XT_\\B_\(marker)__; \(command); echo __XT_\\E_\(marker)_$?__\n" }
 
     /// A basic regular expression (sed) for the end marker's line, for readers that stop there.
     var endMarkerBRE: String { "/__XT_E_\(marker)_[0-9]*__/q" }
