@@ -39,19 +39,24 @@ public enum LibxlHostInfo {
         let xenVersion = "\(version.xen_version_major).\(version.xen_version_minor)" + string(version.xen_version_extra)
         let virtCaps = Self.virtCaps(physinfo)
         let xenCaps = string(version.capabilities).split(separator: " ").map(String.init)
+        let hostname = field(&names.nodename)
+        let release = field(&names.release)
+        let machine = field(&names.machine)
+        let totalMemoryMiB = physinfo.total_pages / pagesPerMiB
+        let freeMemoryMiB = (physinfo.free_pages - physinfo.outstanding_pages) / pagesPerMiB
         let fields: [(String, String)] = [
-            ("host", field(&names.nodename)),
-            ("release", field(&names.release)),
+            ("host", hostname),
+            ("release", release),
             ("version", field(&names.version)),
-            ("machine", field(&names.machine)),
+            ("machine", machine),
             ("nr_cpus", String(physinfo.nr_cpus)),
             ("max_cpu_id", String(physinfo.max_cpu_id)),
             ("nr_nodes", String(physinfo.nr_nodes)),
             ("cores_per_socket", String(physinfo.cores_per_socket)),
             ("threads_per_core", String(physinfo.threads_per_core)),
             ("virt_caps", virtCaps.joined(separator: " ")),
-            ("total_memory", String(physinfo.total_pages / pagesPerMiB)),
-            ("free_memory", String((physinfo.free_pages - physinfo.outstanding_pages) / pagesPerMiB)),
+            ("total_memory", String(totalMemoryMiB)),
+            ("free_memory", String(freeMemoryMiB)),
             ("xen_major", String(version.xen_version_major)),
             ("xen_minor", String(version.xen_version_minor)),
             ("xen_extra", string(version.xen_version_extra)),
@@ -65,12 +70,12 @@ public enum LibxlHostInfo {
         return XLInfo(
             fields: fields.map { XLInfo.Field(key: $0.0, value: $0.1) },
             xenVersion: xenVersion,
-            hostname: fields[0].1,
-            release: fields[1].1,
-            machine: fields[3].1,
+            hostname: hostname,
+            release: release,
+            machine: machine,
             cpus: Int(physinfo.nr_cpus),
-            totalMemoryMiB: Int(physinfo.total_pages / pagesPerMiB),
-            freeMemoryMiB: Int((physinfo.free_pages - physinfo.outstanding_pages) / pagesPerMiB),
+            totalMemoryMiB: Int(totalMemoryMiB),
+            freeMemoryMiB: Int(freeMemoryMiB),
             virtCaps: virtCaps,
             xenCaps: xenCaps
         )
