@@ -1,6 +1,8 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "xentest",
     platforms: [.macOS(.v15)],
@@ -12,40 +14,72 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
+    // The pipeline's layers, each a target, so that this list is the arrow diagram (README, Layout): a layer
+    // names only those below it, and no plan, run or report target names a backend or the lab.
     targets: [
+        // The command line: parsing, wiring, printing, signals, exit statuses. The only target that does those.
         .executableTarget(
             name: "xentest",
             dependencies: [
-                "XentestCore",
+                "XentestBackends", "XentestLab", "XentestReport", "XentestRun", "XentestPlan", "XentestSupport",
+                "XentestBackendXL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Xen in QEMU on this machine, its images from Debian packages, and the test guest built from them.
         .target(
-            name: "XentestCore",
-            dependencies: [
-                "Libvirt",
-                "CXenLight",
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            name: "XentestLab",
+            dependencies: ["XentestBackends", "XentestXLParsing", "XentestRun", "XentestPlan", "XentestSupport", logging]
         ),
+        // Backend selection: a value in, the xl or libvirt backend out.
+        .target(name: "XentestBackends", dependencies: ["XentestBackendXL", "XentestBackendLibvirt", "XentestRun"]),
+        // The toolstacks, known to the run only through its `Backend` protocol.
+        .target(
+            name: "XentestBackendXL",
+            dependencies: ["XentestXLParsing", "XentestRun", "XentestPlan", "XentestSupport", "CXenLight", logging]
+        ),
+        .target(
+            name: "XentestBackendLibvirt",
+            dependencies: ["XentestXLParsing", "XentestRun", "XentestPlan", "XentestSupport", "Libvirt", logging]
+        ),
+        // What Xen's `xl` prints, parsed into typed values: pure functions of captured text. Both toolstacks read
+        // dom0's `xl info` (libvirt's libxl driver leaves Xen's IOMMU and patch level out), and so does the lab.
+        .target(name: "XentestXLParsing", dependencies: ["XentestPlan"]),
+        // Pure renderers of a run's result (and of a plan's listing).
+        .target(name: "XentestReport", dependencies: ["XentestRun", "XentestPlan", "XentestSupport"]),
+        // Planner, runner, events, the result's fold, journal, results directory; the `Backend` protocol.
+        .target(name: "XentestRun", dependencies: ["XentestPlan", "XentestSupport", logging]),
+        // Plans, host files and host facts: the model, the loader and its diagnostics.
+        .target(name: "XentestPlan", dependencies: ["XentestSupport", .product(name: "Yams", package: "Yams")]),
+        // What every layer shares: durations and deadlines, commands and their evidence, file writes, coders.
+        .target(name: "XentestSupport"),
         .target(name: "Libvirt", dependencies: ["CLibvirt"]),
         // Benchmarks of the harness against the raw C API (benchmarks/README.md); not part of the product.
         .executableTarget(
             name: "xentest-bench",
-            dependencies: ["XentestCore", "Libvirt", "CLibvirt"],
+            dependencies: [
+                "XentestBackendLibvirt", "XentestReport", "XentestRun", "XentestPlan", "XentestSupport", "Libvirt",
+                "CLibvirt", logging,
+            ],
             path: "benchmarks/Sources/xentest-bench"
         ),
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(
-            name: "XentestCoreTests",
-            dependencies: ["XentestCore", "Libvirt"],
+            name: "XentestLibraryTests",
+            dependencies: [
+                "XentestLab", "XentestBackends", "XentestBackendXL", "XentestBackendLibvirt", "XentestXLParsing",
+                "XentestReport",
+                "XentestRun", "XentestPlan", "XentestSupport", "Libvirt", logging,
+            ],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "xentestTests", dependencies: ["XentestCore"]),
+        .testTarget(
+            name: "xentestTests",
+            dependencies: ["XentestBackendXL", "XentestReport", "XentestRun", "XentestPlan", "XentestSupport"]
+        ),
     ]
 )
 

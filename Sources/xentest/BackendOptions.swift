@@ -1,5 +1,7 @@
 import ArgumentParser
-import XentestCore
+import XentestBackends
+import XentestPlan
+import XentestSupport
 
 /// Which host and toolstack a command works on (`xentest run`, `xentest facts`): xl here or over SSH, or a libvirt
 /// URI, and the host file.
@@ -36,12 +38,9 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// Sets the backend choices of `options`.
-    func apply(to options: inout RunOptions) {
-        options.backend = backend
-        options.connect = connect
-        options.hostConfigPath = hostConfig
-        options.hostShell = host.flatMap(SSHCommandRunner.init(url:))
+    /// The backend these options name.
+    var selection: BackendSelection {
+        BackendSelection(kind: backend, connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))
     }
 }
 

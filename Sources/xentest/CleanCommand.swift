@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestBackends
+import XentestRun
+import XentestSupport
 
 struct CleanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,14 +21,19 @@ struct CleanCommand: AsyncParsableCommand {
     var dryRun = false
 
     func run() async throws {
-        let backend: any Backend
-        do {
-            backend = try CleanJob.backend(connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-            throw ExitCode(2)
+        let selection = BackendSelection(connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))
+        let backend = try makeBackend(selection, advice: .clean)
+        let report = await CleanJob.execute(backend: backend, dryRun: dryRun)
+        if let error = report.listingError {
+            Console.error("error: cannot list leftovers: \(error)")
+        } else if report.found.isEmpty {
+            Console.error("nothing to clean: no xentest-* domains or networks")
+        } else if dryRun {
+            Console.out(report.found.map { "would remove \($0)\n" }.joined())
+        } else {
+            Console.out(report.removed.map { "removed \($0)\n" }.joined())
+            Console.error(report.failures.map { "error: cannot remove \($0.name): \($0.error)" })
         }
-        let status = await CleanJob.execute(backend: backend, dryRun: dryRun)
-        if status != 0 { throw ExitCode(status) }
+        try endUnlessSuccess(report.status)
     }
 }

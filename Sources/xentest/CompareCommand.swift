@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestReport
+import XentestRun
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +37,7 @@ struct CompareCommand: ParsableCommand {
                 results.append(try RunResult.load(run: run))
             } catch {
                 FileHandle.standardError.write(Data("error: cannot read the run \(error)\n".utf8))
-                throw ExitCode(2)
+                throw ExitCode(XentestExitStatus.unusable)
             }
         }
         let comparison = RunComparison(results)
@@ -46,6 +47,6 @@ struct CompareCommand: ParsableCommand {
         } else {
             print(text, terminator: "")
         }
-        if failOnDifference && !comparison.differences.isEmpty { throw ExitCode(1) }
+        if failOnDifference && !comparison.differences.isEmpty { throw ExitCode(XentestExitStatus.failed) }
     }
 }

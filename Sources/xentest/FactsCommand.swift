@@ -1,5 +1,6 @@
 import ArgumentParser
-import XentestCore
+import XentestReport
+import XentestRun
 
 struct FactsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,9 +23,17 @@ struct FactsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var options = RunOptions(plan: "")
-        target.apply(to: &options)
-        let status = await RunJob.facts(options, json: json)
-        if status != 0 { throw ExitCode(status) }
+        let backend = try makeBackend(target.selection, advice: .facts)
+        do {
+            let host = try RunJob.hostConfig(target.hostConfig, backend: backend)
+            let facts = try await backend.collectFacts(host: host)
+            Console.out(json ? HostFactsRenderer.json(facts) : HostFactsRenderer.text(facts))
+        } catch let error as RunNotStarted {
+            Console.error(error.lines)
+            throw ExitCode(error.status)
+        } catch {
+            Console.error("error: cannot collect the host's facts through \(backend.kind.rawValue): \(error)")
+            throw ExitCode(XentestExitStatus.unusable)
+        }
     }
 }

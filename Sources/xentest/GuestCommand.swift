@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestLab
+import XentestRun
 
 struct GuestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,7 +39,7 @@ struct GuestBuildCommand: AsyncParsableCommand {
     func run() async throws {
         let builder = TestGuestBuilder(
             packages: DebianPackageCache(root: packageCache ?? DebianPackageCache.defaultRoot),
-            progress: { printProgress($0) }
+            progress: { Console.error($0) }
         )
         let result: TestGuestBuilder.Result
         do {
@@ -47,8 +48,8 @@ struct GuestBuildCommand: AsyncParsableCommand {
                 outputDirectory: absolutePath(out ?? TestGuestBuilder.defaultOutputDirectory)
             )
         } catch {
-            printProgress("error: \(error)")
-            throw ExitCode(2)
+            Console.error("error: \(error)")
+            throw ExitCode(XentestExitStatus.unusable)
         }
         var notes = String(
             format: "built in %.1f s: initramfs %.2f MB, %d module files",
@@ -58,14 +59,12 @@ struct GuestBuildCommand: AsyncParsableCommand {
         )
         if !result.builtin.isEmpty { notes += "; built into the kernel: \(result.builtin.joined(separator: " "))" }
         if !result.absent.isEmpty { notes += "; not in this kernel: \(result.absent.joined(separator: " "))" }
-        printProgress(notes)
+        Console.error(notes)
         print(result.hostFileLines(), terminator: "")
     }
 }
 
 /// Writes a progress line to stderr.
-func printProgress(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-
 /// `path` made absolute against the current folder.
 func absolutePath(_ path: String) -> String {
     path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path

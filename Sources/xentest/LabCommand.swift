@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestLab
+import XentestPlan
+import XentestRun
+import XentestSupport
 
 struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +36,7 @@ struct LabFolderOptions: ParsableArguments {
         Lab(
             paths: LabPaths(root: labDirectory ?? LabPaths.defaultRoot),
             packages: DebianPackageCache(root: packageCache ?? DebianPackageCache.defaultRoot),
-            progress: { printProgress($0) }
+            progress: { Console.error($0) }
         )
     }
 }
@@ -70,8 +73,8 @@ struct LabUpCommand: AsyncParsableCommand {
         do {
             report = try await lab.up(rebuild: rebuild, bootTimeout: boot.duration)
         } catch {
-            printProgress("error: \(error)")
-            throw ExitCode(2)
+            Console.error("error: \(error)")
+            throw ExitCode(XentestExitStatus.unusable)
         }
         if report.started {
             let version = report.xenVersion.map { "Xen \($0), " } ?? ""
@@ -95,7 +98,7 @@ struct LabStatusCommand: AsyncParsableCommand {
         let lab = folder.lab()
         let status = lab.status()
         print(lab.describe(status), terminator: "")
-        if case .stopped = status { throw ExitCode(3) }
+        if case .stopped = status { throw ExitCode(XentestExitStatus.notRunning) }
     }
 }
 
@@ -112,8 +115,8 @@ struct LabDownCommand: AsyncParsableCommand {
         do {
             report = try await folder.lab().down()
         } catch {
-            printProgress("error: \(error)")
-            throw ExitCode(2)
+            Console.error("error: \(error)")
+            throw ExitCode(XentestExitStatus.unusable)
         }
         switch report {
         case .stopped(let pid, let killed):
@@ -146,9 +149,21 @@ struct LabRunCommand: AsyncParsableCommand {
     @OptionGroup var reporting: RunReportingOptions
 
     func run() async throws {
+        let target: Lab.RunTarget
+        do {
+            target = try await folder.lab().runTarget(backend: backend, bootTimeout: boot.duration)
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(XentestExitStatus.unusable)
+        }
+        if let seconds = target.bootSeconds { Console.error(String(format: "lab up: booted in %.1f s", seconds)) }
         var options = try reporting.runOptions(plan: plan)
-        options.backend = backend
-        let status = await folder.lab().run(options, bootTimeout: boot.duration, logger: reporting.logger)
-        if status != 0 { throw ExitCode(status) }
+        options.hostConfigPath = target.hostConfigPath
+        try await PlanRun(
+            options: options,
+            selection: target.selection,
+            reports: try reporting.reports(),
+            logger: reporting.logger
+        ).execute()
     }
 }

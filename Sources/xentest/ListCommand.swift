@@ -1,5 +1,6 @@
 import ArgumentParser
-import XentestCore
+import XentestPlan
+import XentestReport
 
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

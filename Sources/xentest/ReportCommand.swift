@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestReport
+import XentestRun
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,7 @@ struct ReportCommand: ParsableCommand {
             result = try RunResult.load(run: runDirectory)
         } catch {
             FileHandle.standardError.write(Data("error: cannot read the run \(error)\n".utf8))
-            throw ExitCode(2)
+            throw ExitCode(XentestExitStatus.unusable)
         }
         let text = format.render(result)
         if let output {

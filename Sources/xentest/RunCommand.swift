@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestRun
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,10 +32,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         var options = try reporting.runOptions(plan: plan)
-        target.apply(to: &options)
-        options.dryRun = dryRun
-        let status = await RunJob.execute(options, logger: reporting.logger)
-        if status != 0 { throw ExitCode(status) }
+        options.hostConfigPath = target.hostConfig
+        try await PlanRun(
+            options: options,
+            selection: target.selection,
+            reports: try reporting.reports(),
+            dryRun: dryRun,
+            logger: reporting.logger
+        ).execute()
     }
 }
-

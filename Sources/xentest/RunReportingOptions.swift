@@ -1,6 +1,9 @@
 import ArgumentParser
 import Logging
-import XentestCore
+import XentestPlan
+import XentestReport
+import XentestRun
+import XentestSupport
 
 /// The options every command that runs a plan shares (`xentest run`, `xentest lab run`): which cases, where the
 /// results go, which extra reports, the run's time limit, the baseline, and logging.
@@ -53,7 +56,6 @@ struct RunReportingOptions: ParsableArguments {
             plan: plan,
             only: only,
             resultsRoot: results,
-            reports: try reports(),
             runTimeout: timeout.flatMap { PlanDuration(parsing: $0) },
             baselinePath: baseline
         )

@@ -1,5 +1,6 @@
 import ArgumentParser
-import XentestCore
+import XentestBackendXL
+import XentestPlan
 
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

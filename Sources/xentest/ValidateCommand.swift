@@ -1,5 +1,6 @@
 import ArgumentParser
-import XentestCore
+import XentestPlan
+import XentestRun
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,10 +26,10 @@ struct ValidateCommand: ParsableCommand {
         for plan in plans {
             do {
                 let (loaded, warnings) = try PlanLoader().load(nameOrPath: plan)
-                printDiagnostics(warnings)
+                Console.diagnostics(warnings)
                 print("\(loaded.path): ok, \(loaded.cases.count) case\(loaded.cases.count == 1 ? "" : "s")")
             } catch {
-                printDiagnostics(error.diagnostics)
+                Console.diagnostics(error.diagnostics)
                 failed = true
             }
         }
@@ -37,10 +38,10 @@ struct ValidateCommand: ParsableCommand {
                 _ = try HostConfig.load(path: hostConfig)
                 print("\(hostConfig): ok")
             } catch {
-                printDiagnostics(error.diagnostics)
+                Console.diagnostics(error.diagnostics)
                 failed = true
             }
         }
-        if failed { throw ExitCode(2) }
+        if failed { throw ExitCode(XentestExitStatus.unusable) }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import XentestCore
+import XentestPlan
+import XentestRun
+import XentestSupport
 
 @main
 struct Xentest: AsyncParsableCommand {
@@ -21,6 +23,8 @@ struct Xentest: AsyncParsableCommand {
 
     /// Parses and runs, with usage errors exiting 2 (as plan errors do) rather than ArgumentParser's 64.
     static func main() async {
+        // A reader that goes away (`xentest show rc6 | head`) makes a write fail, not SIGPIPE end xentest.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -30,30 +34,23 @@ struct Xentest: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
+                Console.error(fullMessage(for: error))
+                Foundation.exit(XentestExitStatus.unusable.rawValue)
             }
             exit(withError: error)
         }
     }
 }
 
-/// Prints diagnostics compiler-style on stderr.
-func printDiagnostics(_ diagnostics: [Diagnostic]) {
-    guard !diagnostics.isEmpty else { return }
-    let text = diagnostics.map(\.description).joined(separator: "\n") + "\n"
-    FileHandle.standardError.write(Data(text.utf8))
-}
-
 /// Loads a plan, printing every problem and exiting 2 when it has errors.
 func loadPlanOrExit(_ nameOrPath: String) throws -> Plan {
     do {
         let (plan, warnings) = try PlanLoader().load(nameOrPath: nameOrPath)
-        printDiagnostics(warnings)
+        Console.diagnostics(warnings)
         return plan
     } catch {
-        printDiagnostics(error.diagnostics)
-        throw ExitCode(2)
+        Console.diagnostics(error.diagnostics)
+        throw ExitCode(XentestExitStatus.unusable)
     }
 }
 
@@ -62,7 +59,7 @@ func loadHostConfigOrExit(_ path: String) throws -> HostConfig {
     do {
         return try HostConfig.load(path: path)
     } catch {
-        printDiagnostics(error.diagnostics)
-        throw ExitCode(2)
+        Console.diagnostics(error.diagnostics)
+        throw ExitCode(XentestExitStatus.unusable)
     }
 }

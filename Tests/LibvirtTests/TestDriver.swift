@@ -25,7 +25,7 @@ func openTestDriver(readOnly: Bool = false) throws -> LibvirtConnection {
 /// benchmark use it too).
 let testHostXML: String = {
     let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("XentestCoreTests/Fixtures/hosts/testhost.xml")
+        .appendingPathComponent("XentestLibraryTests/Fixtures/hosts/testhost.xml")
     guard let text = try? String(contentsOf: file, encoding: .utf8) else {
         fatalError("cannot read the test host \(file.path)")
     }

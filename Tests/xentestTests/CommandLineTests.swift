@@ -1,11 +1,15 @@
 import Foundation
 import Testing
-import XentestCore
+import XentestBackendXL
+import XentestPlan
+import XentestReport
+import XentestRun
+import XentestSupport
 
 /// The `xentest` binary as a user runs it: output, stdout/stderr split and exit status.
 @Suite("xentest command line: --version, --help, validate, list, show") struct CommandLineTests {
     static let root = XentestProcess.repositoryRoot
-    static let fixtures = root.appendingPathComponent("Tests/XentestCoreTests/Fixtures/plans")
+    static let fixtures = root.appendingPathComponent("Tests/XentestLibraryTests/Fixtures/plans")
     static let brokenPlan = fixtures.appendingPathComponent("invalid/many-problems.yaml").path
     static let labHost = fixtures.appendingPathComponent("hosts/lab-host.yaml").path
     static let testplans = root.appendingPathComponent("testplans").path

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-import XentestCore
+import XentestPlan
+import XentestReport
+import XentestRun
+import XentestSupport
 
 /// A private simulated host for libvirt's test driver (fresh state per process) and a scratch results folder.
 final class RunScratch {
@@ -11,7 +14,7 @@ final class RunScratch {
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("xentest-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let host = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestCoreTests/Fixtures/hosts/testhost.xml")
+        let host = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml")
         try FileManager.default.copyItem(at: host, to: root.appendingPathComponent("host.xml"))
     }
 
@@ -81,7 +84,7 @@ struct RunCommandTests {
         let scratch = try RunScratch()
         let ran = try await XentestProcess.run(["run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results])
         #expect(ran.status == 0, "\(ran.stderr)")
-        let lab = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestCoreTests/Fixtures/runs/rc6-xl-lab.jsonl").path
+        let lab = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestLibraryTests/Fixtures/runs/rc6-xl-lab.jsonl").path
         let table = scratch.root.appendingPathComponent("backends.md").path
         let compared = try await XentestProcess.run(["compare", try scratch.runDirectory(), lab, "--output", table, "--fail-on-difference"])
         #expect(compared.status == 0, "\(compared.stderr)")

@@ -2,7 +2,11 @@ import Foundation
 import Libvirt
 import Logging
 import Synchronization
-import XentestCore
+import XentestBackendLibvirt
+import XentestPlan
+import XentestReport
+import XentestRun
+import XentestSupport
 
 /// Where the runner's events go during a measured run.
 enum EventSink: String, Codable, CaseIterable {
@@ -133,7 +137,7 @@ enum Harness {
             let seconds = secondsSince(start)
             guard let result = results.result() else { throw BenchError("the run of \(plan.name) recorded nothing") }
             let reportStart = ContinuousClock.now
-            try results.writeReports(result)
+            try RunReports.write(result, into: results.path)
             let reportSeconds = secondsSince(reportStart)
             if let problem = results.problems.first {
                 throw BenchError("the results directory had problems: \(problem)")

@@ -1,8 +1,11 @@
 import Foundation
-import XentestCore
+import XentestBackendLibvirt
+import XentestPlan
+import XentestRun
+import XentestSupport
 
 /// Where the journal sink's time goes: the events of one recorded run, fed again to ResultsDirectory.record and
-/// to its parts on their own (Sources/XentestCore/Run/ResultsDirectory.swift, `record`).
+/// to its parts on their own (Sources/XentestRun/ResultsDirectory.swift, `record`).
 struct JournalBreakdown: Codable {
     var events: Int
     var caseEnds: Int

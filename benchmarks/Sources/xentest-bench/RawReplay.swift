@@ -1,6 +1,9 @@
 import CLibvirt
 import Foundation
-import XentestCore
+import XentestBackendLibvirt
+import XentestPlan
+import XentestRun
+import XentestSupport
 
 /// What the raw C API replay measured.
 struct RawMeasurement: Codable {

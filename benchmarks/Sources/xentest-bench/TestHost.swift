@@ -1,6 +1,10 @@
 import Foundation
+import XentestBackendLibvirt
+import XentestPlan
+import XentestRun
+import XentestSupport
 
-/// The private host the benchmark runs on: the content of Tests/XentestCoreTests/Fixtures/hosts/testhost.xml.
+/// The private host the benchmark runs on: the content of Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml.
 ///
 /// Opening `test:///ABS/PATH.xml` gives every connection fresh state, so each run starts from the same host.
 /// The predefined running domain `resident` is what the virsh measurement in libvirt-ops.sh acts on, since it
@@ -10,7 +14,7 @@ enum TestHost {
     static var xml: String {
         let file = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/XentestCoreTests/Fixtures/hosts/testhost.xml")
+            .deletingLastPathComponent().appendingPathComponent("Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml")
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             fatalError("xentest-bench: cannot read \(file.path): run it from a checkout of the project")
         }

@@ -1,0 +1,110 @@
+import XentestPlan
+import XentestXLParsing
+import XentestRun
+import XentestSupport
+/// Renders a plan as Markdown test instructions, with the commands a tester would type by hand: what the
+/// TestDay wiki page of instructions used to be.
+public enum PlanInstructionsRenderer {
+    /// The instructions; `host` fills in devices, bridge and guest files where the tester has a host file.
+    public static func render(_ plan: Plan, host: HostConfig = .empty(source: "none")) -> String {
+        var out: [String] = []
+        out.append("# \(plan.title)")
+        out.append("")
+        out.append("Release under test: **\(plan.release)**. Plan `\(plan.name)`: \(plan.cases.count) cases in "
+            + "\(plan.areas.count) areas (\(plan.areas.joined(separator: ", "))).")
+        if let summary = plan.summary {
+            out += ["", summary.trimmingCharacters(in: .whitespacesAndNewlines)]
+        }
+        out += [
+            "",
+            "## Before you start",
+            "",
+            "- Run the commands as root in dom0. Every guest is named `xentest-CASE`; destroy it if a case stops "
+                + "half-way (`xl destroy xentest-CASE`).",
+            "- Values in CAPITALS come from your host file (`xentest run --host-config FILE`): the PCI device "
+                + "for each role, the bridge, the test guest's kernel and ramdisk.",
+            "- Or let xentest do all of this: `xentest run \(plan.name)`.",
+        ]
+        for area in plan.areas {
+            out += ["", "## \(area)"]
+            for testCase in plan.cases where testCase.area == area {
+                out += [""] + renderCase(testCase, host: host)
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func renderCase(_ testCase: TestCase, host: HostConfig) -> [String] {
+        var out = ["### \(testCase.title)", ""]
+        var facts = ["id `\(testCase.id)`", "runs on " + testCase.backends.map(\.rawValue).joined(separator: " and ")]
+        if !testCase.tags.isEmpty { facts.append("tags: " + testCase.tags.joined(separator: ", ")) }
+        out.append(facts.joined(separator: "; ") + ".")
+        if !testCase.requirements.isEmpty {
+            out.append("Needs: " + testCase.requirements.map { "`\($0)`" }.joined(separator: ", ") + ".")
+        }
+        if let description = testCase.description {
+            out += ["", description.trimmingCharacters(in: .whitespacesAndNewlines)]
+        }
+        for issue in testCase.knownIssues {
+            var line = "> **Known issue**: \(issue.summary)"
+            var scope: [String] = []
+            if let xen = issue.xen { scope.append("Xen \(xen)") }
+            if !issue.backends.isEmpty { scope.append("backend " + issue.backends.map(\.rawValue).joined(separator: ", ")) }
+            if !issue.drivers.isEmpty { scope.append("driver " + issue.drivers.joined(separator: ", ")) }
+            if !scope.isEmpty { line += " (applies to \(scope.joined(separator: "; ")))" }
+            if let link = issue.link { line += " [\(link)](\(link))" }
+            let failure = issue.failureMatches.map { "A failure matching `\($0)`" } ?? "A failure here"
+            out += ["", line + ". \(failure) is expected (xfail); a pass is news (xpass)."]
+        }
+        let domainName = "xentest-\(testCase.id)"
+        let configPath = "\(domainName).cfg"
+        let guest = testCase.guest.map { GuestInstance(domainName: domainName, spec: $0, host: host) }
+        if let guest {
+            out += ["", "Write `\(configPath)`:", "", "```", XLConfigRenderer.render(guest).trimmingSuffixNewline(), "```"]
+        }
+        out += ["", "Steps:", ""]
+        var context = XLStepContext(guest: guest, host: host, configPath: configPath, ignoreHostCPUCount: false)
+        for (index, step) in testCase.steps.enumerated() {
+            var line = "\(index + 1). " + instruction(for: step, context: context) + " Expect: " + expectationText(step) + "."
+            if let retry = step.retryFor { line += " (Allow up to \(retry).)" }
+            if let note = step.note { line += " " + note }
+            out.append(line)
+            if case .networkAttach = step.action { context.attachedNICs += 1 }
+            if case .networkDetach = step.action { context.attachedNICs -= 1 }
+        }
+        return out
+    }
+
+    static func instruction(for step: Step, context: XLStepContext) -> String {
+        let name = context.guest?.domainName ?? "GUEST"
+        if let command = XLCommand.forAction(step.action, context: context, timeout: step.timeout) {
+            return "`\(command)`."
+        }
+        switch step.action {
+        case .waitForState(let state): return "Watch `xl list \(name)` until the guest is \(state.rawValue)."
+        case .guestExec(let command):
+            return "In the guest's console (`xl console \(name)`, leave with Ctrl-]) run `\(command)`."
+        case .ping(.guest):
+            return "`ping -c 3 \(context.host.guestAddress ?? "GUEST_ADDRESS")` from dom0."
+        case .ping(.host):
+            return "In the guest's console run `ping -c 3 \(context.host.hostAddress ?? "HOST_ADDRESS")`."
+        case .xenstoreRead(let path):
+            let concrete = path.replacingOccurrences(of: "{domid}", with: "$(xl domid \(name))")
+            return "`xenstore-read \(concrete)`."
+        default: return "`\(step.action.label)`."
+        }
+    }
+
+    static func expectationText(_ step: Step) -> String {
+        switch (step.action, step.expectation) {
+        case (.waitForState(let state), .succeeds): "it is \(state.rawValue) within \(step.timeout)"
+        case (.ping, .succeeds): "replies come back"
+        case (_, .state(.gone)): "the guest is no longer listed"
+        default: step.expectation.description
+        }
+    }
+}
+
+extension String {
+    func trimmingSuffixNewline() -> String { hasSuffix("\n") ? String(dropLast()) : self }
+}

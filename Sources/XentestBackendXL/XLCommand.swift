@@ -1,0 +1,83 @@
+import XentestPlan
+import XentestXLParsing
+import XentestRun
+import XentestSupport
+/// One `xl` (or other dom0 tool) invocation as a value: argv and time limit, never a shell string.
+public struct XLCommand: Sendable, Hashable, CustomStringConvertible {
+    /// The program and its arguments.
+    public var argv: [String]
+    /// How long it may run before it is killed.
+    public var timeout: PlanDuration
+
+    /// An invocation of `argv`.
+    public init(_ argv: [String], timeout: PlanDuration = .seconds(30)) {
+        self.argv = argv
+        self.timeout = timeout
+    }
+
+    /// The command as a tester would type it; arguments quoted only where a shell would need it.
+    public var description: String { argv.map(shellQuoted).joined(separator: " ") }
+}
+
+/// What an xl step needs to know beyond the plan: the concrete guest and the state the case has built up.
+public struct XLStepContext: Sendable {
+    public var guest: GuestInstance?
+    public var host: HostConfig
+    /// Where the guest's xl.cfg is written.
+    public var configPath: String
+    /// Interfaces attached by `network-attach` so far (detach takes the last).
+    public var attachedNICs: Int
+    /// Pass `-i` to `vcpu-set` so xl does not refuse more vCPUs than physical CPUs (xl 4.5 and later).
+    public var ignoreHostCPUCount: Bool
+
+    /// A context for `guest` on `host`.
+    public init(
+        guest: GuestInstance?,
+        host: HostConfig,
+        configPath: String,
+        attachedNICs: Int = 0,
+        ignoreHostCPUCount: Bool = true
+    ) {
+        self.guest = guest
+        self.host = host
+        self.configPath = configPath
+        self.attachedNICs = attachedNICs
+        self.ignoreHostCPUCount = ignoreHostCPUCount
+    }
+}
+
+extension XLCommand {
+    /// The xl command an action maps to; nil for actions that are not one xl call (waits, in-guest commands,
+    /// pings, xenstore reads need the domain id first).
+    public static func forAction(_ action: Action, context: XLStepContext, timeout: PlanDuration) -> XLCommand? {
+        let name = context.guest?.domainName ?? "GUEST"
+        func address(_ role: String) -> String { context.host.pciDevices[role]?.address.description ?? "PCI_\(role)" }
+        let argv: [String]
+        switch action {
+        case .create(let paused): argv = ["xl", "create"] + (paused ? ["-p"] : []) + [context.configPath]
+        case .destroy: argv = ["xl", "destroy", name]
+        case .shutdown: argv = ["xl", "shutdown", "-w", name]
+        case .pause: argv = ["xl", "pause", name]
+        case .unpause: argv = ["xl", "unpause", name]
+        case .list: argv = ["xl", "list", name]
+        case .vcpuSet(let count):
+            argv = ["xl", "vcpu-set"] + (context.ignoreHostCPUCount ? ["-i"] : []) + [name, String(count)]
+        case .vcpuList: argv = ["xl", "vcpu-list", name]
+        case .pciAssignableAdd(let role): argv = ["xl", "pci-assignable-add", address(role)]
+        case .pciAssignableRemove(let role): argv = ["xl", "pci-assignable-remove", "-r", address(role)]
+        case .pciAssignableList: argv = ["xl", "pci-assignable-list"]
+        case .pciAttach(let role): argv = ["xl", "pci-attach", name, address(role)]
+        case .pciDetach(let role): argv = ["xl", "pci-detach", name, address(role)]
+        case .pciList: argv = ["xl", "pci-list", name]
+        case .networkAttach:
+            let mac = context.guest?.macAddress(nic: (context.guest?.spec.nics ?? 0) + context.attachedNICs) ?? "MAC"
+            argv = ["xl", "network-attach", name, "bridge=\(context.guest?.bridge ?? "BRIDGE")", "mac=\(mac)"]
+        case .networkDetach:
+            let index = (context.guest?.spec.nics ?? 0) + max(0, context.attachedNICs - 1)
+            argv = ["xl", "network-detach", name, context.guest?.macAddress(nic: index) ?? "MAC"]
+        case .networkList: argv = ["xl", "network-list", name]
+        case .waitForState, .guestExec, .ping, .xenstoreRead: return nil
+        }
+        return XLCommand(argv, timeout: timeout)
+    }
+}

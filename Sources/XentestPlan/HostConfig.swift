@@ -1,0 +1,155 @@
+import Foundation
+import Yams
+import XentestSupport
+
+/// What the tester offers a run on this host: PCI devices by role, the bridge, the test guest.
+///
+/// Plans say *what* to test; this file says *which* device and network to use. A case that needs a role this
+/// file does not name is skipped with that reason.
+public struct HostConfig: Sendable, Hashable {
+    /// A PCI device offered for passthrough.
+    public struct PCIDevice: Sendable, Hashable {
+        public var address: PCIAddress
+        /// Whether it has a large BAR (a graphics card with much video RAM), for cases that need one.
+        public var largeBar: Bool
+    }
+
+    /// PCI devices by role (`nic`, `gpu`).
+    public var pciDevices: [String: PCIDevice]
+    /// The bridge guests' network interfaces join (`xenbr0`).
+    public var bridge: String?
+    /// A libvirt network to use instead of the bridge with the libvirt backend.
+    public var libvirtNetwork: String?
+    /// dom0's address on the bridge, for pings from the guest.
+    public var hostAddress: String?
+    /// The test guest's address on the bridge, for pings to the guest.
+    public var guestAddress: String?
+    /// The test guest's kernel.
+    public var guestKernel: String?
+    /// The test guest's initramfs.
+    public var guestRamdisk: String?
+    /// Extra kernel command line for the test guest.
+    public var guestCommandLine: String?
+    /// Where it came from (`built-in default for test:///default`, or a path).
+    public var source: String
+
+    /// A host file that offers nothing: every case needing a device, bridge or test guest is skipped.
+    public static func empty(source: String) -> HostConfig {
+        HostConfig(pciDevices: [:], source: source)
+    }
+
+    /// The built-in host for libvirt's test driver: its default network, no devices, no test guest.
+    public static let testDriverDefault = HostConfig(
+        pciDevices: [:],
+        bridge: "virbr0",
+        libvirtNetwork: "default",
+        source: "built-in host file for libvirt's test driver"
+    )
+
+    /// A host config from its parts; everything not given is not offered.
+    public init(
+        pciDevices: [String: PCIDevice],
+        bridge: String? = nil,
+        libvirtNetwork: String? = nil,
+        hostAddress: String? = nil,
+        guestAddress: String? = nil,
+        guestKernel: String? = nil,
+        guestRamdisk: String? = nil,
+        guestCommandLine: String? = nil,
+        source: String
+    ) {
+        self.pciDevices = pciDevices
+        self.bridge = bridge
+        self.libvirtNetwork = libvirtNetwork
+        self.hostAddress = hostAddress
+        self.guestAddress = guestAddress
+        self.guestKernel = guestKernel
+        self.guestRamdisk = guestRamdisk
+        self.guestCommandLine = guestCommandLine
+        self.source = source
+    }
+
+    static let keys = [
+        "pci-devices", "bridge", "libvirt-network", "host-address", "guest-address", "guest-kernel", "guest-ramdisk",
+        "guest-cmdline",
+    ]
+
+    /// Loads and checks a host file; throws every problem at once.
+    public static func load(path: String) throws(DiagnosticsError) -> HostConfig {
+        var diagnostics: [Diagnostic] = []
+        let source = YAMLSource.load(path: path, diagnostics: &diagnostics)
+        let reader = YAMLReader(file: path)
+        var config = HostConfig.empty(source: path)
+        if let root = source.root, let fields = reader.mapping(root, "the host file", allowed: keys) {
+            config = read(fields, reader: reader, source: path)
+        }
+        diagnostics += reader.diagnostics
+        guard !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics.sortedBySource()) }
+        return config
+    }
+
+    private static func read(_ fields: Fields, reader: YAMLReader, source: String) -> HostConfig {
+        var config = HostConfig.empty(source: source)
+        if let devices = fields["pci-devices"] {
+            var seen: [PCIAddress: String] = [:]
+            for entry in reader.namedEntries(devices, "pci-devices") {
+                guard YAMLReader.isName(entry.name) else {
+                    reader.error("role '\(entry.name)' is not a valid name", at: entry.keyNode)
+                    continue
+                }
+                var largeBar = false
+                var addressNode = entry.value
+                if case .mapping = entry.value {
+                    guard
+                        let device = reader.mapping(
+                            entry.value,
+                            "pci device '\(entry.name)'",
+                            allowed: ["address", "large-bar"],
+                            required: ["address"]
+                        ), let node = device["address"]
+                    else { continue }
+                    addressNode = node
+                    largeBar = device["large-bar"].flatMap { reader.bool($0, "large-bar") } ?? false
+                }
+                guard let address = reader.parsed(addressNode, "address of '\(entry.name)'", PCIAddress.parse) else {
+                    continue
+                }
+                if let other = seen[address] {
+                    reader.error("\(address) is already offered as '\(other)'", at: addressNode)
+                    continue
+                }
+                seen[address] = entry.name
+                config.pciDevices[entry.name] = PCIDevice(address: address, largeBar: largeBar)
+            }
+        }
+        func text(_ key: String) -> String? { fields[key].flatMap { reader.string($0, key) } }
+        config.bridge = text("bridge")
+        config.libvirtNetwork = text("libvirt-network")
+        config.hostAddress = text("host-address")
+        config.guestAddress = text("guest-address")
+        config.guestKernel = text("guest-kernel")
+        config.guestRamdisk = text("guest-ramdisk")
+        config.guestCommandLine = text("guest-cmdline")
+        for key in ["host-address", "guest-address"] {
+            if let node = fields[key], let value = text(key), !isIPv4(value) {
+                reader.error("\(key) '\(value)' is not an IPv4 address such as 10.0.0.1", at: node)
+            }
+        }
+        if let bridge = config.bridge, let node = fields["bridge"],
+            bridge.count > 15 || bridge.contains("/") || bridge.contains(" ")
+        {
+            reader.error("bridge '\(bridge)' is not a valid interface name (15 characters, no '/' or spaces)", at: node)
+        }
+        return config
+    }
+
+    private static func isIPv4(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        // Digits only: Int(_:) alone also takes a sign ("+1.2.3.4", "1.2.3.-0").
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                (1...3).contains(part.utf8.count) && part.utf8.allSatisfy { (0x30...0x39).contains($0) }
+                    && Int(part)! <= 255
+            }
+    }
+}

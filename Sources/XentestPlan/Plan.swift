@@ -1,0 +1,286 @@
+import XentestSupport
+/// A validated test plan: what to test for one release, immutable once loaded.
+public struct Plan: Sendable {
+    /// The plan's short name: the file name without `.yaml` (`rc6`).
+    public var name: String
+    /// The file it was loaded from.
+    public var path: String
+    /// The release under test, as the release manager writes it (`4.3.0-rc6`).
+    public var release: String
+    /// A one-line title (`Xen 4.3 RC6 TestDay`).
+    public var title: String
+    /// What the release asks testers to look at; Markdown.
+    public var summary: String?
+    /// The cases in plan order (includes inlined where they stand).
+    public var cases: [TestCase]
+
+    /// The case with `id`, if any.
+    public func testCase(_ id: String) -> TestCase? { cases.first { $0.id == id } }
+
+    /// The areas in first-seen order.
+    public var areas: [String] {
+        var seen: [String] = []
+        for testCase in cases where !seen.contains(testCase.area) { seen.append(testCase.area) }
+        return seen
+    }
+}
+
+/// The toolstacks a case can run through.
+public enum BackendKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case xl, libvirt
+
+    public static func < (lhs: BackendKind, rhs: BackendKind) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One test case: a guest, steps to run against it, and what the host must offer.
+public struct TestCase: Sendable, Identifiable {
+    /// Stable id, used in reports and baselines.
+    public var id: String
+    public var title: String
+    /// The area it belongs to (`pci-passthrough`, `cpu-hotplug`, `network`, `lifecycle`).
+    public var area: String
+    public var tags: [String]
+    /// More words for the tester; Markdown.
+    public var description: String?
+    /// Explicit prerequisites and those implied by the guest and steps, without repeats.
+    public var requirements: [Requirement]
+    /// The toolstacks it runs on, sorted.
+    public var backends: [BackendKind]
+    /// The guest every step acts on; nil for a case that acts on the host only.
+    public var guest: GuestSpec?
+    public var steps: [Step]
+    /// Expected failures: when one applies to the run, a failure reports `xfail` and a pass `xpass`.
+    public var knownIssues: [KnownIssue]
+    /// The whole case's time limit.
+    public var timeout: PlanDuration
+    /// Where the case starts in its file.
+    public var location: SourceLocation
+}
+
+/// The kinds of guest Xen runs.
+public enum GuestType: String, Sendable, Hashable, Codable, CaseIterable {
+    case pv, pvh, hvm
+}
+
+/// A toolstack-neutral guest: renders to an `xl.cfg` and to libvirt domain XML.
+public struct GuestSpec: Sendable, Hashable {
+    /// The name the plan gave it under `guests:`; for display only.
+    public var name: String
+    public var type: GuestType
+    public var memory: MemorySize
+    /// vCPUs online at start.
+    public var vcpus: Int
+    /// The most vCPUs it can have (hot-add up to this).
+    public var maxvcpus: Int
+    /// How many network interfaces it starts with, each on the host's bridge.
+    public var nics: Int
+    /// PCI devices, by host-file role, passed through at creation.
+    public var pci: [String]
+    /// Whether PCI devices may be hot-plugged later (xl needs it set at creation).
+    public var passthrough: Bool
+}
+
+/// A prerequisite a host must meet for a case to run; otherwise the case is skipped with the reason.
+public enum Requirement: Sendable, Hashable, CustomStringConvertible {
+    /// An IOMMU usable for passthrough (`hvm_directio` in `xl info` virt_caps).
+    case iommu
+    /// Hardware virtualisation for HVM guests.
+    case hvm
+    /// PVH guests (hardware-assisted paging).
+    case pvh
+    /// The host file names a PCI device for this role.
+    case pciDevice(role: String)
+    /// The host file's PCI device for this role has a large BAR (graphics cards with much video RAM).
+    case largeBarDevice(role: String)
+    /// The host file names a bridge (or libvirt network) that exists.
+    case bridge
+    /// The test guest (kernel and ramdisk) is available, so checks can run inside the guest.
+    case testGuest
+    /// At least this much memory is free for guests.
+    case minFreeMemory(MemorySize)
+    /// At least this many physical CPUs.
+    case minHostCPUs(Int)
+    /// The hypervisor's Xen version is in this range.
+    case xenVersion(VersionRange)
+
+    /// As written in a plan.
+    public var description: String {
+        switch self {
+        case .iommu: "iommu"
+        case .hvm: "hvm"
+        case .pvh: "pvh"
+        case .pciDevice(let role): "pci-device: \(role)"
+        case .largeBarDevice(let role): "large-bar-device: \(role)"
+        case .bridge: "bridge"
+        case .testGuest: "test-guest"
+        case .minFreeMemory(let size): "min-free-memory: \(size)"
+        case .minHostCPUs(let count): "min-host-cpus: \(count)"
+        case .xenVersion(let range): "xen: \(range)"
+        }
+    }
+}
+
+/// An expected failure, with where it is tracked and when it applies.
+public struct KnownIssue: Sendable, Hashable {
+    public var summary: String
+    /// Where it is tracked (a mailing-list post, a bug).
+    public var link: String?
+    /// Applies only on these Xen versions; nil for any.
+    public var xen: VersionRange?
+    /// Applies only on these backends; empty for all.
+    public var backends: [BackendKind]
+    /// Applies only on these hypervisor drivers (`xen`, `qemu`, `test`); empty for all.
+    public var drivers: [String]
+    /// Explains only a failure whose message matches this regular expression; nil for any failure. Another failure
+    /// of the case stays a failure: the known issue does not hide it.
+    public var failureMatches: String? = nil
+
+    /// Whether this is the failure the issue describes: `reason` is the case's failure message.
+    public func explains(_ reason: String) -> Bool {
+        guard let failureMatches, let pattern = try? Regex(failureMatches) else { return true }
+        return reason.contains(pattern)
+    }
+}
+
+/// One action and what is expected of it.
+public struct Step: Sendable, Hashable {
+    public var action: Action
+    public var expectation: Expectation
+    /// This step's time limit: the plan's, or the action's default.
+    public var timeout: PlanDuration
+    /// When set, the step is tried again until its expectation holds or this much time has passed: for effects
+    /// that follow an action with a delay (a hot-added vCPU coming online inside the guest).
+    public var retryFor: PlanDuration?
+    /// A word for the tester, shown with the instructions.
+    public var note: String?
+    public var location: SourceLocation
+}
+
+/// Which way a ping goes.
+public enum PingDirection: String, Sendable, Hashable, Codable, CaseIterable {
+    /// From the host (dom0) to the guest.
+    case guest
+    /// From the guest to the host (dom0).
+    case host
+}
+
+/// Guest states a step can wait for or expect; `gone` means the toolstack no longer lists it.
+public enum GuestState: String, Sendable, Hashable, Codable, CaseIterable {
+    case running, paused, shutoff, gone
+}
+
+/// The vocabulary of steps. Every action acts on the case's guest unless it names a PCI role only.
+public enum Action: Sendable, Hashable {
+    case create(paused: Bool)
+    case destroy
+    case shutdown
+    case pause
+    case unpause
+    /// Shows the guest's state (`xl list`); expect `state`.
+    case list
+    case vcpuSet(Int)
+    /// Shows the guest's vCPUs (`xl vcpu-list`); expect `online-vcpus`.
+    case vcpuList
+    case pciAssignableAdd(role: String)
+    case pciAssignableRemove(role: String)
+    /// Shows the host's assignable devices; expect `contains`/`lacks` a role.
+    case pciAssignableList
+    case pciAttach(role: String)
+    case pciDetach(role: String)
+    /// Shows the guest's PCI devices; expect `contains`/`lacks` a role.
+    case pciList
+    case networkAttach
+    /// Detaches the most recently attached interface.
+    case networkDetach
+    /// Shows the guest's interfaces; expect `count`.
+    case networkList
+    case waitForState(GuestState)
+    /// Runs a command in the guest's shell, through its console.
+    case guestExec(String)
+    case ping(PingDirection)
+    /// Reads a xenstore path; `{domid}` is replaced by the guest's domain id.
+    case xenstoreRead(String)
+
+    /// The name used in plans.
+    public var name: String {
+        switch self {
+        case .create: "create"
+        case .destroy: "destroy"
+        case .shutdown: "shutdown"
+        case .pause: "pause"
+        case .unpause: "unpause"
+        case .list: "list"
+        case .vcpuSet: "vcpu-set"
+        case .vcpuList: "vcpu-list"
+        case .pciAssignableAdd: "pci-assignable-add"
+        case .pciAssignableRemove: "pci-assignable-remove"
+        case .pciAssignableList: "pci-assignable-list"
+        case .pciAttach: "pci-attach"
+        case .pciDetach: "pci-detach"
+        case .pciList: "pci-list"
+        case .networkAttach: "network-attach"
+        case .networkDetach: "network-detach"
+        case .networkList: "network-list"
+        case .waitForState: "wait-for-state"
+        case .guestExec: "guest-exec"
+        case .ping: "ping"
+        case .xenstoreRead: "xenstore-read"
+        }
+    }
+
+    /// The argument as a plan writes it; nil for actions without one.
+    public var argument: String? {
+        switch self {
+        case .create(let paused): paused ? "paused" : nil
+        case .vcpuSet(let count): String(count)
+        case .pciAssignableAdd(let role), .pciAssignableRemove(let role), .pciAttach(let role), .pciDetach(let role):
+            role
+        case .waitForState(let state): state.rawValue
+        case .guestExec(let command): command
+        case .ping(let direction): direction.rawValue
+        case .xenstoreRead(let path): path
+        default: nil
+        }
+    }
+
+    /// A short label for progress lines and reports: `vcpu-set 2`.
+    public var label: String { argument.map { "\(name) \($0)" } ?? name }
+}
+
+/// What a step must show to pass.
+public enum Expectation: Sendable, Hashable, CustomStringConvertible {
+    /// The action succeeds (and, for waits, the state is reached in time).
+    case succeeds
+    /// The action fails; with a pattern, its error message must match it (case-insensitive regex).
+    case fails(matching: String?)
+    /// The guest is in this state.
+    case state(GuestState)
+    /// This many vCPUs are online.
+    case onlineVcpus(Int)
+    /// The listing includes the host's device for this role.
+    case contains(role: String)
+    /// The listing does not include the host's device for this role.
+    case lacks(role: String)
+    /// The listing has this many entries.
+    case count(Int)
+    /// The value read equals this text.
+    case equals(String)
+    /// A guest command's exit status and output (a regex, matched against the whole output, multi-line).
+    case output(exitStatus: Int, matching: String?)
+
+    /// As a tester reads it.
+    public var description: String {
+        switch self {
+        case .succeeds: "succeeds"
+        case .fails(let pattern): pattern.map { "fails with a message matching /\($0)/" } ?? "fails"
+        case .state(let state): "the guest is \(state.rawValue)"
+        case .onlineVcpus(let count): "\(count) vCPU\(count == 1 ? "" : "s") online"
+        case .contains(let role): "lists the '\(role)' device"
+        case .lacks(let role): "does not list the '\(role)' device"
+        case .count(let count): "lists \(count) entr\(count == 1 ? "y" : "ies")"
+        case .equals(let text): "reads '\(text)'"
+        case .output(let status, let pattern):
+            "exits \(status)" + (pattern.map { " with output matching /\($0)/" } ?? "")
+        }
+    }
+}

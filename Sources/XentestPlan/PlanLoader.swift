@@ -1,0 +1,832 @@
+import Foundation
+import Yams
+import XentestSupport
+
+/// Loads a plan file (and the files it includes) into a validated `Plan`, reporting every problem at once.
+public struct PlanLoader: Sendable {
+    /// Creates a loader.
+    public init() {}
+
+    /// Loads and validates the plan at `path`.
+    ///
+    /// Throws `DiagnosticsError` with every problem found when there is at least one error; warnings alone do
+    /// not stop loading and are returned with the plan.
+    public func load(path: String) throws(DiagnosticsError) -> (plan: Plan, warnings: [Diagnostic]) {
+        var session = LoadSession()
+        let plan = session.loadPlan(path: path)
+        let diagnostics = session.diagnostics.sortedBySource()
+        guard let plan, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
+        return (plan, diagnostics)
+    }
+
+    /// Loads a plan by bare name (`rc6`) or path; a name that resolves to nothing is a diagnostic like any other.
+    public func load(nameOrPath: String) throws(DiagnosticsError) -> (plan: Plan, warnings: [Diagnostic]) {
+        guard let path = Self.resolve(nameOrPath) else {
+            let folders = Self.planFolders().map { "\($0)/" }.joined(separator: ", ")
+            let available = Self.availablePlans().map(\.name).joined(separator: ", ")
+            throw DiagnosticsError([
+                .error(
+                    "no plan '\(nameOrPath)': give a path, or a name found in \(folders)"
+                        + (available.isEmpty ? "" : " (available: \(available))"),
+                    at: SourceLocation(file: nameOrPath)
+                )
+            ])
+        }
+        return try load(path: path)
+    }
+
+    /// Resolves what a user typed: a path to an existing file, or a bare name looked up in the plan folders.
+    ///
+    /// Bare names (`rc6`) are looked up as `NAME.yaml` in `$XENTEST_PLANS`, `./testplans`, and the `testplans`
+    /// folder of the source checkout this binary was built from, in that order.
+    public static func resolve(_ nameOrPath: String) -> String? {
+        let fileManager = FileManager.default
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
+            return fileManager.fileExists(atPath: nameOrPath) ? nameOrPath : nil
+        }
+        for folder in planFolders() {
+            let candidate = folder + "/" + nameOrPath + ".yaml"
+            if fileManager.fileExists(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The folders bare plan names are looked up in, in order.
+    public static func planFolders() -> [String] {
+        var folders: [String] = []
+        if let fromEnvironment = ProcessInfo.processInfo.environment["XENTEST_PLANS"], !fromEnvironment.isEmpty {
+            folders.append(fromEnvironment)
+        }
+        folders.append("testplans")
+        let checkout = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        folders.append(checkout.appendingPathComponent("testplans").path)
+        return folders
+    }
+
+    /// The plans in the plan folders, by name, each found once (earlier folders win).
+    public static func availablePlans() -> [(name: String, path: String)] {
+        var found: [String: String] = [:]
+        for folder in planFolders().reversed() {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            for file in files where file.hasSuffix(".yaml") {
+                found[String(file.dropLast(5))] = folder + "/" + file
+            }
+        }
+        return found.keys.sorted().map { ($0, found[$0]!) }
+    }
+}
+
+/// Keys and defaults of the plan language, in one place for the loader and for documentation tests.
+package enum PlanSyntax {
+    static let planKeys = ["release", "title", "summary", "include", "guests", "cases"]
+    static let includedFileKeys = ["include", "guests", "cases"]
+    static let caseKeys = [
+        "id", "title", "area", "tags", "description", "requires", "backends", "guest", "steps", "known-issue",
+        "timeout",
+    ]
+    static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough"]
+    static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
+    static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
+    static let actions = [
+        "create", "destroy", "shutdown", "pause", "unpause", "list", "vcpu-set", "vcpu-list", "pci-assignable-add",
+        "pci-assignable-remove", "pci-assignable-list", "pci-attach", "pci-detach", "pci-list", "network-attach",
+        "network-detach", "network-list", "wait-for-state", "guest-exec", "ping", "xenstore-read",
+    ]
+    static let simpleRequirements = ["iommu", "hvm", "pvh", "bridge", "test-guest"]
+    static let valuedRequirements = ["min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device"]
+    static let expectationKeys = [
+        "fails-matching", "state", "online-vcpus", "contains", "lacks", "count", "equals", "exit-status",
+        "output-matches",
+    ]
+    static let defaultCaseTimeout = PlanDuration.seconds(600)
+    static let maximumVcpus = 512
+
+    package static func defaultTimeout(for action: Action) -> PlanDuration {
+        switch action {
+        case .create, .shutdown, .waitForState: .seconds(120)
+        case .ping, .guestExec: .seconds(60)
+        default: .seconds(30)
+        }
+    }
+}
+
+/// The state of one load: readers per file, the guests and case ids seen so far.
+private struct LoadSession {
+    var readers: [YAMLReader] = []
+    var extraDiagnostics: [Diagnostic] = []
+    var guestNodes: [String: (reader: YAMLReader, keyNode: Node, value: Node)] = [:]
+    var caseNodes: [(reader: YAMLReader, node: Node)] = []
+    var visitedFiles: Set<String> = []
+    /// While collecting a filtered include: the case ids to keep, and those found so far.
+    var caseFilter: Set<String>?
+    var foundFilteredIDs: Set<String> = []
+
+    var diagnostics: [Diagnostic] { extraDiagnostics + readers.flatMap(\.diagnostics) }
+
+    mutating func loadPlan(path: String) -> Plan? {
+        var fileDiagnostics: [Diagnostic] = []
+        let source = YAMLSource.load(path: path, diagnostics: &fileDiagnostics)
+        extraDiagnostics += fileDiagnostics
+        visitedFiles.insert(URL(fileURLWithPath: path).standardizedFileURL.path)
+        let reader = YAMLReader(file: path)
+        readers.append(reader)
+        guard let root = source.root, !reader.isNull(root) else {  // "---" alone is an empty document too
+            if fileDiagnostics.isEmpty {
+                extraDiagnostics.append(
+                    .error("the plan is empty; it needs at least 'release', 'title' and 'cases'", at: .init(file: path))
+                )
+            }
+            return nil
+        }
+        guard
+            let fields = reader.mapping(root, "the plan", allowed: PlanSyntax.planKeys, required: ["release", "title"])
+        else { return nil }
+        let release = fields["release"].flatMap { reader.string($0, "release") }
+        let title = fields["title"].flatMap { reader.string($0, "title") }
+        let summary = fields["summary"].flatMap { reader.string($0, "summary") }
+        collect(fields, reader: reader, directory: directory(of: path))
+
+        let guests = parseGuests()
+        var cases: [TestCase] = []
+        var firstSeen: [String: SourceLocation] = [:]
+        for (caseReader, node) in caseNodes {
+            // Duplicates are found from the raw id, so that a duplicate with other errors is reported too.
+            if let id = Self.peekID(node) {
+                if let earlier = firstSeen[id] {
+                    caseReader.error("duplicate case id '\(id)'; first defined at \(earlier)", at: node)
+                    _ = parseCase(node, reader: caseReader, guests: guests)  // for its own problems
+                    continue
+                }
+                firstSeen[id] = caseReader.location(of: node)
+            }
+            if let testCase = parseCase(node, reader: caseReader, guests: guests) { cases.append(testCase) }
+        }
+        // A `cases:` that is not a list has been reported already; an empty list, or none, is reported here.
+        let casesIsNotAList = fields["cases"].map { if case .sequence = $0 { false } else { true } } ?? false
+        if caseNodes.isEmpty, !casesIsNotAList {
+            reader.error("the plan has no cases; add a 'cases:' list", at: root)
+        }
+        guard let release, let title else { return nil }
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return Plan(name: name, path: path, release: release, title: title, summary: summary, cases: cases)
+    }
+
+    private func directory(of path: String) -> String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().path
+    }
+
+    /// Gathers guest and case nodes of a file and, recursively, of the files it includes.
+    mutating func collect(_ fields: Fields, reader: YAMLReader, directory: String) {
+        if let guests = fields["guests"] {
+            for entry in reader.namedEntries(guests, "guests") {
+                guard YAMLReader.isName(entry.name) else {
+                    reader.error("guest name '\(entry.name)' is not a valid name", at: entry.keyNode)
+                    continue
+                }
+                if let earlier = guestNodes[entry.name] {
+                    reader.error(
+                        "duplicate guest '\(entry.name)'; first defined at \(earlier.reader.location(of: earlier.keyNode))",
+                        at: entry.keyNode
+                    )
+                    continue
+                }
+                guestNodes[entry.name] = (reader, entry.keyNode, entry.value)
+            }
+        }
+        if let cases = fields["cases"], let items = reader.sequence(cases, "cases") {
+            for item in items {
+                if let only = caseFilter {
+                    guard let id = Self.peekID(item), only.contains(id) else { continue }
+                    foundFilteredIDs.insert(id)
+                }
+                caseNodes.append((reader, item))
+            }
+        }
+        if let include = fields["include"], let items = reader.sequence(include, "include") {
+            for item in items {
+                includeFile(item, reader: reader, directory: directory, inheritedFilter: caseFilter)
+            }
+        }
+    }
+
+    /// An include item: a path, or `{file: PATH, cases: [ID, ...]}` to take only some of its cases.
+    private mutating func includeFile(_ item: Node, reader: YAMLReader, directory: String, inheritedFilter: Set<String>?) {
+        var fileNode = item
+        var filter = inheritedFilter
+        var filterNodes: [(id: String, node: Node)] = []
+        if case .mapping = item {
+            guard let fields = reader.mapping(item, "an include", allowed: ["file", "cases"], required: ["file"]),
+                let node = fields["file"]
+            else { return }
+            fileNode = node
+            if let casesNode = fields["cases"], let ids = reader.sequence(casesNode, "cases") {
+                filterNodes = ids.compactMap { idNode in reader.name(idNode, "case id").map { ($0, idNode) } }
+                // A filter inside a filtered include narrows it; it never widens what the outer include took.
+                let ids = Set(filterNodes.map(\.id))
+                filter = inheritedFilter.map { $0.intersection(ids) } ?? ids
+            }
+        }
+        guard let relative = reader.string(fileNode, "an include") else { return }
+        let path = relative.hasPrefix("/") ? relative : directory + "/" + relative
+        let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard !visitedFiles.contains(canonical) else {
+            reader.error("'\(relative)' is included more than once (or includes itself)", at: fileNode)
+            return
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            reader.error("included file '\(relative)' does not exist (looked for \(path))", at: fileNode)
+            return
+        }
+        visitedFiles.insert(canonical)
+        var fileDiagnostics: [Diagnostic] = []
+        let source = YAMLSource.load(path: path, diagnostics: &fileDiagnostics)
+        extraDiagnostics += fileDiagnostics
+        let included = YAMLReader(file: path)
+        readers.append(included)
+        guard let root = source.root,
+            let includedFields = included.mapping(root, "an included file", allowed: PlanSyntax.includedFileKeys)
+        else { return }
+        let outerFound = foundFilteredIDs
+        foundFilteredIDs = []
+        caseFilter = filter
+        collect(includedFields, reader: included, directory: self.directory(of: path))
+        caseFilter = inheritedFilter
+        // An id the enclosing filter leaves out is not missing: that include narrowed this one.
+        for (id, node) in filterNodes where !foundFilteredIDs.contains(id) && inheritedFilter?.contains(id) ?? true {
+            reader.error("'\(relative)' has no case '\(id)'", at: node)
+        }
+        foundFilteredIDs.formUnion(outerFound)
+    }
+
+    /// A step's action name read without checking anything; nil unless it has exactly one.
+    static func peekAction(_ node: Node) -> String? {
+        guard case .mapping(let mapping) = node else { return nil }
+        let names = mapping.compactMap { key, _ in key.string }.filter { PlanSyntax.actions.contains($0) }
+        return names.count == 1 ? names[0] : nil
+    }
+
+    /// A case's id read without checking anything, to filter includes before cases are parsed.
+    static func peekID(_ node: Node) -> String? {
+        guard case .mapping(let mapping) = node else { return nil }
+        for (key, value) in mapping where key.string == "id" { return value.string }
+        return nil
+    }
+
+    func parseGuests() -> [String: GuestSpec] {
+        var guests: [String: GuestSpec] = [:]
+        for (name, entry) in guestNodes {
+            if let guest = parseGuest(entry.value, name: name, reader: entry.reader) { guests[name] = guest }
+        }
+        return guests
+    }
+
+    func parseGuest(_ node: Node, name: String, reader: YAMLReader) -> GuestSpec? {
+        guard let fields = reader.mapping(node, "guest '\(name)'", allowed: PlanSyntax.guestKeys, required: ["type"])
+        else { return nil }
+        let type = fields["type"].flatMap { reader.word($0, "guest type", as: GuestType.self) }
+        let memory =
+            fields["memory"].map { reader.parsed($0, "memory", MemorySize.parse) } ?? MemorySize(mebibytes: 256)
+        let vcpus = fields["vcpus"].map { reader.int($0, "vcpus", in: 1...PlanSyntax.maximumVcpus) } ?? 1
+        let maxvcpus = fields["maxvcpus"].map { reader.int($0, "maxvcpus", in: 1...PlanSyntax.maximumVcpus) } ?? vcpus
+        let nics = fields["nics"].map { reader.int($0, "nics", in: 0...8) } ?? 0
+        let pci = fields["pci"].map { reader.names($0, "pci") } ?? []
+        let passthrough = fields["passthrough"].map { reader.bool($0, "passthrough") } ?? false
+        if let vcpus, let maxvcpus, vcpus > maxvcpus, let node = fields["vcpus"] {
+            reader.error("vcpus (\(vcpus)) must not be more than maxvcpus (\(maxvcpus))", at: node)
+            return nil
+        }
+        guard let type, let memory, let vcpus, let maxvcpus, let nics, let pci, let passthrough else { return nil }
+        return GuestSpec(
+            name: name,
+            type: type,
+            memory: memory,
+            vcpus: vcpus,
+            maxvcpus: maxvcpus,
+            nics: nics,
+            pci: pci,
+            passthrough: passthrough || !pci.isEmpty
+        )
+    }
+
+    func parseCase(_ node: Node, reader: YAMLReader, guests: [String: GuestSpec]) -> TestCase? {
+        guard
+            let fields = reader.mapping(
+                node,
+                "a case",
+                allowed: PlanSyntax.caseKeys,
+                required: ["id", "title", "area", "steps"]
+            )
+        else { return nil }
+        let id = fields["id"].flatMap { reader.name($0, "case id") }
+        let what = id.map { "case '\($0)'" } ?? "this case"
+        let title = fields["title"].flatMap { reader.string($0, "title") }
+        let area = fields["area"].flatMap { reader.name($0, "area") }
+        let tags = fields["tags"].map { reader.names($0, "tags") } ?? []
+        let description = fields["description"].flatMap { reader.string($0, "description") }
+        let explicitRequirements = fields["requires"].map { parseRequirements($0, reader: reader) } ?? []
+        var backends: [BackendKind]? = BackendKind.allCases
+        if let node = fields["backends"] {
+            backends = parseBackends(node, reader: reader)
+            if backends?.isEmpty == true { reader.error("backends must name at least one of xl, libvirt", at: node) }
+        }
+        var guest: GuestSpec?? = .some(nil)
+        if let node = fields["guest"] {
+            guest = parseCaseGuest(node, reader: reader, guests: guests).map(Optional.some)
+        }
+        let knownIssues = fields["known-issue"].map { parseKnownIssues($0, reader: reader) } ?? []
+        let timeout = fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) }
+            ?? PlanSyntax.defaultCaseTimeout
+        var steps: [Step]?
+        if let stepsNode = fields["steps"] {
+            if case .some(let resolvedGuest) = guest {
+                steps = parseSteps(stepsNode, reader: reader, guest: resolvedGuest, what: what)
+            } else {
+                // The guest had errors, already reported: still report the steps' own problems.
+                _ = parseSteps(stepsNode, reader: reader, guest: nil, guestHasErrors: true, what: what)
+            }
+        }
+        guard let id, let title, let area, let tags, let explicitRequirements, let backends, case .some(let guest) = guest,
+            let steps, let timeout
+        else { return nil }
+        guard let knownIssues else { return nil }
+        let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
+        if let node = fields["timeout"], stepTotal > timeout.milliseconds {
+            reader.warning(
+                "the steps' timeouts add up to \(PlanDuration(milliseconds: stepTotal)), more than the case's \(timeout)",
+                at: node
+            )
+        }
+        return TestCase(
+            id: id,
+            title: title,
+            area: area,
+            tags: tags,
+            description: description,
+            requirements: implied(explicitRequirements, guest: guest, steps: steps),
+            backends: backends.sorted(),
+            guest: guest,
+            steps: steps,
+            knownIssues: knownIssues,
+            timeout: timeout,
+            location: reader.location(of: node)
+        )
+    }
+
+    /// A guest by name from `guests:`, or written inline.
+    func parseCaseGuest(_ node: Node, reader: YAMLReader, guests: [String: GuestSpec]) -> GuestSpec? {
+        if case .mapping = node { return parseGuest(node, name: "inline", reader: reader) }
+        guard let name = reader.string(node, "guest") else { return nil }
+        if let guest = guests[name] { return guest }
+        if guestNodes[name] != nil { return nil }  // defined, but had its own errors
+        var message = "unknown guest '\(name)'"
+        if let suggestion = closestMatch(to: name, in: Array(guestNodes.keys)) {
+            message += "; did you mean '\(suggestion)'?"
+        } else if guestNodes.isEmpty {
+            message += "; define it under 'guests:' or write the guest inline"
+        } else {
+            message += "; defined guests: \(guestNodes.keys.sorted().joined(separator: ", "))"
+        }
+        reader.error(message, at: node)
+        return nil
+    }
+
+    func parseBackends(_ node: Node, reader: YAMLReader) -> [BackendKind]? {
+        let items: [Node]
+        if case .scalar = node { items = [node] } else if let list = reader.sequence(node, "backends") {
+            items = list
+        } else {
+            return nil
+        }
+        let parsed = items.map { reader.word($0, "backend", as: BackendKind.self) }
+        guard parsed.allSatisfy({ $0 != nil }) else { return nil }
+        return Array(Set(parsed.compactMap { $0 }))
+    }
+
+    func parseRequirements(_ node: Node, reader: YAMLReader) -> [Requirement]? {
+        guard let items = reader.sequence(node, "requires") else { return nil }
+        var requirements: [Requirement] = []
+        var ok = true
+        for item in items {
+            if case .mapping = item {
+                guard let fields = reader.mapping(item, "a requirement", allowed: PlanSyntax.valuedRequirements),
+                    fields.entries.count == 1, let entry = fields.entries.first
+                else {
+                    if case .mapping(let mapping) = item, mapping.count != 1 {
+                        reader.error("write one requirement per list item", at: item)
+                    }
+                    ok = false
+                    continue
+                }
+                let requirement: Requirement? =
+                    switch entry.key {
+                    case "min-free-memory":
+                        reader.parsed(entry.value, "min-free-memory", MemorySize.parse).map { .minFreeMemory($0) }
+                    case "min-host-cpus": reader.int(entry.value, "min-host-cpus", in: 1...4096).map { .minHostCPUs($0) }
+                    case "xen": reader.parsed(entry.value, "xen", VersionRange.parse).map { .xenVersion($0) }
+                    case "pci-device": reader.name(entry.value, "pci-device role").map { .pciDevice(role: $0) }
+                    default: reader.name(entry.value, "large-bar-device role").map { .largeBarDevice(role: $0) }
+                    }
+                if let requirement { requirements.append(requirement) } else { ok = false }
+                continue
+            }
+            guard let word = reader.string(item, "a requirement") else {
+                ok = false
+                continue
+            }
+            switch word {
+            case "iommu": requirements.append(.iommu)
+            case "hvm": requirements.append(.hvm)
+            case "pvh": requirements.append(.pvh)
+            case "bridge": requirements.append(.bridge)
+            case "test-guest": requirements.append(.testGuest)
+            default:
+                ok = false
+                let all = PlanSyntax.simpleRequirements + PlanSyntax.valuedRequirements
+                var message = "unknown requirement '\(word)'"
+                if PlanSyntax.valuedRequirements.contains(word) {
+                    message = "requirement '\(word)' needs a value: write '\(word): VALUE'"
+                } else if let suggestion = closestMatch(to: word, in: all) {
+                    message += "; did you mean '\(suggestion)'?"
+                } else {
+                    message += "; known: \(all.joined(separator: ", "))"
+                }
+                reader.error(message, at: item)
+            }
+        }
+        return ok ? requirements : nil
+    }
+
+    /// One known issue, or a list of them; nil when any had errors (already reported).
+    func parseKnownIssues(_ node: Node, reader: YAMLReader) -> [KnownIssue]? {
+        guard case .sequence(let items) = node else { return parseKnownIssue(node, reader: reader).map { [$0] } }
+        let parsed = items.map { parseKnownIssue($0, reader: reader) }
+        guard parsed.allSatisfy({ $0 != nil }) else { return nil }
+        return parsed.compactMap { $0 }
+    }
+
+    /// nil when the known issue had errors (already reported).
+    func parseKnownIssue(_ node: Node, reader: YAMLReader) -> KnownIssue? {
+        guard
+            let fields = reader.mapping(
+                node,
+                "known-issue",
+                allowed: PlanSyntax.knownIssueKeys,
+                required: ["summary"]
+            )
+        else { return nil }
+        let summary = fields["summary"].flatMap { reader.string($0, "summary") }
+        let link = fields["link"].flatMap { reader.string($0, "link") }
+        let xen = fields["xen"].map { reader.parsed($0, "xen", VersionRange.parse) }
+        let backends = fields["backends"].map { parseBackends($0, reader: reader) } ?? []
+        let drivers = fields["drivers"].map { reader.names($0, "drivers") } ?? []
+        let failureMatches = fields["failure-matches"].map { regex($0, reader: reader) }
+        if case .some(.none) = failureMatches { return nil }
+        if let link, let node = fields["link"], !(link.hasPrefix("https://") || link.hasPrefix("http://")) {
+            reader.error("link must be an http(s) URL, not '\(link)'", at: node)
+            return nil
+        }
+        guard let summary, let backends, let drivers else { return nil }
+        if case .some(.none) = xen { return nil }
+        return KnownIssue(
+            summary: summary,
+            link: link,
+            xen: xen ?? nil,
+            backends: backends.sorted(),
+            drivers: drivers,
+            failureMatches: failureMatches ?? nil
+        )
+    }
+
+    /// With `guestHasErrors`, the checks that need the guest are left out (its problems are reported already).
+    func parseSteps(
+        _ node: Node,
+        reader: YAMLReader,
+        guest: GuestSpec?,
+        guestHasErrors: Bool = false,
+        what: String
+    ) -> [Step]? {
+        guard let items = reader.sequence(node, "steps") else { return nil }
+        if items.isEmpty {
+            reader.error("\(what) has no steps", at: node)
+            return nil
+        }
+        var steps: [Step] = []
+        var ok = true
+        var created = false
+        var everCreated = false
+        var attachedInterfaces = 0
+        for item in items {
+            guard let step = parseStep(item, reader: reader, guest: guest) else {
+                ok = false
+                // A create or destroy with errors still counts, so that the steps after it are not blamed too.
+                switch Self.peekAction(item) {
+                case "create":
+                    created = true
+                    everCreated = true
+                case "destroy", "shutdown": created = false
+                default: break
+                }
+                continue
+            }
+            if step.action.actsOnGuest {
+                if guest == nil, !guestHasErrors {
+                    reader.error("step '\(step.action.name)' acts on a guest, but \(what) has no 'guest'", at: item)
+                    ok = false
+                } else if step.action.needsRunningGuest && !created {
+                    let hint = everCreated ? "after the guest was destroyed or shut down" : "before a 'create' step"
+                    reader.error("step '\(step.action.name)' acts on the guest \(hint)", at: item)
+                    ok = false
+                } else if case .create = step.action, created {
+                    reader.error("the guest is already created; destroy or shut it down first", at: item)
+                    ok = false
+                }
+            }
+            switch step.action {
+            case .create:
+                created = true
+                everCreated = true
+            case .destroy, .shutdown:
+                created = false
+                attachedInterfaces = 0
+            case .networkAttach: attachedInterfaces += 1
+            case .networkDetach:
+                if attachedInterfaces == 0 {
+                    reader.error(
+                        "network-detach detaches the interface the last network-attach added, and none was added before it",
+                        at: item
+                    )
+                    ok = false
+                }
+                attachedInterfaces = max(0, attachedInterfaces - 1)
+            default: break
+            }
+            steps.append(step)
+        }
+        return ok ? steps : nil
+    }
+
+    func parseStep(_ node: Node, reader: YAMLReader, guest: GuestSpec?) -> Step? {
+        guard
+            let fields = reader.mapping(node, "a step", allowed: PlanSyntax.actions + PlanSyntax.stepOptionKeys)
+        else { return nil }
+        let actionEntries = fields.entries.filter { PlanSyntax.actions.contains($0.key) }
+        guard let actionEntry = actionEntries.first else {
+            reader.error("a step needs an action: one of \(PlanSyntax.actions.joined(separator: ", "))", at: node)
+            return nil
+        }
+        if actionEntries.count > 1 {
+            reader.error(
+                "a step has one action, this one has \(actionEntries.count): "
+                    + actionEntries.map(\.key).joined(separator: ", ") + "; split it into steps",
+                at: actionEntries[1].keyNode
+            )
+            return nil
+        }
+        guard let action = parseAction(actionEntry.key, actionEntry.value, reader: reader) else { return nil }
+        var expectation = Expectation.succeeds
+        if let expectNode = fields["expect"] {
+            guard let parsed = parseExpectation(expectNode, for: action, reader: reader) else { return nil }
+            expectation = parsed
+        }
+        let timeout = fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) }
+            ?? PlanSyntax.defaultTimeout(for: action)
+        let note = fields["note"].flatMap { reader.string($0, "note") }
+        let retryFor = fields["retry-for"].map { reader.parsed($0, "retry-for", PlanDuration.parse) }
+        guard let timeout else { return nil }
+        if case .some(.none) = retryFor { return nil }
+        if let guest,
+            !checkAgainstGuest(
+                action,
+                expectation,
+                guest: guest,
+                node: actionEntry.value,
+                expectNode: fields["expect"],
+                reader: reader
+            )
+        {
+            return nil
+        }
+        return Step(
+            action: action,
+            expectation: expectation,
+            timeout: timeout,
+            retryFor: retryFor ?? nil,
+            note: note,
+            location: reader.location(of: node)
+        )
+    }
+
+    /// Values that cannot work with this guest: more vCPUs than it may have, hot-plug it does not allow.
+    ///
+    /// Problems are reported at the action's value (`node`), or at the expectation when it is what cannot hold.
+    func checkAgainstGuest(
+        _ action: Action,
+        _ expectation: Expectation,
+        guest: GuestSpec,
+        node: Node,
+        expectNode: Node?,
+        reader: YAMLReader
+    ) -> Bool {
+        switch (action, expectation) {
+        case (.vcpuSet(let count), .succeeds) where count > guest.maxvcpus:
+            reader.error(
+                "vcpu-set \(count) is more than guest '\(guest.name)' allows (maxvcpus \(guest.maxvcpus)); "
+                    + "raise maxvcpus, or expect it to fail with 'expect: {fails-matching: ...}'",
+                at: node
+            )
+            return false
+        case (_, .onlineVcpus(let count)) where count > guest.maxvcpus:
+            reader.error(
+                "expecting \(count) vCPUs online, but guest '\(guest.name)' has maxvcpus \(guest.maxvcpus)",
+                at: expectNode ?? node
+            )
+            return false
+        case (.pciAttach, .succeeds) where !guest.passthrough:
+            reader.error(
+                "pci-attach to guest '\(guest.name)' needs 'passthrough: true' in the guest (xl refuses hot-plug otherwise)",
+                at: node
+            )
+            return false
+        default: return true
+        }
+    }
+
+    func parseAction(_ name: String, _ node: Node, reader: YAMLReader) -> Action? {
+        func noArgument(_ action: Action) -> Action? {
+            guard reader.isNull(node) else {
+                reader.error("'\(name)' takes no value; write '- \(name):'", at: node)
+                return nil
+            }
+            return action
+        }
+        switch name {
+        case "create":
+            if reader.isNull(node) { return .create(paused: false) }
+            guard let word = reader.string(node, "create") else { return nil }
+            guard word == "paused" else {
+                reader.error("'create' takes no value, or 'paused'; not '\(word)'", at: node)
+                return nil
+            }
+            return .create(paused: true)
+        case "destroy": return noArgument(.destroy)
+        case "shutdown": return noArgument(.shutdown)
+        case "pause": return noArgument(.pause)
+        case "unpause": return noArgument(.unpause)
+        case "list": return noArgument(.list)
+        case "vcpu-list": return noArgument(.vcpuList)
+        case "pci-assignable-list": return noArgument(.pciAssignableList)
+        case "pci-list": return noArgument(.pciList)
+        case "network-attach": return noArgument(.networkAttach)
+        case "network-detach": return noArgument(.networkDetach)
+        case "network-list": return noArgument(.networkList)
+        case "vcpu-set": return reader.int(node, "vcpu-set", in: 1...PlanSyntax.maximumVcpus).map { .vcpuSet($0) }
+        case "pci-assignable-add": return reader.name(node, "PCI role").map { .pciAssignableAdd(role: $0) }
+        case "pci-assignable-remove": return reader.name(node, "PCI role").map { .pciAssignableRemove(role: $0) }
+        case "pci-attach": return reader.name(node, "PCI role").map { .pciAttach(role: $0) }
+        case "pci-detach": return reader.name(node, "PCI role").map { .pciDetach(role: $0) }
+        case "wait-for-state": return reader.word(node, "state", as: GuestState.self).map { .waitForState($0) }
+        case "ping": return reader.word(node, "ping target", as: PingDirection.self).map { .ping($0) }
+        case "guest-exec": return reader.string(node, "guest-exec command").map { .guestExec($0) }
+        default:
+            guard let path = reader.string(node, "xenstore path") else { return nil }
+            let withoutPlaceholders = path.replacingOccurrences(of: "{domid}", with: "0")
+            guard path.hasPrefix("/"), !withoutPlaceholders.contains("{"), !withoutPlaceholders.contains(" ") else {
+                reader.error(
+                    "xenstore path '\(path)' must be absolute, without spaces; '{domid}' is the only placeholder",
+                    at: node
+                )
+                return nil
+            }
+            return .xenstoreRead(path)
+        }
+    }
+
+    func parseExpectation(_ node: Node, for action: Action, reader: YAMLReader) -> Expectation? {
+        if case .scalar = node {
+            guard let word = reader.string(node, "expect") else { return nil }
+            switch word {
+            case "succeeds": return .succeeds
+            case "fails": return .fails(matching: nil)
+            default:
+                var message = "expect '\(word)' is not known: write 'succeeds', 'fails', or a mapping such as "
+                    + "{fails-matching: REGEX}"
+                if let suggestion = closestMatch(to: word, in: ["succeeds", "fails"]) {
+                    message += "; did you mean '\(suggestion)'?"
+                }
+                reader.error(message, at: node)
+                return nil
+            }
+        }
+        guard let fields = reader.mapping(node, "expect", allowed: PlanSyntax.expectationKeys) else { return nil }
+        let keys = fields.entries.map(\.key)
+        let allowedKeys = action.expectationKeys
+        for entry in fields.entries where !allowedKeys.contains(entry.key) {
+            let hint = allowedKeys.count > 1 ? "; '\(action.name)' can expect: \(allowedKeys.joined(separator: ", "))" : ""
+            reader.error("'\(action.name)' cannot expect '\(entry.key)'\(hint)", at: entry.keyNode)
+            return nil
+        }
+        guard let entry = fields.entries.first else {
+            if case .mapping(let mapping) = node, mapping.count == 0 { reader.error("expect is empty", at: node) }
+            return nil
+        }
+        let isOutput = keys.allSatisfy { $0 == "exit-status" || $0 == "output-matches" }
+        guard keys.count == 1 || (isOutput && keys.count == 2) else {
+            reader.error("expect one thing per step; this one has: \(keys.joined(separator: ", "))", at: node)
+            return nil
+        }
+        if isOutput {
+            let status = fields["exit-status"].map { reader.int($0, "exit-status", in: 0...255) } ?? 0
+            let pattern = fields["output-matches"].map { regex($0, reader: reader) }
+            guard let status, case .some(let checkedPattern) = pattern ?? .some(nil) else { return nil }
+            return .output(exitStatus: status, matching: checkedPattern)
+        }
+        switch entry.key {
+        case "fails-matching": return regex(entry.value, reader: reader).map { .fails(matching: $0) }
+        case "state": return reader.word(entry.value, "state", as: GuestState.self).map { .state($0) }
+        case "online-vcpus":
+            return reader.int(entry.value, "online-vcpus", in: 0...PlanSyntax.maximumVcpus).map { .onlineVcpus($0) }
+        case "contains": return reader.name(entry.value, "PCI role").map { .contains(role: $0) }
+        case "lacks": return reader.name(entry.value, "PCI role").map { .lacks(role: $0) }
+        case "count": return reader.int(entry.value, "count", in: 0...64).map { .count($0) }
+        default: return reader.string(entry.value, "equals").map { .equals($0) }
+        }
+    }
+
+    /// A pattern that compiles as a Swift regex.
+    func regex(_ node: Node, reader: YAMLReader) -> String? {
+        guard let pattern = reader.string(node, "pattern") else { return nil }
+        do {
+            _ = try Regex(pattern)
+            return pattern
+        } catch {
+            reader.error("'\(pattern)' is not a valid regular expression: \(error)", at: node)
+            return nil
+        }
+    }
+
+    /// The explicit requirements plus those the guest and steps imply, each once, explicit ones first.
+    func implied(_ explicit: [Requirement], guest: GuestSpec?, steps: [Step]) -> [Requirement] {
+        var all = explicit
+        func add(_ requirement: Requirement) { if !all.contains(requirement) { all.append(requirement) } }
+        if let guest {
+            if guest.type == .hvm { add(.hvm) }
+            if guest.type == .pvh { add(.pvh) }
+            if guest.nics > 0 { add(.bridge) }
+            if !guest.pci.isEmpty { add(.iommu) }
+            for role in guest.pci { add(.pciDevice(role: role)) }
+        }
+        for step in steps {
+            switch step.action {
+            case .pciAttach(let role):
+                add(.iommu)
+                add(.pciDevice(role: role))
+            case .pciAssignableAdd(let role), .pciAssignableRemove(let role), .pciDetach(let role):
+                add(.pciDevice(role: role))
+            case .networkAttach: add(.bridge)
+            case .guestExec: add(.testGuest)
+            case .ping:
+                add(.testGuest)
+                add(.bridge)
+            default: break
+            }
+            switch step.expectation {
+            case .contains(let role), .lacks(let role): add(.pciDevice(role: role))
+            default: break
+            }
+        }
+        return all
+    }
+}
+
+extension Action {
+    /// Whether the action needs the case's guest.
+    var actsOnGuest: Bool {
+        switch self {
+        case .pciAssignableAdd, .pciAssignableRemove, .pciAssignableList: false
+        default: true
+        }
+    }
+
+    /// Whether the guest must exist (created and not yet destroyed) for the action.
+    var needsRunningGuest: Bool {
+        switch self {
+        case .create, .list, .waitForState, .pciAssignableAdd, .pciAssignableRemove, .pciAssignableList: false
+        default: true
+        }
+    }
+
+    /// The `expect:` keys this action accepts besides `succeeds` and `fails`.
+    var expectationKeys: [String] {
+        switch self {
+        case .list: ["fails-matching", "state"]
+        case .vcpuList: ["fails-matching", "online-vcpus"]
+        case .pciList, .pciAssignableList: ["fails-matching", "contains", "lacks"]
+        case .networkList: ["fails-matching", "count"]
+        case .xenstoreRead: ["fails-matching", "equals"]
+        case .guestExec: ["fails-matching", "exit-status", "output-matches"]
+        default: ["fails-matching"]
+        }
+    }
+}

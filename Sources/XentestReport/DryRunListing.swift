@@ -1,0 +1,34 @@
+import XentestPlan
+import XentestRun
+import XentestSupport
+
+/// `xentest run --dry-run`: what would run and what would be skipped, and why; nothing is created.
+public enum DryRunListing {
+    /// The listing of a prepared run.
+    public static func render(_ prepared: PreparedRun) -> String {
+        let runPlan = prepared.runPlan
+        let facts = prepared.facts
+        var lines = [
+            "Plan \(runPlan.plan.name) (\(runPlan.plan.release)) on \(facts.toolstack)"
+                + (facts.libvirtURI.map { " (\($0))" } ?? "") + "; host file: \(prepared.host.source)"
+        ]
+        var toRun = 0
+        for entry in runPlan.entries {
+            switch entry.decision {
+            case .run:
+                toRun += 1
+                let guest = entry.testCase.guest.map { _ in
+                    "  guest \(prepared.runner.domainName(for: entry.testCase))"
+                }
+                lines.append("run   \(entry.testCase.id)\(guest ?? "")")
+                for step in entry.testCase.steps {
+                    lines.append("        \(step.action.label): expect \(step.expectation)")
+                }
+            case .skip(let reasons):
+                lines.append("skip  \(entry.testCase.id): \(reasons.joined(separator: "; "))")
+            }
+        }
+        lines.append("\(toRun) to run, \(runPlan.entries.count - toRun) to skip. Dry run: nothing was created.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,49 @@
+import Synchronization
+import XentestPlan
+import XentestSupport
+
+/// One case's concrete context and the state its steps build up, shared by the runner and the backend.
+///
+/// Actions run in tasks of their own (so a hung call cannot hold the run), hence the state sits in a `Mutex`.
+public final class CaseSession: Sendable {
+    /// The case being run.
+    public let testCase: TestCase
+    /// Its guest made concrete (domain name, MACs, devices); nil for host-only cases.
+    public let guest: GuestInstance?
+    /// The tester's host file.
+    public let host: HostConfig
+    /// Where this case's evidence goes (`results/<run>/cases/<id>`).
+    public let evidenceDirectory: String
+
+    private let state = Mutex(State())
+
+    /// What the case has done so far.
+    public struct State: Sendable {
+        /// What to undo at teardown.
+        public var ledger = CleanupLedger()
+        /// Interfaces attached by network-attach and not yet detached.
+        public var attachedNICs = 0
+    }
+
+    /// A session for `testCase` with `guest` named as this run names it.
+    public init(testCase: TestCase, guest: GuestInstance?, host: HostConfig, evidenceDirectory: String) {
+        self.testCase = testCase
+        self.guest = guest
+        self.host = host
+        self.evidenceDirectory = evidenceDirectory
+    }
+
+    /// Reads or changes the state under its lock.
+    public func withState<R: Sendable>(_ body: (inout State) -> R) -> R {
+        state.withLock { body(&$0) }
+    }
+
+    /// Records `entry` on the ledger before it is created.
+    public func record(_ entry: LedgerEntry) { withState { $0.ledger.record(entry) } }
+
+    /// Takes `entry` off the ledger once it is gone.
+    public func forget(_ entry: LedgerEntry) { withState { $0.ledger.remove(entry) } }
+
+    /// The guest's domain name; backends call this only for actions that act on a guest.
+    public var domainName: String { guest?.domainName ?? "" }
+}

@@ -1,0 +1,353 @@
+import Foundation
+import Synchronization
+import Logging
+import XentestPlan
+import XentestSupport
+
+/// Runs a resolved plan on one backend and reports everything as events; it never writes files itself.
+///
+/// A case that fails, errors or times out never stops the run; teardown of what a case created runs on every
+/// path, Ctrl-C included (cancel the task that called `run`).
+public struct Runner: Sendable {
+    public var backend: any Backend
+    public var host: HostConfig
+    public var facts: HostFacts
+    public var runID: String
+    /// Where each case's evidence directory goes (`results/<run>/cases`).
+    public var casesDirectory: String
+    /// The whole run's time limit; cases not started by then end as timeouts.
+    public var runTimeout: PlanDuration?
+    /// The earlier run this one is measured against, recorded in the header.
+    public var baseline: BaselineRun?
+    /// How long each teardown action may take.
+    public var teardownTimeout = PlanDuration.seconds(120)
+    public var logger: Logger
+    /// Receives every event, in order.
+    public var emit: @Sendable (RunEvent) -> Void
+
+    public init(
+        backend: any Backend,
+        host: HostConfig,
+        facts: HostFacts,
+        runID: String,
+        casesDirectory: String,
+        runTimeout: PlanDuration? = nil,
+        logger: Logger,
+        emit: @escaping @Sendable (RunEvent) -> Void
+    ) {
+        self.backend = backend
+        self.host = host
+        self.facts = facts
+        self.runID = runID
+        self.casesDirectory = casesDirectory
+        self.runTimeout = runTimeout
+        self.logger = logger
+        self.emit = emit
+    }
+
+    /// The domain name of a case's guest in this run.
+    public func domainName(for testCase: TestCase) -> String { "xentest-\(runID)-\(testCase.id)" }
+
+    /// The header every report starts from.
+    public func header(for runPlan: RunPlan, startedAt: Date) -> RunHeader {
+        RunHeader(
+            runID: runID,
+            plan: runPlan.plan.name,
+            planTitle: runPlan.plan.title,
+            release: runPlan.plan.release,
+            xentestVersion: XentestVersion.current,
+            host: facts,
+            hostConfig: host.source,
+            startedAt: startedAt,
+            cases: runPlan.entries.map {
+                .init(id: $0.testCase.id, title: $0.testCase.title, area: $0.testCase.area, backend: $0.backend.rawValue)
+            },
+            baseline: baseline
+        )
+    }
+
+    /// Runs every entry; returns whether the run was interrupted.
+    @discardableResult
+    public func run(_ runPlan: RunPlan) async -> Bool {
+        let start = Date()
+        emit(.runStarted(header(for: runPlan, startedAt: start)))
+        let runDeadline = runTimeout.map { start.addingTimeInterval(Double($0.milliseconds) / 1000) }
+        for entry in runPlan.entries {
+            if Task.isCancelled { break }
+            switch entry.decision {
+            case .skip(let reasons):
+                emit(.caseSkipped(caseID: entry.testCase.id, backend: entry.backend.rawValue, reason: reasons.joined(separator: "; ")))
+            case .run:
+                if let runDeadline, Date() >= runDeadline, let limit = runTimeout {
+                    emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend.rawValue, at: Date()))
+                    emit(.caseEnded(
+                        caseID: entry.testCase.id,
+                        status: .timeout,
+                        reason: "the run's time limit (\(limit)) was reached before this case started",
+                        knownIssue: nil,
+                        durationSeconds: 0
+                    ))
+                    continue
+                }
+                await runCase(entry.testCase, runDeadline: runDeadline)
+            }
+        }
+        let interrupted = Task.isCancelled
+        emit(.runEnded(at: Date(), interrupted: interrupted))
+        return interrupted
+    }
+
+    func runCase(_ testCase: TestCase, runDeadline: Date?) async {
+        let start = Date()
+        emit(.caseStarted(caseID: testCase.id, backend: backend.kind.rawValue, at: start))
+        let session = CaseSession(
+            testCase: testCase,
+            guest: testCase.guest.map { GuestInstance(domainName: domainName(for: testCase), spec: $0, host: host) },
+            host: host,
+            evidenceDirectory: casesDirectory + "/" + testCase.id
+        )
+        var caseDeadline = start.addingTimeInterval(Double(testCase.timeout.milliseconds) / 1000)
+        if let runDeadline, runDeadline < caseDeadline { caseDeadline = runDeadline }
+        var status = CaseStatus.pass
+        var reason: String?
+        for (index, step) in testCase.steps.enumerated() {
+            let result = await runStep(step, index: index, session: session, caseDeadline: caseDeadline)
+            emit(.stepEnded(caseID: testCase.id, step: result, teardown: false))
+            if result.status != .pass {
+                status = result.status
+                reason = "step \(index + 1) (\(result.label)): \(result.message ?? result.status.rawValue)"
+                break
+            }
+        }
+        var stepsSoFar = testCase.steps.count
+        if [.fail, .error, .timeout].contains(status), await keepLogs(session, index: stepsSoFar) { stepsSoFar += 1 }
+        // Teardown runs in a task of its own: it must not inherit the cancellation of a Ctrl-C.
+        let teardownFailure = await Task { [stepsSoFar] in await teardown(session, after: stepsSoFar) }.value
+        if let teardownFailure, status == .pass || status == .fail {
+            status = .error
+            reason = (reason.map { $0 + "; " } ?? "") + teardownFailure
+        }
+        var knownIssueText: String?
+        if let issue = RunPlanner.applicableKnownIssue(testCase, backend: backend, facts: facts) {
+            knownIssueText = issue.summary + (issue.link.map { " (\($0))" } ?? "")
+            switch status {
+            case .fail, .timeout:
+                if issue.explains(reason ?? "") {
+                    status = .xfail
+                    reason = "known issue: \(issue.summary); \(reason ?? "")"
+                } else {
+                    reason = (reason ?? "") + " (not the known issue: /\(issue.failureMatches ?? "")/ does not match)"
+                }
+            case .pass:
+                status = .xpass
+                reason = "expected to fail (known issue: \(issue.summary)), but passed"
+            default: break
+            }
+        }
+        emit(.caseEnded(
+            caseID: testCase.id,
+            status: status,
+            reason: reason,
+            knownIssue: knownIssueText,
+            durationSeconds: Date().timeIntervalSince(start)
+        ))
+    }
+
+    func runStep(_ step: Step, index: Int, session: CaseSession, caseDeadline: Date) async -> StepResult {
+        let start = Date()
+        var evidence: [Evidence] = []
+        var attempts = 0
+        let retryUntil = step.retryFor.map { start.addingTimeInterval(Double($0.milliseconds) / 1000) }
+        var delay = 0.1
+        func result(_ status: CaseStatus, _ message: String?) -> StepResult {
+            StepResult(
+                index: index,
+                label: step.action.label,
+                expected: step.expectation.description,
+                status: status,
+                message: message,
+                durationSeconds: Date().timeIntervalSince(start),
+                attempts: attempts,
+                evidence: evidence
+            )
+        }
+        while true {
+            if Task.isCancelled { return result(.interrupted, "interrupted (Ctrl-C or SIGTERM)") }
+            let remaining = caseDeadline.timeIntervalSinceNow
+            guard remaining > 0 else { return result(.timeout, "the case's time limit was reached") }
+            let limit = PlanDuration(milliseconds: min(step.timeout.milliseconds, Int(remaining * 1000) + 1))
+            attempts += 1
+            let verdict: Verdict
+            let activity = StepActivity()
+            do {
+                let backend = self.backend
+                let outcome = try await Self.tracked(limit, activity) { try await backend.perform(step.action, in: session) }
+                evidence += outcome.evidence
+                verdict = Self.evaluate(step.expectation, outcome, host: host)
+            } catch let error as DeadlineExceeded {
+                evidence += activity.evidenceSoFar()
+                let whose = limit.milliseconds < step.timeout.milliseconds ? "the case's time limit" : "its timeout"
+                return result(.timeout, "\(step.action.label) \(error) (\(whose))")
+            } catch is CancellationError {
+                evidence += activity.evidenceSoFar()
+                return result(.interrupted, "interrupted (Ctrl-C or SIGTERM)")
+            } catch let error as BackendFailure {
+                evidence += error.evidence
+                return result(.error, error.message)
+            } catch {
+                evidence += activity.evidenceSoFar()
+                return result(.error, "\(error)")
+            }
+            switch verdict {
+            case .met: return result(.pass, nil)
+            case .harnessProblem(let message): return result(.error, message)
+            case .notMet(let message):
+                // Retry until the window closes, with a last attempt right at its end.
+                let windowLeft = min(retryUntil?.timeIntervalSinceNow ?? 0, caseDeadline.timeIntervalSinceNow)
+                if windowLeft > 0.01 {
+                    logger.debug("retrying \(step.action.label): \(message)")
+                    try? await Task.sleep(for: .seconds(min(delay, windowLeft)))
+                    delay = min(delay * 2, 1)
+                    continue
+                }
+                let tries = attempts > 1 ? " (after \(attempts) attempts)" : ""
+                return result(.fail, message + tries)
+            }
+        }
+    }
+
+    /// Runs a backend action within `limit`, with `activity` as the step's, so that what it ran is known even when
+    /// it never returns.
+    static func tracked<T: Sendable>(
+        _ limit: PlanDuration,
+        _ activity: StepActivity,
+        _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withDeadline(limit) { try await StepActivity.$current.withValue(activity) { try await work() } }
+    }
+
+    /// Keeps the toolstack's logs of a case that did not pass, before teardown removes the guest (listed with the
+    /// teardown, as `logs`). Bounded in time, and never a failure of its own.
+    /// Returns whether there were any.
+    func keepLogs(_ session: CaseSession, index: Int) async -> Bool {
+        let start = Date()
+        let backend = self.backend
+        let logs = await Task { (try? await withDeadline(.seconds(60)) { await backend.logs(for: session) }) ?? [] }.value
+        guard !logs.isEmpty else { return false }
+        emit(.stepEnded(
+            caseID: session.testCase.id,
+            step: StepResult(
+                index: index,
+                label: "logs: \(session.domainName)",
+                expected: "kept",
+                status: .pass,
+                message: nil,
+                durationSeconds: Date().timeIntervalSince(start),
+                attempts: 1,
+                evidence: logs
+            ),
+            teardown: true
+        ))
+        return true
+    }
+
+    /// Undoes what the case left on its ledger, last first; returns a message when any of it failed.
+    func teardown(_ session: CaseSession, after stepCount: Int) async -> String? {
+        var failures: [String] = []
+        let entries = session.withState { $0.ledger.teardownOrder }
+        for (offset, entry) in entries.enumerated() {
+            let start = Date()
+            var evidence: [Evidence] = []
+            var status = CaseStatus.pass
+            var message: String?
+            let activity = StepActivity()
+            do {
+                let backend = self.backend
+                evidence = try await Self.tracked(teardownTimeout, activity) { try await backend.undo(entry, in: session) }
+                session.forget(entry)
+            } catch {
+                evidence = (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
+                status = error is DeadlineExceeded ? .timeout : .error
+                message = "\(error)"
+                failures.append("teardown of \(entry) failed: \(error)")
+                logger.error("teardown of \(entry) failed: \(error)")
+            }
+            emit(.stepEnded(
+                caseID: session.testCase.id,
+                step: StepResult(
+                    index: stepCount + offset,
+                    label: "teardown: \(entry)",
+                    expected: "removed",
+                    status: status,
+                    message: message,
+                    durationSeconds: Date().timeIntervalSince(start),
+                    attempts: 1,
+                    evidence: evidence
+                ),
+                teardown: true
+            ))
+        }
+        return failures.isEmpty ? nil : failures.joined(separator: "; ")
+    }
+
+    enum Verdict: Equatable {
+        case met
+        case notMet(String)
+        case harnessProblem(String)
+    }
+
+    /// Compares what the backend saw with what the step expects: the one judge for every backend.
+    static func evaluate(_ expectation: Expectation, _ outcome: ActionOutcome, host: HostConfig) -> Verdict {
+        let failure = outcome.errorMessage ?? "failed without a message"
+        switch expectation {
+        case .succeeds:
+            return outcome.succeeded ? .met : .notMet("failed: \(failure)")
+        case .fails(let pattern):
+            guard !outcome.succeeded else { return .notMet("succeeded, but was expected to fail") }
+            guard let pattern else { return .met }
+            return matches(pattern, failure) ? .met : .notMet("failed with '\(failure)', which does not match /\(pattern)/")
+        default:
+            break
+        }
+        guard outcome.succeeded else { return .notMet("failed: \(failure)") }
+        guard let observation = outcome.observation else {
+            return .harnessProblem("the backend reported nothing to compare with '\(expectation)'")
+        }
+        func check(_ ok: Bool) -> Verdict { ok ? .met : .notMet("expected \(expectation), saw \(observation)") }
+        switch (expectation, observation) {
+        case (.state(let wanted), .state(let seen)): return check(wanted == seen)
+        case (.onlineVcpus(let wanted), .onlineVcpus(let seen)): return check(wanted == seen)
+        case (.contains(let role), .pciDevices(let seen)), (.lacks(let role), .pciDevices(let seen)):
+            guard let address = host.pciDevices[role]?.address else {
+                return .harnessProblem("the host file names no PCI device for role '\(role)'")
+            }
+            if case .contains = expectation { return check(seen.contains(address)) }
+            return check(!seen.contains(address))
+        case (.count(let wanted), .interfaces(let seen)): return check(wanted == seen)
+        case (.equals(let wanted), .text(let seen)):
+            return check(wanted == seen.trimmingCharacters(in: .whitespacesAndNewlines))
+        case (.output(let status, let pattern), .commandOutput(let seenStatus, let output)):
+            return check(seenStatus == status && (pattern.map { matches($0, output) } ?? true))
+        default:
+            return .harnessProblem("the backend observed \(observation), which cannot be compared with '\(expectation)'")
+        }
+    }
+
+    /// Case-insensitive regex search, with ^ and $ matching at line ends.
+    static func matches(_ pattern: String, _ text: String) -> Bool {
+        guard let regex = compiled(pattern) else { return false }
+        return (try? regex.firstMatch(in: text)) != nil
+    }
+
+    /// Compiling a pattern costs far more than matching it, and plans repeat their patterns.
+    private static func compiled(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        regexCache.withLock { cache in
+            if let regex = cache[pattern] { return regex }
+            let regex = (try? Regex(pattern))?.ignoresCase().anchorsMatchLineEndings()
+            cache[pattern] = regex
+            return regex
+        }
+    }
+
+    nonisolated(unsafe) private static let regexCache = Mutex<[String: Regex<AnyRegexOutput>]>([:])
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Runs commands on another host over SSH, non-interactively (`BatchMode`), with a key.
+///
+/// ssh hands the far side one command line, which its shell splits again: each argument is quoted for that shell,
+/// so plan text arrives as the same single arguments and is never interpreted.
+public struct SSHCommandRunner: CommandRunner {
+    public var user: String
+    public var host: String
+    public var port: Int
+    /// A private key to log in with; nil for ssh's defaults.
+    public var identityFile: String?
+    /// A known_hosts file for this host (the lab writes its own); nil for the user's.
+    public var knownHostsFile: String?
+    /// Kept for the evidence of the far side's command, not the local ssh process.
+    public var outputLimit = 4 * 1024 * 1024
+
+    public init(user: String, host: String, port: Int = 22, identityFile: String? = nil, knownHostsFile: String? = nil) {
+        self.user = user
+        self.host = host
+        self.port = port
+        self.identityFile = identityFile
+        self.knownHostsFile = knownHostsFile
+    }
+
+    /// Parses `ssh://[user@]host[:port]`.
+    public init?(url: String) {
+        guard url.hasPrefix("ssh://") else { return nil }
+        var rest = String(url.dropFirst("ssh://".count))
+        if rest.hasSuffix("/") { rest.removeLast() }
+        var user = "root"
+        if let at = rest.firstIndex(of: "@") {
+            user = String(rest[..<at])
+            rest = String(rest[rest.index(after: at)...])
+        }
+        var port = 22
+        if let colon = rest.lastIndex(of: ":"), let parsed = Int(rest[rest.index(after: colon)...]) {
+            port = parsed
+            rest = String(rest[..<colon])
+        }
+        guard !rest.isEmpty, !user.isEmpty, (1...65535).contains(port) else { return nil }
+        self.init(user: user, host: rest, port: port)
+    }
+
+    public var description: String { "ssh \(user)@\(host):\(port)" }
+
+    /// The local argv that runs `argv` on the far side.
+    public func sshArgv(for argv: [String]) -> [String] {
+        var ssh = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "-p", String(port)]
+        if let identityFile { ssh += ["-i", identityFile, "-o", "IdentitiesOnly=yes"] }
+        if let knownHostsFile {
+            ssh += ["-o", "UserKnownHostsFile=\(knownHostsFile)", "-o", "StrictHostKeyChecking=yes"]
+        }
+        return ssh + ["\(user)@\(host)", "--", argv.map(shellQuoted).joined(separator: " ")]
+    }
+
+    /// How much longer than a command's limit the local ssh may take (connecting, returning the output) before it
+    /// is killed too, when the far side has not ended the command itself.
+    public var transportGrace = PlanDuration.seconds(10)
+
+    /// The far side's argv for `argv` with `timeout`: its own `timeout` (coreutils or busybox, same options) ends the
+    /// command there at the limit. Killing the local ssh alone would leave it running on the host: without a
+    /// terminal, sshd does not signal the command when the connection drops, so a hung `xl` would stay hung.
+    public static func remoteArgv(for argv: [String], timeout: PlanDuration) -> [String] {
+        let seconds = max(1, (timeout.milliseconds + 999) / 1000)
+        return ["timeout", "-k", "2", String(seconds)] + argv
+    }
+
+    public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
+        try await StepActivity.tracking(argv) { try await runRemotely(argv, timeout: timeout, input: input) }
+    }
+
+    private func runRemotely(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
+        let timeout = TaskDeadline.limit(timeout)
+        let localLimit = PlanDuration(milliseconds: timeout.milliseconds + transportGrace.milliseconds)
+        var result = try await ProcessExecution.run(
+            sshArgv(for: Self.remoteArgv(for: argv, timeout: timeout)),
+            timeout: localLimit,
+            input: input,
+            outputLimit: outputLimit
+        )
+        result.argv = argv
+        // `timeout` exits 124 when it ended the command (137 when SIGTERM was not enough and it sent SIGKILL).
+        if (result.status == 124 || result.status == 137) && result.durationSeconds * 1000 >= Double(timeout.milliseconds) {
+            result.timedOut = true
+        }
+        // 255 is ssh's own failure, but also what a remote command exiting -1 gives (xl does): blame ssh only when
+        // ssh says something.
+        let sshWords = ["ssh:", "Connection refused", "Connection closed", "Permission denied", "Host key verification"]
+        if result.status == 255 && !result.timedOut && sshWords.contains(where: result.stderr.contains) {
+            result.stderr = "ssh to \(user)@\(host):\(port) failed: " + result.stderr
+        }
+        return result
+    }
+}
+
+/// Quotes one argument for a POSIX shell: single quotes, with embedded ones closed, escaped and reopened.
+public func shellQuoted(_ argument: String) -> String {
+    let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
+        ($0.value >= 0x30 && $0.value <= 0x39) || ($0.value >= 0x41 && $0.value <= 0x5A)
+            || ($0.value >= 0x61 && $0.value <= 0x7A) || "-_./:=,@%+".unicodeScalars.contains($0)
+    }
+    return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import Testing
+@testable import XentestBackendLibvirt
+@testable import XentestBackendXL
+@testable import XentestBackends
+@testable import XentestLab
+@testable import XentestPlan
+@testable import XentestReport
+@testable import XentestRun
+@testable import XentestSupport
+@testable import XentestXLParsing
+
+
+/// The xl backend driven against real Xen 4.17 in the lab: what the smoke plan checks inside guests, a hung `xl`
+/// call, and that a run leaves dom0 as it found it. In the lab suite, so that one lab boots at a time.
+extension LabEndToEndTests {
+    /// What a run must leave as it found it in dom0.
+    struct Dom0Snapshot: Equatable, CustomStringConvertible {
+        var domains: [String]
+        var assignable: [PCIAddress]
+        /// The driver dom0 has bound to the lab's spare NIC (`e1000` when it is dom0's).
+        var spareNICDriver: String
+        var description: String { "domains \(domains), assignable \(assignable), spare NIC driver \(spareNICDriver)" }
+    }
+
+    static func snapshot(_ ssh: some CommandRunner, spareNIC: PCIAddress) async throws -> Dom0Snapshot {
+        let list = try await ssh.run(["xl", "list"], timeout: .seconds(60))
+        #expect(list.succeeded, "xl list: \(list.stderr)")
+        let assignable = try await ssh.run(["xl", "pci-assignable-list"], timeout: .seconds(60))
+        #expect(assignable.succeeded, "xl pci-assignable-list: \(assignable.stderr)")
+        let driver = try await ssh.run(
+            ["readlink", "-f", "/sys/bus/pci/devices/\(spareNIC)/driver"],
+            timeout: .seconds(30)
+        )
+        return Dom0Snapshot(
+            domains: try XLParse.list(list.stdout).map(\.name).sorted(),
+            assignable: try XLParse.pciAssignableList(assignable.stdout).sorted { $0.description < $1.description },
+            spareNICDriver: driver.stdout.trimmed.split(separator: "/").last.map(String.init) ?? ""
+        )
+    }
+
+    /// Boots a lab of its own in a fresh folder, gives it to `body`, and stops it whatever happens.
+    static func withBootedLab(_ body: (Lab, LabState, String) async throws -> Void) async throws {
+        let folder = "/tmp/xentest-lab-xl-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let lab = Lab(paths: LabPaths(root: folder + "/lab"), progress: { print("lab: \($0)") })
+        let up = try await lab.up(bootTimeout: .seconds(600))
+        print(String(format: "lab up: booted in %.1f s", up.state.bootSeconds ?? 0))
+        do {
+            try await body(lab, up.state, folder)
+        } catch {
+            kill(up.state.pid, SIGKILL)
+            throw error
+        }
+        _ = try await lab.down()
+    }
+
+    /// Boots a lab of its own and gives `body` dom0's shell and the spare NIC, which dom0 drives at the start; when
+    /// `body` is done, dom0 must be as it was (no domain left, nothing assignable, the NIC back with e1000).
+    static func withBootedLabLeftAsItWas(
+        _ body: (Lab, LabState, String, _ ssh: SSHCommandRunner, _ spare: PCIAddress) async throws -> Void
+    ) async throws {
+        try await withBootedLab { lab, state, folder in
+            let ssh = lab.sshRunner(port: state.sshPort)
+            let host = try HostConfig.load(path: lab.paths.hostFile)
+            let spare = try #require(host.pciDevices["nic"]?.address)
+            let before = try await snapshot(ssh, spareNIC: spare)
+            #expect(before.spareNICDriver == "e1000", "dom0 drives the spare NIC before the run: \(before)")
+            try await body(lab, state, folder, ssh, spare)
+            let after = try await snapshot(ssh, spareNIC: spare)
+            #expect(after == before, "dom0 after the run: \(after); before: \(before)")
+        }
+    }
+
+    /// The one run under `root`.
+    static func onlyResult(under root: String) throws -> RunResult {
+        let runs = try FileManager.default.contentsOfDirectory(atPath: root)
+        try #require(runs.count == 1, "one run folder in \(root): \(runs)")
+        return try #require(try Journal.result(path: "\(root)/\(runs[0])/journal.jsonl"))
+    }
+
+    @Test(
+        "smoke on real Xen: vCPUs hot-added and a NIC passed through, seen in the guest; ping; dom0 left as it was",
+        .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
+        .timeLimit(.minutes(20))
+    ) func smokeOnRealXen() async throws {
+        try await Self.withBootedLabLeftAsItWas { lab, _, folder, _, _ in
+
+            let status = try await lab.runPlan(RunOptions(plan: "smoke", resultsRoot: folder + "/results"))
+            let result = try Self.onlyResult(under: folder + "/results")
+            for failed in result.cases where failed.status != .pass {
+                Issue.record("\(failed.id): \(failed.status.rawValue): \(failed.reason ?? "")")
+            }
+            let verdicts = Dictionary(uniqueKeysWithValues: result.cases.map { ($0.id, $0.status) })
+            // Each of these passes only if what the guest itself reports matched (its console, through xl).
+            #expect(verdicts["cpu-hotplug-pv-add-in-guest"] == .pass)
+            #expect(verdicts["pci-hotplug-attach-detach"] == .pass)
+            #expect(verdicts["network-vif-ping"] == .pass)
+            #expect(result.cases.count == 7)
+            #expect(status == .success)
+            let inGuest = result.cases.first { $0.id == "cpu-hotplug-pv-add-in-guest" }?.steps ?? []
+            let onlineSeen = inGuest.flatMap(\.evidence).map(\.output).filter { $0.contains("0-3") }
+            #expect(!onlineSeen.isEmpty, "the guest's own /sys/devices/system/cpu/online said 0-3")
+        }
+    }
+
+    @Test(
+        "a hung xl call is killed at its timeout, in dom0 too, and the run goes on",
+        .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
+        .timeLimit(.minutes(15))
+    ) func hungXLCall() async throws {
+        try await Self.withBootedLabLeftAsItWas { lab, _, folder, ssh, _ in
+            // `xl shutdown -w` of a paused guest waits for a shutdown that cannot happen: a real hung xl call.
+            let plan = folder + "/hang.yaml"
+            try """
+                release: 4.17.0
+                title: A hung xl call
+                guests:
+                  pv: {type: pv, memory: 128M}
+                cases:
+                  - id: shutdown-of-paused-guest
+                    title: xl shutdown -w of a paused guest never returns
+                    area: lifecycle
+                    guest: pv
+                    steps:
+                      - create: paused
+                      - shutdown:
+                        timeout: 8s
+                  - id: after-the-hang
+                    title: The next case runs
+                    area: lifecycle
+                    guest: pv
+                    steps:
+                      - create:
+                      - list:
+                        expect: {state: running}
+                      - destroy:
+
+                """.write(toFile: plan, atomically: true, encoding: .utf8)
+            let start = Date()
+            let status = try await lab.runPlan(RunOptions(plan: plan, resultsRoot: folder + "/results"))
+            let seconds = Date().timeIntervalSince(start)
+            let result = try Self.onlyResult(under: folder + "/results")
+            let hung = try #require(result.cases.first { $0.id == "shutdown-of-paused-guest" })
+            #expect(hung.status == .timeout, "\(hung.status): \(hung.reason ?? "")")
+            let shutdown = try #require(hung.steps.last)
+            #expect(shutdown.label.hasPrefix("shutdown") && shutdown.status == .timeout)
+            #expect(shutdown.durationSeconds < 20, "the step ended at its 8 s limit, not xl's: \(shutdown.durationSeconds)")
+            let hungCall = shutdown.evidence.first { $0.call == "xl" && $0.arguments.first == "shutdown" }
+            #expect(hungCall != nil, "the timed-out step names the xl call that hung: \(shutdown.evidence)")
+            #expect(hung.teardown.allSatisfy { $0.status == .pass }, "the paused guest was destroyed at teardown")
+            // Before teardown, libxl's own log of the guest was kept with the case's evidence.
+            let logs = hung.teardown.first { $0.label.hasPrefix("logs: ") }?.evidence ?? []
+            #expect(logs.contains { $0.call == "tail" && $0.arguments.last?.hasPrefix("/var/log/xen/xl-xentest-") == true })
+            #expect(result.cases.first { $0.id == "after-the-hang" }?.status == .pass)
+            #expect(status == .failed)
+            print(String(format: "run with a hung xl call: %.1f s", seconds))
+
+            // The hung xl was ended in dom0 itself, not only the local ssh that ran it.
+            let processes = try await ssh.run(["ps", "-o", "args"], timeout: .seconds(30))
+            let leftover = processes.stdout.split(separator: "\n").filter { $0.contains("xl shutdown") }
+            #expect(leftover.isEmpty, "xl processes left in dom0: \(leftover)")
+        }
+    }
+}
