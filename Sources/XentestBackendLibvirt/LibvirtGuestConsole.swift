@@ -18,7 +18,7 @@ import XentestSupport
 /// call wait on each other's locks) when a console is opened with `VIR_DOMAIN_CONSOLE_FORCE` while the previous
 /// stream of the same device is being aborted. So each command waits until the previous console of its domain is
 /// closed (`ConsoleClosings`), and a console still held (by a person's `virsh console`) is asked for again briefly.
-struct LibvirtGuestConsole {
+struct LibvirtGuestConsole: GuestConsole {
     var domain: LibvirtDomain
     /// The backend's record of consoles being closed.
     var closings: ConsoleClosings
@@ -42,20 +42,22 @@ struct LibvirtGuestConsole {
         let start = Date()
         var delay = 0.1
         while stream == nil {
-            let opened = try await LibvirtBackend.offPool { [domain] () -> (LibvirtStream?, CallRecorder, LibvirtError?) in
-                var calls = CallRecorder()
+            let calls = CallLog()
+            let opened = try await LibvirtBackend.offPool { [domain] () -> Result<LibvirtStream, LibvirtError> in
                 do {
-                    let stream = try calls.call("virDomainOpenConsole", [name, "NONBLOCK"]) {
-                        try domain.openConsole(nonBlocking: true)
-                    }
-                    return (stream, calls, nil)
+                    return .success(
+                        try calls.call("virDomainOpenConsole", [name, "NONBLOCK"]) {
+                            try domain.openConsole(nonBlocking: true)
+                        }
+                    )
                 } catch let error as LibvirtError {
-                    return (nil, calls, error)
+                    return .failure(error)
                 }
             }
-            evidence += opened.1.evidence
-            stream = opened.0
-            if let error = opened.2 {
+            evidence += calls.evidence
+            switch opened {
+            case .success(let opened): stream = opened
+            case .failure(let error):
                 let busy = error.message.contains("Active console session exists")
                 guard busy, Date().timeIntervalSince(start) < Double(busyPatience.milliseconds) / 1000 else {
                     let hint = busy ? " (another client holds it: close its `virsh console`)" : ""

@@ -8,7 +8,7 @@ import XentestSupport
 /// read until an end marker while the command, wrapped in markers, is written to it.
 ///
 /// The command goes in with `GuestConsoleCommand`'s markers, the protocol every console transport shares.
-struct XLGuestConsole {
+struct XLGuestConsole: GuestConsole {
     var runner: any CommandRunner
     var domainName: String
     /// HVM guests' console is their first serial port; PV and PVH guests' is the Xen console.

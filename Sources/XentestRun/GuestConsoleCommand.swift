@@ -1,5 +1,6 @@
 import XentestPlan
 import XentestSupport
+
 /// One command for the test guest's console shell, wrapped in markers that an echo of the typed line cannot fake.
 ///
 /// The test guest (`xentest guest build`) runs a shell on its console with echo off and no prompt. The line typed
@@ -54,34 +55,5 @@ package struct GuestConsoleCommand: Sendable, Hashable {
             return (status, output.joined(separator: "\n"))
         }
         return nil
-    }
-}
-
-/// What running one command in the guest's console came to.
-package struct GuestConsoleOutcome: Sendable {
-    /// Whether the guest's shell answered (the end marker arrived).
-    package var reached: Bool
-    /// The command's exit status; -1 when the shell was not reached.
-    package var status: Int
-    /// What the command printed, between the markers.
-    package var output: String
-    /// Why the shell was not reached.
-    package var problem: String?
-    /// The calls made, what was typed and what was read.
-    package var evidence: [Evidence]
-
-    package init(reached: Bool, status: Int, output: String, problem: String?, evidence: [Evidence]) {
-        self.reached = reached
-        self.status = status
-        self.output = output
-        self.problem = problem
-        self.evidence = evidence
-    }
-
-    /// The step's outcome: the command's status and output, or why the guest could not be asked.
-    package func actionOutcome(before calls: [Evidence] = []) -> ActionOutcome {
-        reached
-            ? .success(calls + evidence, observation: .commandOutput(exitStatus: status, output: output))
-            : .failure(problem ?? "no answer from the guest's console", calls + evidence)
     }
 }

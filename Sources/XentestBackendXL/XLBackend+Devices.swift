@@ -1,0 +1,75 @@
+import Foundation
+import XentestPlan
+import XentestRun
+import XentestSupport
+import XentestXLParsing
+
+extension XLBackend {
+    /// The guest's online vCPUs, from `xl vcpu-list NAME`.
+    func vcpuList(_ step: inout XLStep) async throws -> ActionOutcome {
+        let name = step.session.domainName
+        let result = try await step.xl(.vcpuList)
+        guard result.succeeded else { return step.failure(result) }
+        let online = try XLParse.vcpuList(result.stdout).filter { $0.name == name && $0.isOnline }.count
+        return .success(step.calls, observation: .onlineVcpus(online))
+    }
+
+    /// The PCI devices the guest has, or the host offers for passthrough; making one assignable and giving it back.
+    /// Teardown gives back only what was not assignable before the run: the device returns to its state.
+    func pci(_ action: Action, _ step: inout XLStep) async throws -> ActionOutcome {
+        let session = step.session
+        func address(_ role: String) -> PCIAddress? { session.host.pciDevices[role]?.address }
+        switch action {
+        case .pciList:
+            let result = try await step.xl(action)
+            guard result.succeeded else { return step.failure(result) }
+            return .success(step.calls, observation: .pciDevices(try XLParse.pciList(result.stdout).map(\.address)))
+        case .pciAssignableList:
+            let result = try await step.xl(action)
+            guard result.succeeded else { return step.failure(result) }
+            return .success(step.calls, observation: .pciDevices(try XLParse.pciAssignableList(result.stdout)))
+        case .pciAssignableAdd(let role):
+            guard let device = address(role) else { return .failure("no PCI device for role '\(role)'", []) }
+            let before = try await step.run(["xl", "pci-assignable-list"])
+            let wasAssignable =
+                before.succeeded && ((try? XLParse.pciAssignableList(before.stdout))?.contains(device) ?? false)
+            if !wasAssignable { session.record(.assignablePCIDevice(device)) }
+            return try await step.xlSucceeds(action)
+        case .pciAssignableRemove(let role):
+            let result = try await step.xl(action)
+            guard result.succeeded else { return step.failure(result) }
+            if let device = address(role) { session.forget(.assignablePCIDevice(device)) }
+            return .success(step.calls)
+        default: preconditionFailure("\(action.name) is not a PCI query or assignment")
+        }
+    }
+
+    /// The guest's interfaces, and attaching or detaching one (detach takes the last attached).
+    func network(_ action: Action, _ step: inout XLStep) async throws -> ActionOutcome {
+        let result = try await step.xl(action)
+        guard result.succeeded else { return step.failure(result) }
+        switch action {
+        case .networkList:
+            return .success(step.calls, observation: .interfaces(try XLParse.networkList(result.stdout).count))
+        case .networkAttach: step.session.withState { $0.attachedNICs += 1 }
+        case .networkDetach: step.session.withState { $0.attachedNICs -= 1 }
+        default: preconditionFailure("\(action.name) is not a network action")
+        }
+        return .success(step.calls)
+    }
+
+    /// A xenstore key of the guest: `{domid}` in the path is its domain id, from `xl domid`.
+    func xenstoreRead(_ pathTemplate: String, _ step: inout XLStep) async throws -> ActionOutcome {
+        let domid = try await step.run(["xl", "domid", step.session.domainName])
+        guard domid.succeeded else { return step.failure(domid) }
+        let path = pathTemplate.replacingOccurrences(of: "{domid}", with: String(try XLParse.domid(domid.stdout)))
+        let result = try await step.run(["xenstore-read", path])
+        guard result.succeeded else { return step.failure(result) }
+        return .success(step.calls, observation: .text(try XLParse.xenstoreRead(result.stdout)))
+    }
+
+    /// The guest's console from dom0: the serial port for HVM guests, the Xen console for PV and PVH.
+    func console(_ session: CaseSession) -> any GuestConsole {
+        XLGuestConsole(runner: runner, domainName: session.domainName, serial: session.guest?.spec.type == .hvm)
+    }
+}

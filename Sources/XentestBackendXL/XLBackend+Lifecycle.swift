@@ -1,0 +1,106 @@
+import Foundation
+import XentestPlan
+import XentestRun
+import XentestSupport
+import XentestXLParsing
+
+extension XLBackend {
+    /// Writes the guest's xl.cfg in dom0 and `xl create`s it; both are in the ledger before they exist.
+    func create(_ action: Action, _ step: inout XLStep) async throws -> ActionOutcome {
+        let session = step.session
+        guard let guest = session.guest else { return .failure("the case has no guest", []) }
+        let path = configPath(session.domainName)
+        session.record(.file(path: path))
+        _ = try await step.run(["mkdir", "-p", configDirectory])
+        let written = try await step.run(["dd", "of=\(path)", "status=none"], input: XLConfigRenderer.render(guest))
+        guard written.succeeded else { return step.failure(written) }
+        session.record(.domain(name: session.domainName))
+        let created = try await step.xl(action)
+        return created.succeeded ? .success(step.calls) : step.failure(created)
+    }
+
+    /// `xl destroy`, or `xl shutdown -w` and then until xl no longer lists the guest: `xl shutdown -w` returns while
+    /// the domain is still listed, shut down, for a few seconds (seen on Xen 4.17). The step's deadline bounds it.
+    func stop(_ action: Action, _ step: inout XLStep) async throws -> ActionOutcome {
+        let name = step.session.domainName
+        let result = try await step.xl(action)
+        guard result.succeeded else { return step.failure(result) }
+        if case .shutdown = action {
+            var delay = 0.2
+            while true {
+                let listed = try await step.run(["xl", "list", name], timeout: .seconds(30))
+                if !listed.succeeded { break }
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 1)
+            }
+        }
+        step.session.forget(.domain(name: name))
+        return .success(step.calls)
+    }
+
+    /// The guest's state from `xl list NAME` (gone when xl does not know it).
+    func list(_ step: inout XLStep) async throws -> ActionOutcome {
+        switch try await step.state() {
+        case .success(let seen): return .success(step.calls, observation: .state(seen))
+        case .failure(let failed): return step.failure(failed.result)
+        }
+    }
+
+    /// xl has no events: polls `xl list`, gently, until the guest is `wanted`; the runner's deadline ends the wait.
+    func waitForState(_ wanted: GuestState, _ step: inout XLStep) async throws -> ActionOutcome {
+        var delay = 0.2
+        while true {
+            switch try await step.state() {
+            case .failure(let failed): return step.failure(failed.result)
+            case .success(let seen) where seen == wanted:
+                return .success(Array(step.calls.suffix(1)), observation: .state(seen))
+            case .success: break
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 2)
+        }
+    }
+
+    /// libxl's log of the guest, its device model's (HVM) and its console's, as xl and xenconsoled keep them.
+    public func logs(for session: CaseSession) async -> [Evidence] {
+        guard session.guest != nil else { return [] }
+        let name = session.domainName
+        return await logTails(
+            ["/var/log/xen/xl-\(name).log", "/var/log/xen/qemu-dm-\(name).log", "/var/log/xen/console/guest-\(name).log"],
+            through: runner
+        )
+    }
+
+    public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
+        var calls: [Evidence] = []
+        switch entry {
+        case .domain(let name):
+            let result = try await runner.run(["xl", "destroy", name], timeout: .seconds(60))
+            calls.append(result.evidence)
+            if !result.succeeded && !result.stderr.contains("invalid domain identifier") {
+                throw TeardownFailed(evidence: result)
+            }
+        case .assignablePCIDevice(let address):
+            let result = try await runner.run(["xl", "pci-assignable-remove", "-r", address.description], timeout: .seconds(60))
+            calls.append(result.evidence)
+            if !result.succeeded { throw TeardownFailed(evidence: result) }
+        case .file(let path):
+            let result = try await runner.run(["rm", "-f", path], timeout: .seconds(30))
+            calls.append(result.evidence)
+        }
+        return calls
+    }
+
+    public func leftovers() async throws -> [String] {
+        let result = try await runner.run(["xl", "list"], timeout: .seconds(30))
+        guard result.succeeded else { throw TeardownFailed(evidence: result) }
+        return try XLParse.list(result.stdout).map(\.name).filter { $0.hasPrefix("xentest-") }.sorted()
+    }
+
+    public func removeLeftover(_ name: String) async throws -> [Evidence] {
+        precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
+        let result = try await runner.run(["xl", "destroy", name], timeout: .seconds(60))
+        if !result.succeeded { throw TeardownFailed(evidence: result) }
+        return [result.evidence]
+    }
+}
