@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import XentestRun
 
 /// Turns SIGINT and SIGTERM into cancelling the run: the first signal starts teardown, a second one gives up on
 /// it and exits 130 at once.
@@ -23,7 +24,7 @@ final class Interrupts: @unchecked Sendable {
                     onFirst(signalNumber)
                 } else {
                     FileHandle.standardError.write(Data("teardown abandoned: run `xentest clean` for what is left\n".utf8))
-                    exit(130)
+                    exit(XentestExitStatus.interrupted.rawValue)
                 }
             }
             source.resume()
