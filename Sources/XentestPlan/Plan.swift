@@ -202,29 +202,29 @@ public enum Action: Sendable, Hashable {
     case xenstoreRead(String)
 
     /// The name used in plans.
-    public var name: String {
+    public var name: ActionName {
         switch self {
-        case .create: "create"
-        case .destroy: "destroy"
-        case .shutdown: "shutdown"
-        case .pause: "pause"
-        case .unpause: "unpause"
-        case .list: "list"
-        case .vcpuSet: "vcpu-set"
-        case .vcpuList: "vcpu-list"
-        case .pciAssignableAdd: "pci-assignable-add"
-        case .pciAssignableRemove: "pci-assignable-remove"
-        case .pciAssignableList: "pci-assignable-list"
-        case .pciAttach: "pci-attach"
-        case .pciDetach: "pci-detach"
-        case .pciList: "pci-list"
-        case .networkAttach: "network-attach"
-        case .networkDetach: "network-detach"
-        case .networkList: "network-list"
-        case .waitForState: "wait-for-state"
-        case .guestExec: "guest-exec"
-        case .ping: "ping"
-        case .xenstoreRead: "xenstore-read"
+        case .create: .create
+        case .destroy: .destroy
+        case .shutdown: .shutdown
+        case .pause: .pause
+        case .unpause: .unpause
+        case .list: .list
+        case .vcpuSet: .vcpuSet
+        case .vcpuList: .vcpuList
+        case .pciAssignableAdd: .pciAssignableAdd
+        case .pciAssignableRemove: .pciAssignableRemove
+        case .pciAssignableList: .pciAssignableList
+        case .pciAttach: .pciAttach
+        case .pciDetach: .pciDetach
+        case .pciList: .pciList
+        case .networkAttach: .networkAttach
+        case .networkDetach: .networkDetach
+        case .networkList: .networkList
+        case .waitForState: .waitForState
+        case .guestExec: .guestExec
+        case .ping: .ping
+        case .xenstoreRead: .xenstoreRead
         }
     }
 
@@ -244,7 +244,7 @@ public enum Action: Sendable, Hashable {
     }
 
     /// A short label for progress lines and reports: `vcpu-set 2`.
-    public var label: String { argument.map { "\(name) \($0)" } ?? name }
+    public var label: String { argument.map { "\(name.rawValue) \($0)" } ?? name.rawValue }
 }
 
 /// What a step must show to pass.

@@ -158,16 +158,16 @@ import Testing
         #expect(Expectation.output(exitStatus: 1, matching: nil).description == "exits 1")
     }
 
-    /// Every action name the syntax lists parses to an action of that name, and back.
+    /// Every action name parses to an action of that name, and back.
     @Test func everyActionNameRoundTrips() throws {
         var steps = ""
-        let values: [String: String] = [
-            "vcpu-set": "1", "pci-assignable-add": "nic", "pci-assignable-remove": "nic", "pci-attach": "nic",
-            "pci-detach": "nic", "wait-for-state": "running", "guest-exec": "true", "ping": "guest",
-            "xenstore-read": "/local/domain/{domid}/name",
+        let values: [ActionName: String] = [
+            .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic",
+            .pciDetach: "nic", .waitForState: "running", .guestExec: "true", .ping: "guest",
+            .xenstoreRead: "/local/domain/{domid}/name",
         ]
-        for action in PlanSyntax.actions where action != "create" && action != "destroy" && action != "shutdown" {
-            steps += "      - \(action): \(values[action] ?? "")\n"
+        for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
+            steps += "      - \(action.rawValue): \(values[action] ?? "")\n"
         }
         let outcome = try loadPlanText(
             """
@@ -188,7 +188,11 @@ import Testing
         )
         let plan = try #require(outcome.plan, "\(outcome.lines)")
         let names = plan.cases[0].steps.map(\.action.name)
-        #expect(Set(names) == Set(PlanSyntax.actions))
-        for step in plan.cases[0].steps { #expect(step.action.label.hasPrefix(step.action.name)) }
+        #expect(Set(names) == Set(ActionName.allCases))
+        for step in plan.cases[0].steps {
+            #expect(step.action.label.hasPrefix(step.action.name.rawValue))
+            // Messages interpolate the name: it must read as plans write it (`vcpu-set`, not `vcpuSet`).
+            #expect("\(step.action.name)" == step.action.name.rawValue)
+        }
     }
 }
