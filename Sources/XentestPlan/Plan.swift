@@ -129,8 +129,8 @@ public struct KnownIssue: Sendable, Hashable {
     public var xen: VersionRange?
     /// Applies only on these backends; empty for all.
     public var backends: [BackendKind]
-    /// Applies only on these hypervisor drivers (`xen`, `qemu`, `test`); empty for all.
-    public var drivers: [String]
+    /// Applies only on these hypervisor drivers; empty for all.
+    public var drivers: [HypervisorDriver]
     /// Explains only a failure whose message matches this regular expression; nil for any failure. Another failure
     /// of the case stays a failure: the known issue does not hide it.
     public var failureMatches: String? = nil

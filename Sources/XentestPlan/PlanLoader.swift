@@ -455,6 +455,29 @@ private struct LoadSession {
         return ok ? requirements : nil
     }
 
+    /// A driver or a list of them; nil when any is not a driver (each reported, with the closest driver).
+    func parseDrivers(_ node: Node, reader: YAMLReader) -> [HypervisorDriver]? {
+        let items: [Node]
+        if case .scalar = node { items = [node] } else if let list = reader.sequence(node, "drivers") {
+            items = list
+        } else {
+            return nil
+        }
+        let known = HypervisorDriver.allCases.map(\.rawValue)
+        let parsed = items.map { item -> HypervisorDriver? in
+            guard let word = reader.string(item, "a driver") else { return nil }
+            if let driver = HypervisorDriver(rawValue: word) { return driver }
+            var message = "unknown driver '\(word)'"
+            if let suggestion = closestMatch(to: word, in: known) { message += "; did you mean '\(suggestion)'?" }
+            reader.error(message + " (drivers: \(known.joined(separator: ", ")))", at: item)
+            return nil
+        }
+        guard parsed.allSatisfy({ $0 != nil }) else { return nil }
+        var unique: [HypervisorDriver] = []
+        for driver in parsed.compactMap({ $0 }) where !unique.contains(driver) { unique.append(driver) }
+        return unique
+    }
+
     /// One known issue, or a list of them; nil when any had errors (already reported).
     func parseKnownIssues(_ node: Node, reader: YAMLReader) -> [KnownIssue]? {
         guard case .sequence(let items) = node else { return parseKnownIssue(node, reader: reader).map { [$0] } }
@@ -477,7 +500,7 @@ private struct LoadSession {
         let link = fields["link"].flatMap { reader.string($0, "link") }
         let xen = fields["xen"].map { reader.parsed($0, "xen", VersionRange.parse) }
         let backends = fields["backends"].map { parseBackends($0, reader: reader) } ?? []
-        let drivers = fields["drivers"].map { reader.names($0, "drivers") } ?? []
+        let drivers = fields["drivers"].map { parseDrivers($0, reader: reader) } ?? []
         let failureMatches = fields["failure-matches"].map { regex($0, reader: reader) }
         if case .some(.none) = failureMatches { return nil }
         if let link, let node = fields["link"], !(link.hasPrefix("https://") || link.hasPrefix("http://")) {

@@ -130,7 +130,7 @@ import Testing
         #expect(issue.xen?.contains(Version([4, 3, 1])) == true)
         #expect(issue.xen?.contains(Version([4, 4])) == false)
         #expect(issue.backends == [.xl])
-        #expect(issue.drivers == ["xen"])
+        #expect(issue.drivers == [.xen])
     }
 
     @Test func inlineGuestAndExpectedFailures() throws {
