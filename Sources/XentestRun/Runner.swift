@@ -60,7 +60,7 @@ public struct Runner: Sendable {
             hostConfig: host.source,
             startedAt: startedAt,
             cases: runPlan.entries.map {
-                .init(id: $0.testCase.id, title: $0.testCase.title, area: $0.testCase.area, backend: $0.backend.rawValue)
+                .init(id: $0.testCase.id, title: $0.testCase.title, area: $0.testCase.area, backend: $0.backend)
             },
             baseline: baseline
         )
@@ -76,10 +76,10 @@ public struct Runner: Sendable {
             if Task.isCancelled { break }
             switch entry.decision {
             case .skip(let reasons):
-                emit(.caseSkipped(caseID: entry.testCase.id, backend: entry.backend.rawValue, reason: reasons.joined(separator: "; ")))
+                emit(.caseSkipped(caseID: entry.testCase.id, backend: entry.backend, reason: reasons.joined(separator: "; ")))
             case .run:
                 if let runDeadline, Date() >= runDeadline, let limit = runTimeout {
-                    emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend.rawValue, at: Date()))
+                    emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend, at: Date()))
                     emit(.caseEnded(
                         caseID: entry.testCase.id,
                         status: .timeout,
@@ -99,7 +99,7 @@ public struct Runner: Sendable {
 
     func runCase(_ testCase: TestCase, runDeadline: Date?) async {
         let start = Date()
-        emit(.caseStarted(caseID: testCase.id, backend: backend.kind.rawValue, at: start))
+        emit(.caseStarted(caseID: testCase.id, backend: backend.kind, at: start))
         let session = CaseSession(
             testCase: testCase,
             guest: testCase.guest.map { GuestInstance(domainName: domainName(for: testCase), spec: $0, host: host) },
