@@ -53,7 +53,7 @@ public enum PlanInstructionsRenderer {
             if !issue.drivers.isEmpty { scope.append("driver " + issue.drivers.map(\.rawValue).joined(separator: ", ")) }
             if !scope.isEmpty { line += " (applies to \(scope.joined(separator: "; ")))" }
             if let link = issue.link { line += " [\(link)](\(link))" }
-            let failure = issue.failureMatches.map { "A failure matching `\($0)`" } ?? "A failure here"
+            let failure = issue.failureMatches.map { "A failure matching `\($0.source)`" } ?? "A failure here"
             out += ["", line + ". \(failure) is expected (xfail); a pass is news (xpass)."]
         }
         let domainName = "xentest-\(testCase.id)"

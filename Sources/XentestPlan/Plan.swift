@@ -131,14 +131,14 @@ public struct KnownIssue: Sendable, Hashable {
     public var backends: [BackendKind]
     /// Applies only on these hypervisor drivers; empty for all.
     public var drivers: [HypervisorDriver]
-    /// Explains only a failure whose message matches this regular expression; nil for any failure. Another failure
-    /// of the case stays a failure: the known issue does not hide it.
-    public var failureMatches: String? = nil
+    /// Explains only a failure whose message matches this pattern; nil for any failure. Another failure of the
+    /// case stays a failure: the known issue does not hide it.
+    public var failureMatches: PlanPattern? = nil
 
     /// Whether this is the failure the issue describes: `reason` is the case's failure message.
     public func explains(_ reason: String) -> Bool {
-        guard let failureMatches, let pattern = try? Regex(failureMatches) else { return true }
-        return reason.contains(pattern)
+        guard let failureMatches else { return true }
+        return failureMatches.matches(reason)
     }
 }
 
@@ -251,8 +251,8 @@ public enum Action: Sendable, Hashable {
 public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     /// The action succeeds (and, for waits, the state is reached in time).
     case succeeds
-    /// The action fails; with a pattern, its error message must match it (case-insensitive regex).
-    case fails(matching: String?)
+    /// The action fails; with a pattern, its error message must match it.
+    case fails(matching: PlanPattern?)
     /// The guest is in this state.
     case state(GuestState)
     /// This many vCPUs are online.
@@ -265,14 +265,14 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     case count(Int)
     /// The value read equals this text.
     case equals(String)
-    /// A guest command's exit status and output (a regex, matched against the whole output, multi-line).
-    case output(exitStatus: Int, matching: String?)
+    /// A guest command's exit status and output (a pattern, searched for in the whole output).
+    case output(exitStatus: Int, matching: PlanPattern?)
 
     /// As a tester reads it.
     public var description: String {
         switch self {
         case .succeeds: "succeeds"
-        case .fails(let pattern): pattern.map { "fails with a message matching /\($0)/" } ?? "fails"
+        case .fails(let pattern): pattern.map { "fails with a message matching /\($0.source)/" } ?? "fails"
         case .state(let state): "the guest is \(state.rawValue)"
         case .onlineVcpus(let count): "\(count) vCPU\(count == 1 ? "" : "s") online"
         case .contains(let role): "lists the '\(role)' device"
@@ -280,7 +280,7 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
         case .count(let count): "lists \(count) entr\(count == 1 ? "y" : "ies")"
         case .equals(let text): "reads '\(text)'"
         case .output(let status, let pattern):
-            "exits \(status)" + (pattern.map { " with output matching /\($0)/" } ?? "")
+            "exits \(status)" + (pattern.map { " with output matching /\($0.source)/" } ?? "")
         }
     }
 }

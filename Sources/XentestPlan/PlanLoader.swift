@@ -776,12 +776,11 @@ private struct LoadSession {
         }
     }
 
-    /// A pattern that compiles as a Swift regex.
-    func regex(_ node: Node, reader: YAMLReader) -> String? {
+    /// A pattern that compiles under the plan's regex rule.
+    func regex(_ node: Node, reader: YAMLReader) -> PlanPattern? {
         guard let pattern = reader.string(node, "pattern") else { return nil }
         do {
-            _ = try Regex(pattern)
-            return pattern
+            return try PlanPattern(pattern)
         } catch {
             reader.error("'\(pattern)' is not a valid regular expression: \(error)", at: node)
             return nil
