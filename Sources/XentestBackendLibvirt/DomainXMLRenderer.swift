@@ -19,6 +19,15 @@ public enum LibvirtDialect: String, Sendable, Hashable, Codable {
         default: return nil
         }
     }
+
+    /// The hypervisor this dialect drives, as known issues name it.
+    public var driver: HypervisorDriver {
+        switch self {
+        case .xen: .xen
+        case .qemu: .qemu
+        case .test: .test
+        }
+    }
 }
 
 /// Renders a guest as libvirt domain XML (see libvirt's formatdomain), for `virDomainDefineXML`.

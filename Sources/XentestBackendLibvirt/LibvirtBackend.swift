@@ -10,7 +10,7 @@ import XentestSupport
 /// The libvirt toolstack, through the C API, on any URI: `xen:///system`, `qemu:///system`, `test:///default`.
 public final class LibvirtBackend: Backend {
     public let kind = BackendKind.libvirt
-    public let driver: String
+    public let driver: HypervisorDriver
     /// The connection every call goes through: the one opened last (see `liveConnection`).
     public var connection: LibvirtConnection { current.withLock { $0 } }
     let current: Mutex<LibvirtConnection>
@@ -61,7 +61,7 @@ public final class LibvirtBackend: Backend {
             throw BackendUnavailable("libvirt driver '\(type)' at \(uri) is not supported; use xen://, qemu:// or test://")
         }
         self.dialect = dialect
-        driver = dialect.rawValue
+        driver = dialect.driver
         iommu = Mutex(
             dialect == .xen ? nil : (try? connection.capabilitiesXML()).map { LibvirtXML($0).hostHasIOMMU } ?? false
         )

@@ -50,10 +50,10 @@ public enum PlanInstructionsRenderer {
             var scope: [String] = []
             if let xen = issue.xen { scope.append("Xen \(xen)") }
             if !issue.backends.isEmpty { scope.append("backend " + issue.backends.map(\.rawValue).joined(separator: ", ")) }
-            if !issue.drivers.isEmpty { scope.append("driver " + issue.drivers.joined(separator: ", ")) }
+            if !issue.drivers.isEmpty { scope.append("driver " + issue.drivers.map(\.rawValue).joined(separator: ", ")) }
             if !scope.isEmpty { line += " (applies to \(scope.joined(separator: "; ")))" }
             if let link = issue.link { line += " [\(link)](\(link))" }
-            let failure = issue.failureMatches.map { "A failure matching `\($0)`" } ?? "A failure here"
+            let failure = issue.failureMatches.map { "A failure matching `\($0.source)`" } ?? "A failure here"
             out += ["", line + ". \(failure) is expected (xfail); a pass is news (xpass)."]
         }
         let domainName = "xentest-\(testCase.id)"

@@ -8,7 +8,7 @@ import XentestSupport
 /// machine or on a Xen host over SSH, with its output parsed into typed values.
 public final class XLBackend: Backend {
     public let kind = BackendKind.xl
-    public let driver = "xen"
+    public let driver = HypervisorDriver.xen
     /// Where commands run.
     public let runner: any CommandRunner
     /// The folder on the Xen host where guests' xl.cfg files are written.

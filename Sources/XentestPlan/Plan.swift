@@ -129,16 +129,16 @@ public struct KnownIssue: Sendable, Hashable {
     public var xen: VersionRange?
     /// Applies only on these backends; empty for all.
     public var backends: [BackendKind]
-    /// Applies only on these hypervisor drivers (`xen`, `qemu`, `test`); empty for all.
-    public var drivers: [String]
-    /// Explains only a failure whose message matches this regular expression; nil for any failure. Another failure
-    /// of the case stays a failure: the known issue does not hide it.
-    public var failureMatches: String? = nil
+    /// Applies only on these hypervisor drivers; empty for all.
+    public var drivers: [HypervisorDriver]
+    /// Explains only a failure whose message matches this pattern; nil for any failure. Another failure of the
+    /// case stays a failure: the known issue does not hide it.
+    public var failureMatches: PlanPattern? = nil
 
     /// Whether this is the failure the issue describes: `reason` is the case's failure message.
     public func explains(_ reason: String) -> Bool {
-        guard let failureMatches, let pattern = try? Regex(failureMatches) else { return true }
-        return reason.contains(pattern)
+        guard let failureMatches else { return true }
+        return failureMatches.matches(reason)
     }
 }
 
@@ -202,29 +202,29 @@ public enum Action: Sendable, Hashable {
     case xenstoreRead(String)
 
     /// The name used in plans.
-    public var name: String {
+    public var name: ActionName {
         switch self {
-        case .create: "create"
-        case .destroy: "destroy"
-        case .shutdown: "shutdown"
-        case .pause: "pause"
-        case .unpause: "unpause"
-        case .list: "list"
-        case .vcpuSet: "vcpu-set"
-        case .vcpuList: "vcpu-list"
-        case .pciAssignableAdd: "pci-assignable-add"
-        case .pciAssignableRemove: "pci-assignable-remove"
-        case .pciAssignableList: "pci-assignable-list"
-        case .pciAttach: "pci-attach"
-        case .pciDetach: "pci-detach"
-        case .pciList: "pci-list"
-        case .networkAttach: "network-attach"
-        case .networkDetach: "network-detach"
-        case .networkList: "network-list"
-        case .waitForState: "wait-for-state"
-        case .guestExec: "guest-exec"
-        case .ping: "ping"
-        case .xenstoreRead: "xenstore-read"
+        case .create: .create
+        case .destroy: .destroy
+        case .shutdown: .shutdown
+        case .pause: .pause
+        case .unpause: .unpause
+        case .list: .list
+        case .vcpuSet: .vcpuSet
+        case .vcpuList: .vcpuList
+        case .pciAssignableAdd: .pciAssignableAdd
+        case .pciAssignableRemove: .pciAssignableRemove
+        case .pciAssignableList: .pciAssignableList
+        case .pciAttach: .pciAttach
+        case .pciDetach: .pciDetach
+        case .pciList: .pciList
+        case .networkAttach: .networkAttach
+        case .networkDetach: .networkDetach
+        case .networkList: .networkList
+        case .waitForState: .waitForState
+        case .guestExec: .guestExec
+        case .ping: .ping
+        case .xenstoreRead: .xenstoreRead
         }
     }
 
@@ -244,15 +244,15 @@ public enum Action: Sendable, Hashable {
     }
 
     /// A short label for progress lines and reports: `vcpu-set 2`.
-    public var label: String { argument.map { "\(name) \($0)" } ?? name }
+    public var label: String { argument.map { "\(name.rawValue) \($0)" } ?? name.rawValue }
 }
 
 /// What a step must show to pass.
 public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     /// The action succeeds (and, for waits, the state is reached in time).
     case succeeds
-    /// The action fails; with a pattern, its error message must match it (case-insensitive regex).
-    case fails(matching: String?)
+    /// The action fails; with a pattern, its error message must match it.
+    case fails(matching: PlanPattern?)
     /// The guest is in this state.
     case state(GuestState)
     /// This many vCPUs are online.
@@ -265,14 +265,14 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     case count(Int)
     /// The value read equals this text.
     case equals(String)
-    /// A guest command's exit status and output (a regex, matched against the whole output, multi-line).
-    case output(exitStatus: Int, matching: String?)
+    /// A guest command's exit status and output (a pattern, searched for in the whole output).
+    case output(exitStatus: Int, matching: PlanPattern?)
 
     /// As a tester reads it.
     public var description: String {
         switch self {
         case .succeeds: "succeeds"
-        case .fails(let pattern): pattern.map { "fails with a message matching /\($0)/" } ?? "fails"
+        case .fails(let pattern): pattern.map { "fails with a message matching /\($0.source)/" } ?? "fails"
         case .state(let state): "the guest is \(state.rawValue)"
         case .onlineVcpus(let count): "\(count) vCPU\(count == 1 ? "" : "s") online"
         case .contains(let role): "lists the '\(role)' device"
@@ -280,7 +280,7 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
         case .count(let count): "lists \(count) entr\(count == 1 ? "y" : "ies")"
         case .equals(let text): "reads '\(text)'"
         case .output(let status, let pattern):
-            "exits \(status)" + (pattern.map { " with output matching /\($0)/" } ?? "")
+            "exits \(status)" + (pattern.map { " with output matching /\($0.source)/" } ?? "")
         }
     }
 }

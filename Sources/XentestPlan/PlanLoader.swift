@@ -89,11 +89,8 @@ package enum PlanSyntax {
     static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
     static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
-    static let actions = [
-        "create", "destroy", "shutdown", "pause", "unpause", "list", "vcpu-set", "vcpu-list", "pci-assignable-add",
-        "pci-assignable-remove", "pci-assignable-list", "pci-attach", "pci-detach", "pci-list", "network-attach",
-        "network-detach", "network-list", "wait-for-state", "guest-exec", "ping", "xenstore-read",
-    ]
+    /// The action names, as plans write them.
+    static let actions = ActionName.allCases.map(\.rawValue)
     static let simpleRequirements = ["iommu", "hvm", "pvh", "bridge", "test-guest"]
     static let valuedRequirements = ["min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device"]
     static let expectationKeys = [
@@ -261,9 +258,9 @@ private struct LoadSession {
     }
 
     /// A step's action name read without checking anything; nil unless it has exactly one.
-    static func peekAction(_ node: Node) -> String? {
+    static func peekAction(_ node: Node) -> ActionName? {
         guard case .mapping(let mapping) = node else { return nil }
-        let names = mapping.compactMap { key, _ in key.string }.filter { PlanSyntax.actions.contains($0) }
+        let names = mapping.compactMap { key, _ in key.string.flatMap(ActionName.init(rawValue:)) }
         return names.count == 1 ? names[0] : nil
     }
 
@@ -458,6 +455,29 @@ private struct LoadSession {
         return ok ? requirements : nil
     }
 
+    /// A driver or a list of them; nil when any is not a driver (each reported, with the closest driver).
+    func parseDrivers(_ node: Node, reader: YAMLReader) -> [HypervisorDriver]? {
+        let items: [Node]
+        if case .scalar = node { items = [node] } else if let list = reader.sequence(node, "drivers") {
+            items = list
+        } else {
+            return nil
+        }
+        let known = HypervisorDriver.allCases.map(\.rawValue)
+        let parsed = items.map { item -> HypervisorDriver? in
+            guard let word = reader.string(item, "a driver") else { return nil }
+            if let driver = HypervisorDriver(rawValue: word) { return driver }
+            var message = "unknown driver '\(word)'"
+            if let suggestion = closestMatch(to: word, in: known) { message += "; did you mean '\(suggestion)'?" }
+            reader.error(message + " (drivers: \(known.joined(separator: ", ")))", at: item)
+            return nil
+        }
+        guard parsed.allSatisfy({ $0 != nil }) else { return nil }
+        var unique: [HypervisorDriver] = []
+        for driver in parsed.compactMap({ $0 }) where !unique.contains(driver) { unique.append(driver) }
+        return unique
+    }
+
     /// One known issue, or a list of them; nil when any had errors (already reported).
     func parseKnownIssues(_ node: Node, reader: YAMLReader) -> [KnownIssue]? {
         guard case .sequence(let items) = node else { return parseKnownIssue(node, reader: reader).map { [$0] } }
@@ -480,7 +500,7 @@ private struct LoadSession {
         let link = fields["link"].flatMap { reader.string($0, "link") }
         let xen = fields["xen"].map { reader.parsed($0, "xen", VersionRange.parse) }
         let backends = fields["backends"].map { parseBackends($0, reader: reader) } ?? []
-        let drivers = fields["drivers"].map { reader.names($0, "drivers") } ?? []
+        let drivers = fields["drivers"].map { parseDrivers($0, reader: reader) } ?? []
         let failureMatches = fields["failure-matches"].map { regex($0, reader: reader) }
         if case .some(.none) = failureMatches { return nil }
         if let link, let node = fields["link"], !(link.hasPrefix("https://") || link.hasPrefix("http://")) {
@@ -522,10 +542,10 @@ private struct LoadSession {
                 ok = false
                 // A create or destroy with errors still counts, so that the steps after it are not blamed too.
                 switch Self.peekAction(item) {
-                case "create":
+                case .create:
                     created = true
                     everCreated = true
-                case "destroy", "shutdown": created = false
+                case .destroy, .shutdown: created = false
                 default: break
                 }
                 continue
@@ -571,7 +591,9 @@ private struct LoadSession {
         guard
             let fields = reader.mapping(node, "a step", allowed: PlanSyntax.actions + PlanSyntax.stepOptionKeys)
         else { return nil }
-        let actionEntries = fields.entries.filter { PlanSyntax.actions.contains($0.key) }
+        let actionEntries = fields.entries.compactMap { entry in
+            ActionName(rawValue: entry.key).map { (name: $0, keyNode: entry.keyNode, value: entry.value) }
+        }
         guard let actionEntry = actionEntries.first else {
             reader.error("a step needs an action: one of \(PlanSyntax.actions.joined(separator: ", "))", at: node)
             return nil
@@ -579,12 +601,12 @@ private struct LoadSession {
         if actionEntries.count > 1 {
             reader.error(
                 "a step has one action, this one has \(actionEntries.count): "
-                    + actionEntries.map(\.key).joined(separator: ", ") + "; split it into steps",
+                    + actionEntries.map(\.name.rawValue).joined(separator: ", ") + "; split it into steps",
                 at: actionEntries[1].keyNode
             )
             return nil
         }
-        guard let action = parseAction(actionEntry.key, actionEntry.value, reader: reader) else { return nil }
+        guard let action = parseAction(actionEntry.name, actionEntry.value, reader: reader) else { return nil }
         var expectation = Expectation.succeeds
         if let expectNode = fields["expect"] {
             guard let parsed = parseExpectation(expectNode, for: action, reader: reader) else { return nil }
@@ -653,7 +675,7 @@ private struct LoadSession {
         }
     }
 
-    func parseAction(_ name: String, _ node: Node, reader: YAMLReader) -> Action? {
+    func parseAction(_ name: ActionName, _ node: Node, reader: YAMLReader) -> Action? {
         func noArgument(_ action: Action) -> Action? {
             guard reader.isNull(node) else {
                 reader.error("'\(name)' takes no value; write '- \(name):'", at: node)
@@ -662,7 +684,7 @@ private struct LoadSession {
             return action
         }
         switch name {
-        case "create":
+        case .create:
             if reader.isNull(node) { return .create(paused: false) }
             guard let word = reader.string(node, "create") else { return nil }
             guard word == "paused" else {
@@ -670,26 +692,26 @@ private struct LoadSession {
                 return nil
             }
             return .create(paused: true)
-        case "destroy": return noArgument(.destroy)
-        case "shutdown": return noArgument(.shutdown)
-        case "pause": return noArgument(.pause)
-        case "unpause": return noArgument(.unpause)
-        case "list": return noArgument(.list)
-        case "vcpu-list": return noArgument(.vcpuList)
-        case "pci-assignable-list": return noArgument(.pciAssignableList)
-        case "pci-list": return noArgument(.pciList)
-        case "network-attach": return noArgument(.networkAttach)
-        case "network-detach": return noArgument(.networkDetach)
-        case "network-list": return noArgument(.networkList)
-        case "vcpu-set": return reader.int(node, "vcpu-set", in: 1...PlanSyntax.maximumVcpus).map { .vcpuSet($0) }
-        case "pci-assignable-add": return reader.name(node, "PCI role").map { .pciAssignableAdd(role: $0) }
-        case "pci-assignable-remove": return reader.name(node, "PCI role").map { .pciAssignableRemove(role: $0) }
-        case "pci-attach": return reader.name(node, "PCI role").map { .pciAttach(role: $0) }
-        case "pci-detach": return reader.name(node, "PCI role").map { .pciDetach(role: $0) }
-        case "wait-for-state": return reader.word(node, "state", as: GuestState.self).map { .waitForState($0) }
-        case "ping": return reader.word(node, "ping target", as: PingDirection.self).map { .ping($0) }
-        case "guest-exec": return reader.string(node, "guest-exec command").map { .guestExec($0) }
-        default:
+        case .destroy: return noArgument(.destroy)
+        case .shutdown: return noArgument(.shutdown)
+        case .pause: return noArgument(.pause)
+        case .unpause: return noArgument(.unpause)
+        case .list: return noArgument(.list)
+        case .vcpuList: return noArgument(.vcpuList)
+        case .pciAssignableList: return noArgument(.pciAssignableList)
+        case .pciList: return noArgument(.pciList)
+        case .networkAttach: return noArgument(.networkAttach)
+        case .networkDetach: return noArgument(.networkDetach)
+        case .networkList: return noArgument(.networkList)
+        case .vcpuSet: return reader.int(node, "vcpu-set", in: 1...PlanSyntax.maximumVcpus).map { .vcpuSet($0) }
+        case .pciAssignableAdd: return reader.name(node, "PCI role").map { .pciAssignableAdd(role: $0) }
+        case .pciAssignableRemove: return reader.name(node, "PCI role").map { .pciAssignableRemove(role: $0) }
+        case .pciAttach: return reader.name(node, "PCI role").map { .pciAttach(role: $0) }
+        case .pciDetach: return reader.name(node, "PCI role").map { .pciDetach(role: $0) }
+        case .waitForState: return reader.word(node, "state", as: GuestState.self).map { .waitForState($0) }
+        case .ping: return reader.word(node, "ping target", as: PingDirection.self).map { .ping($0) }
+        case .guestExec: return reader.string(node, "guest-exec command").map { .guestExec($0) }
+        case .xenstoreRead:
             guard let path = reader.string(node, "xenstore path") else { return nil }
             let withoutPlaceholders = path.replacingOccurrences(of: "{domid}", with: "0")
             guard path.hasPrefix("/"), !withoutPlaceholders.contains("{"), !withoutPlaceholders.contains(" ") else {
@@ -721,7 +743,7 @@ private struct LoadSession {
         }
         guard let fields = reader.mapping(node, "expect", allowed: PlanSyntax.expectationKeys) else { return nil }
         let keys = fields.entries.map(\.key)
-        let allowedKeys = action.expectationKeys
+        let allowedKeys = action.name.expectationKeys
         for entry in fields.entries where !allowedKeys.contains(entry.key) {
             let hint = allowedKeys.count > 1 ? "; '\(action.name)' can expect: \(allowedKeys.joined(separator: ", "))" : ""
             reader.error("'\(action.name)' cannot expect '\(entry.key)'\(hint)", at: entry.keyNode)
@@ -754,12 +776,11 @@ private struct LoadSession {
         }
     }
 
-    /// A pattern that compiles as a Swift regex.
-    func regex(_ node: Node, reader: YAMLReader) -> String? {
+    /// A pattern that compiles under the plan's regex rule.
+    func regex(_ node: Node, reader: YAMLReader) -> PlanPattern? {
         guard let pattern = reader.string(node, "pattern") else { return nil }
         do {
-            _ = try Regex(pattern)
-            return pattern
+            return try PlanPattern(pattern)
         } catch {
             reader.error("'\(pattern)' is not a valid regular expression: \(error)", at: node)
             return nil
@@ -814,19 +835,6 @@ extension Action {
         switch self {
         case .create, .list, .waitForState, .pciAssignableAdd, .pciAssignableRemove, .pciAssignableList: false
         default: true
-        }
-    }
-
-    /// The `expect:` keys this action accepts besides `succeeds` and `fails`.
-    var expectationKeys: [String] {
-        switch self {
-        case .list: ["fails-matching", "state"]
-        case .vcpuList: ["fails-matching", "online-vcpus"]
-        case .pciList, .pciAssignableList: ["fails-matching", "contains", "lacks"]
-        case .networkList: ["fails-matching", "count"]
-        case .xenstoreRead: ["fails-matching", "equals"]
-        case .guestExec: ["fails-matching", "exit-status", "output-matches"]
-        default: ["fails-matching"]
         }
     }
 }

@@ -32,7 +32,7 @@ public enum JUnitReporter {
             xml.append("    </properties>")
             for testCase in cases {
                 xml.append(
-                    "    <testcase classname=\"\(xmlEscaped("\(result.plan).\(area)"))\" name=\"\(xmlEscaped("\(testCase.id) [\(testCase.backend)]"))\" "
+                    "    <testcase classname=\"\(xmlEscaped("\(result.plan).\(area)"))\" name=\"\(xmlEscaped("\(testCase.id) [\(testCase.backend.rawValue)]"))\" "
                         + "time=\"\(String(format: "%.3f", testCase.durationSeconds))\">"
                 )
                 let message = xmlEscaped(testCase.reason ?? testCase.status.rawValue)

@@ -29,7 +29,7 @@ public enum MarkdownSummaryReporter {
             out += ["", "### \(area)", "", "| Case | Backend | Result | Time | Notes |", "|---|---|---|---|---|"]
             for testCase in result.cases where testCase.area == area {
                 out.append(
-                    "| \(cell(testCase.id)) | \(testCase.backend) | \(badge(testCase.status)) | "
+                    "| \(cell(testCase.id)) | \(testCase.backend.rawValue) | \(badge(testCase.status)) | "
                         + "\(CaseWording.seconds(testCase.durationSeconds)) | \(cell(testCase.reason ?? "")) |"
                 )
             }
@@ -39,7 +39,7 @@ public enum MarkdownSummaryReporter {
         if !failures.isEmpty {
             out += ["", "### Failures"]
             for testCase in failures {
-                out += ["", "#### \(testCase.id) (\(testCase.backend)): \(testCase.title)", ""]
+                out += ["", "#### \(testCase.id) (\(testCase.backend.rawValue)): \(testCase.title)", ""]
                 if let then = result.baseline?.cases.first(where: { $0.id == testCase.id && !$0.blocking })?.before {
                     out += ["Also \(then.rawValue) in the baseline: not failing the run.", ""]
                 }
@@ -121,7 +121,7 @@ public enum TAPReporter {
     public static func render(_ result: RunResult) -> String {
         var out = ["TAP version 13", "1..\(result.cases.count)"]
         for (index, testCase) in result.cases.enumerated() {
-            let name = "\(testCase.id) [\(testCase.backend)]"
+            let name = "\(testCase.id) [\(testCase.backend.rawValue)]"
             let reason = (testCase.reason ?? "").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "#", with: "\\#")
             let number = index + 1
             switch testCase.status {

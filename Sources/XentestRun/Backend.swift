@@ -7,8 +7,8 @@ import XentestSupport
 public protocol Backend: AnyObject, Sendable {
     /// Which toolstack this is.
     var kind: BackendKind { get }
-    /// The hypervisor driver, for scoping known issues: `xen`, `qemu` or `test`.
-    var driver: String { get }
+    /// The hypervisor driver, for scoping known issues.
+    var driver: HypervisorDriver { get }
 
     /// Collects the host's facts, those about the devices `host` names included; called once, before anything is
     /// created.

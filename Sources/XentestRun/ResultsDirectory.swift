@@ -62,7 +62,7 @@ public final class ResultsDirectory: RunRecorder {
     private func writeEvidence(_ testCase: CaseResult) {
         let directory = casesPath + "/" + testCase.id
         do {
-            let text = "\(testCase.id) [\(testCase.backend)]: \(testCase.status.rawValue)"
+            let text = "\(testCase.id) [\(testCase.backend.rawValue)]: \(testCase.status.rawValue)"
                 + (testCase.reason.map { " (\($0))" } ?? "") + "\n\n" + testCase.evidenceText + "\n"
             // Plain mkdir/open/write: FileManager and String.write cost 3 to 4 times as much here, once per case.
             // Not atomic: a half-written evidence file after a crash is still evidence, and the journal has it all.

@@ -8,9 +8,9 @@ public enum RunEvent: Sendable, Hashable, Codable {
     /// The run began; everything a report needs about the run and host.
     case runStarted(RunHeader)
     /// A case was resolved to skip before anything was created.
-    case caseSkipped(caseID: String, backend: String, reason: String)
+    case caseSkipped(caseID: String, backend: BackendKind, reason: String)
     /// A case began.
-    case caseStarted(caseID: String, backend: String, at: Date)
+    case caseStarted(caseID: String, backend: BackendKind, at: Date)
     /// A step (or a teardown step) ended.
     case stepEnded(caseID: String, step: StepResult, teardown: Bool)
     /// A case ended.
@@ -39,7 +39,7 @@ public struct RunHeader: Sendable, Hashable, Codable {
         public var id: String
         public var title: String
         public var area: String
-        public var backend: String
+        public var backend: BackendKind
     }
 }
 

@@ -139,7 +139,7 @@ public enum RunJob {
                 throw RunNotStarted(error.diagnostics.map(\.description))
             }
         }
-        if backend.driver == "test" { return .testDriverDefault }
+        if backend.driver == .test { return .testDriverDefault }
         return .empty(source: "none (without --host-config, cases that need a device, bridge or test guest are skipped)")
     }
 

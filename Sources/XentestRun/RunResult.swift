@@ -54,7 +54,7 @@ public struct CaseResult: Sendable, Hashable, Codable {
     public var id: String
     public var title: String
     public var area: String
-    public var backend: String
+    public var backend: BackendKind
     public var status: CaseStatus
     /// Required for skip, error, timeout, xfail and interrupted; the failing step's message for fail.
     public var reason: String?

@@ -93,11 +93,11 @@ public struct RunResultBuilder: Sendable {
     public var openCase: CaseResult? { currentKey.flatMap { results[$0] } }
 
     /// One case's result so far, without folding the whole run.
-    public func caseResult(_ id: String, backend: String) -> CaseResult? { results[key(id, backend)] }
+    public func caseResult(_ id: String, backend: BackendKind) -> CaseResult? { results[key(id, backend)] }
 
-    private func key(_ id: String, _ backend: String) -> String { backend + "/" + id }
+    private func key(_ id: String, _ backend: BackendKind) -> String { backend.rawValue + "/" + id }
 
-    private func emptyResult(_ id: String, backend: String) -> CaseResult {
+    private func emptyResult(_ id: String, backend: BackendKind) -> CaseResult {
         let planned = planned[key(id, backend)]
         return CaseResult(
             id: id,

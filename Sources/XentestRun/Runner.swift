@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Logging
 import XentestPlan
 import XentestSupport
@@ -60,7 +59,7 @@ public struct Runner: Sendable {
             hostConfig: host.source,
             startedAt: startedAt,
             cases: runPlan.entries.map {
-                .init(id: $0.testCase.id, title: $0.testCase.title, area: $0.testCase.area, backend: $0.backend.rawValue)
+                .init(id: $0.testCase.id, title: $0.testCase.title, area: $0.testCase.area, backend: $0.backend)
             },
             baseline: baseline
         )
@@ -76,10 +75,10 @@ public struct Runner: Sendable {
             if Task.isCancelled { break }
             switch entry.decision {
             case .skip(let reasons):
-                emit(.caseSkipped(caseID: entry.testCase.id, backend: entry.backend.rawValue, reason: reasons.joined(separator: "; ")))
+                emit(.caseSkipped(caseID: entry.testCase.id, backend: entry.backend, reason: reasons.joined(separator: "; ")))
             case .run:
                 if let runDeadline, Date() >= runDeadline, let limit = runTimeout {
-                    emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend.rawValue, at: Date()))
+                    emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend, at: Date()))
                     emit(.caseEnded(
                         caseID: entry.testCase.id,
                         status: .timeout,
@@ -99,7 +98,7 @@ public struct Runner: Sendable {
 
     func runCase(_ testCase: TestCase, runDeadline: Date?) async {
         let start = Date()
-        emit(.caseStarted(caseID: testCase.id, backend: backend.kind.rawValue, at: start))
+        emit(.caseStarted(caseID: testCase.id, backend: backend.kind, at: start))
         let session = CaseSession(
             testCase: testCase,
             guest: testCase.guest.map { GuestInstance(domainName: domainName(for: testCase), spec: $0, host: host) },
@@ -136,7 +135,7 @@ public struct Runner: Sendable {
                     status = .xfail
                     reason = "known issue: \(issue.summary); \(reason ?? "")"
                 } else {
-                    reason = (reason ?? "") + " (not the known issue: /\(issue.failureMatches ?? "")/ does not match)"
+                    reason = (reason ?? "") + " (not the known issue: /\(issue.failureMatches?.source ?? "")/ does not match)"
                 }
             case .pass:
                 status = .xpass
@@ -305,7 +304,7 @@ public struct Runner: Sendable {
         case .fails(let pattern):
             guard !outcome.succeeded else { return .notMet("succeeded, but was expected to fail") }
             guard let pattern else { return .met }
-            return matches(pattern, failure) ? .met : .notMet("failed with '\(failure)', which does not match /\(pattern)/")
+            return pattern.matches(failure) ? .met : .notMet("failed with '\(failure)', which does not match /\(pattern.source)/")
         default:
             break
         }
@@ -327,27 +326,9 @@ public struct Runner: Sendable {
         case (.equals(let wanted), .text(let seen)):
             return check(wanted == seen.trimmingCharacters(in: .whitespacesAndNewlines))
         case (.output(let status, let pattern), .commandOutput(let seenStatus, let output)):
-            return check(seenStatus == status && (pattern.map { matches($0, output) } ?? true))
+            return check(seenStatus == status && (pattern.map { $0.matches(output) } ?? true))
         default:
             return .harnessProblem("the backend observed \(observation), which cannot be compared with '\(expectation)'")
         }
     }
-
-    /// Case-insensitive regex search, with ^ and $ matching at line ends.
-    static func matches(_ pattern: String, _ text: String) -> Bool {
-        guard let regex = compiled(pattern) else { return false }
-        return (try? regex.firstMatch(in: text)) != nil
-    }
-
-    /// Compiling a pattern costs far more than matching it, and plans repeat their patterns.
-    private static func compiled(_ pattern: String) -> Regex<AnyRegexOutput>? {
-        regexCache.withLock { cache in
-            if let regex = cache[pattern] { return regex }
-            let regex = (try? Regex(pattern))?.ignoresCase().anchorsMatchLineEndings()
-            cache[pattern] = regex
-            return regex
-        }
-    }
-
-    nonisolated(unsafe) private static let regexCache = Mutex<[String: Regex<AnyRegexOutput>]>([:])
 }

@@ -123,12 +123,12 @@ struct BaselineTests {
         let header = RunHeader(
             runID: "f00d01", plan: "p", planTitle: "P", release: "r", xentestVersion: "0", host: xl.host, hostConfig: "none",
             startedAt: xl.startedAt,
-            cases: [.init(id: "a", title: "A", area: "x", backend: "xl"), .init(id: "b", title: "B", area: "x", backend: "xl")],
+            cases: [.init(id: "a", title: "A", area: "x", backend: .xl), .init(id: "b", title: "B", area: "x", backend: .xl)],
             baseline: BaselineRun(try Self.result([("a", .pass), ("b", .fail)]))
         )
         try journal.append(.runStarted(header))
         for (id, status) in [("a", CaseStatus.fail), ("b", .fail)] {
-            try journal.append(.caseStarted(caseID: id, backend: "xl", at: xl.startedAt))
+            try journal.append(.caseStarted(caseID: id, backend: .xl, at: xl.startedAt))
             try journal.append(.caseEnded(caseID: id, status: status, reason: "broke", knownIssue: nil, durationSeconds: 1))
         }
         try journal.append(.runEnded(at: xl.finishedAt, interrupted: false))
@@ -161,7 +161,7 @@ struct BaselineTests {
     static func result(_ cases: [(String, CaseStatus)]) throws -> RunResult {
         let results = cases.map { id, status in
             CaseResult(
-                id: id, title: id, area: "x", backend: "xl", status: status, reason: status == .pass ? nil : "because",
+                id: id, title: id, area: "x", backend: .xl, status: status, reason: status == .pass ? nil : "because",
                 knownIssue: nil, durationSeconds: 1, steps: [], teardown: []
             )
         }

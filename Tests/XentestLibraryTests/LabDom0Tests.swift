@@ -83,7 +83,7 @@ extension LabEndToEndTests {
             #expect(result.host.factsSource == "libxl")
             #expect(result.cases.map(\.id) == cases)
             #expect(result.cases.map(\.status) == [.pass, .pass, .pass], "\(result.cases.map { "\($0.id): \($0.reason ?? "")" })")
-            #expect(result.cases.allSatisfy { $0.backend == "xl" })
+            #expect(result.cases.allSatisfy { $0.backend == .xl })
 
             _ = try await ssh.run(["rm", "-rf", Self.dom0Folder, results], timeout: .seconds(60))
         }

@@ -714,6 +714,32 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             ]
         ),
         DiagnosticExample(
+            name: "unknown drivers in a known issue, with and without a suggestion",
+            yaml: """
+                release: 4.3.0-rc6
+                title: Fixture plan
+                cases:
+                  - id: one
+                    title: One
+                    area: lifecycle
+                    known-issue: {summary: Broken, drivers: [qemu, xem]}
+                    steps:
+                      - pci-assignable-list:
+                  - id: two
+                    title: Two
+                    area: lifecycle
+                    known-issue:
+                      summary: Broken
+                      drivers: kvm-or-whatever
+                    steps:
+                      - pci-assignable-list:
+                """,
+            expected: [
+                "plan.yaml:7:52: error: unknown driver 'xem'; did you mean 'xen'? (drivers: xen, qemu, test)",
+                "plan.yaml:15:16: error: unknown driver 'kvm-or-whatever' (drivers: xen, qemu, test)",
+            ]
+        ),
+        DiagnosticExample(
             name: "names must be lowercase",
             yaml: """
                 release: 4.3.0-rc6

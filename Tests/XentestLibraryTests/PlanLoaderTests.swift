@@ -92,10 +92,11 @@ import Testing
                 .xenstoreRead("/local/domain/{domid}/name"), .destroy,
             ]
         )
+        let onlineCPUs = try PlanPattern("^0-3$")
         #expect(
             network.steps.map(\.expectation) == [
                 .succeeds, .count(2), .succeeds, .count(3), .succeeds, .succeeds, .succeeds, .succeeds, .onlineVcpus(4),
-                .output(exitStatus: 0, matching: "^0-3$"), .equals("xentest-network-hotplug"), .succeeds,
+                .output(exitStatus: 0, matching: onlineCPUs), .equals("xentest-network-hotplug"), .succeeds,
             ]
         )
         #expect(network.steps[3].retryFor == .seconds(10))
@@ -130,7 +131,7 @@ import Testing
         #expect(issue.xen?.contains(Version([4, 3, 1])) == true)
         #expect(issue.xen?.contains(Version([4, 4])) == false)
         #expect(issue.backends == [.xl])
-        #expect(issue.drivers == ["xen"])
+        #expect(issue.drivers == [.xen])
     }
 
     @Test func inlineGuestAndExpectedFailures() throws {
@@ -138,14 +139,15 @@ import Testing
         #expect(cpu.guest?.name == "inline")
         #expect(cpu.guest?.maxvcpus == 2)
         #expect(cpu.guest?.vcpus == 1)
+        let refusal = try PlanPattern("maxcpus|exceeds")
         #expect(
             cpu.steps.map(\.expectation) == [
-                .succeeds, .fails(matching: "maxcpus|exceeds"), .fails(matching: nil), .succeeds,
+                .succeeds, .fails(matching: refusal), .fails(matching: nil), .succeeds,
             ]
         )
     }
 
-    @Test func actionLabelsAndExpectationTexts() {
+    @Test func actionLabelsAndExpectationTexts() throws {
         #expect(Action.vcpuSet(2).label == "vcpu-set 2")
         #expect(Action.create(paused: true).label == "create paused")
         #expect(Action.create(paused: false).label == "create")
@@ -154,20 +156,20 @@ import Testing
         #expect(Expectation.onlineVcpus(4).description == "4 vCPUs online")
         #expect(Expectation.count(1).description == "lists 1 entry")
         #expect(Expectation.count(3).description == "lists 3 entries")
-        #expect(Expectation.fails(matching: "x|y").description == "fails with a message matching /x|y/")
+        #expect(Expectation.fails(matching: try PlanPattern("x|y")).description == "fails with a message matching /x|y/")
         #expect(Expectation.output(exitStatus: 1, matching: nil).description == "exits 1")
     }
 
-    /// Every action name the syntax lists parses to an action of that name, and back.
+    /// Every action name parses to an action of that name, and back.
     @Test func everyActionNameRoundTrips() throws {
         var steps = ""
-        let values: [String: String] = [
-            "vcpu-set": "1", "pci-assignable-add": "nic", "pci-assignable-remove": "nic", "pci-attach": "nic",
-            "pci-detach": "nic", "wait-for-state": "running", "guest-exec": "true", "ping": "guest",
-            "xenstore-read": "/local/domain/{domid}/name",
+        let values: [ActionName: String] = [
+            .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic",
+            .pciDetach: "nic", .waitForState: "running", .guestExec: "true", .ping: "guest",
+            .xenstoreRead: "/local/domain/{domid}/name",
         ]
-        for action in PlanSyntax.actions where action != "create" && action != "destroy" && action != "shutdown" {
-            steps += "      - \(action): \(values[action] ?? "")\n"
+        for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
+            steps += "      - \(action.rawValue): \(values[action] ?? "")\n"
         }
         let outcome = try loadPlanText(
             """
@@ -188,7 +190,11 @@ import Testing
         )
         let plan = try #require(outcome.plan, "\(outcome.lines)")
         let names = plan.cases[0].steps.map(\.action.name)
-        #expect(Set(names) == Set(PlanSyntax.actions))
-        for step in plan.cases[0].steps { #expect(step.action.label.hasPrefix(step.action.name)) }
+        #expect(Set(names) == Set(ActionName.allCases))
+        for step in plan.cases[0].steps {
+            #expect(step.action.label.hasPrefix(step.action.name.rawValue))
+            // Messages interpolate the name: it must read as plans write it (`vcpu-set`, not `vcpuSet`).
+            #expect("\(step.action.name)" == step.action.name.rawValue)
+        }
     }
 }

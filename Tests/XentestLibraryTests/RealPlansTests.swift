@@ -60,7 +60,7 @@ import Testing
         }
         #expect(!unplug.isEmpty)
         for testCase in unplug {
-            let onXen = testCase.knownIssues.filter { $0.drivers.contains("xen") }
+            let onXen = testCase.knownIssues.filter { $0.drivers.contains(.xen) }
             #expect(onXen.contains { $0.xen == nil || $0.xen?.contains(Version([4, 3])) == true }, "\(testCase.id)")
         }
     }

@@ -37,7 +37,7 @@ func sampleResult() -> RunResult {
             id: id,
             title: "Title of \(id) <with & \"quotes\">",
             area: area,
-            backend: "libvirt",
+            backend: .libvirt,
             status: status,
             reason: reason,
             knownIssue: status == .xfail || status == .xpass ? "vCPU unplug times out under TCG" : nil,

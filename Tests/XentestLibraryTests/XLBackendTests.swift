@@ -132,7 +132,7 @@ struct XLBackendTests {
         #expect(listed.observation == .onlineVcpus(2))
         let refused = try await backend.perform(.vcpuSet(5), in: try session())
         #expect(!refused.succeeded)
-        #expect(Runner.matches("maxcpus is 4|exceeds maximum|greater than max", refused.errorMessage ?? ""), "\(refused.errorMessage ?? "")")
+        #expect(try PlanPattern("maxcpus is 4|exceeds maximum|greater than max").matches(refused.errorMessage ?? ""), "\(refused.errorMessage ?? "")")
         #expect(refused.evidence.first?.error.contains("Requested 5 VCPUs, however maxcpus is 4!") == true)
     }
 

@@ -1,0 +1,43 @@
+/// The names of the plan language's actions, as steps write them (`- vcpu-set: 2`): the one list of them, in the
+/// order the documentation gives them.
+public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case create
+    case destroy
+    case shutdown
+    case pause
+    case unpause
+    case list
+    case vcpuSet = "vcpu-set"
+    case vcpuList = "vcpu-list"
+    case pciAssignableAdd = "pci-assignable-add"
+    case pciAssignableRemove = "pci-assignable-remove"
+    case pciAssignableList = "pci-assignable-list"
+    case pciAttach = "pci-attach"
+    case pciDetach = "pci-detach"
+    case pciList = "pci-list"
+    case networkAttach = "network-attach"
+    case networkDetach = "network-detach"
+    case networkList = "network-list"
+    case waitForState = "wait-for-state"
+    case guestExec = "guest-exec"
+    case ping
+    case xenstoreRead = "xenstore-read"
+
+    /// The name as a plan writes it, so that `"\(name)"` reads `vcpu-set`, never `vcpuSet`.
+    public var description: String { rawValue }
+
+    /// The `expect:` keys this action accepts besides `succeeds` and `fails`.
+    var expectationKeys: [String] {
+        switch self {
+        case .list: ["fails-matching", "state"]
+        case .vcpuList: ["fails-matching", "online-vcpus"]
+        case .pciList, .pciAssignableList: ["fails-matching", "contains", "lacks"]
+        case .networkList: ["fails-matching", "count"]
+        case .xenstoreRead: ["fails-matching", "equals"]
+        case .guestExec: ["fails-matching", "exit-status", "output-matches"]
+        case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .pciAssignableAdd, .pciAssignableRemove,
+            .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping:
+            ["fails-matching"]
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Synchronization
+
+/// A regular expression from a plan (`fails-matching`, `output-matches`, `failure-matches`), under the one rule
+/// every plan regex follows: Swift `Regex` syntax, case-insensitive (toolstacks capitalise their messages as they
+/// like), `^` and `$` match at the start and end of every line, and the pattern is searched for anywhere in the
+/// text rather than matched against all of it.
+public struct PlanPattern: Sendable, Hashable, CustomStringConvertible {
+    /// The pattern as the plan writes it.
+    public let source: String
+
+    /// A pattern that compiles; throws the compiler's error when `source` does not.
+    public init(_ source: String) throws {
+        try Self.cache.withLock { cache in
+            if cache[source] == nil { cache[source] = try Self.compile(source) }
+        }
+        self.source = source
+    }
+
+    /// Whether the pattern is found anywhere in `text`.
+    public func matches(_ text: String) -> Bool {
+        let regex = Self.cache.withLock { cache -> Regex<AnyRegexOutput>? in
+            if let regex = cache[source] { return regex }
+            guard let regex = try? Self.compile(source) else { return nil }  // init compiled it: not reached
+            cache[source] = regex
+            return regex
+        }
+        guard let regex else { return false }
+        return (try? regex.firstMatch(in: text)) != nil
+    }
+
+    /// The pattern as the plan writes it.
+    public var description: String { source }
+
+    /// The rule, in one place.
+    private static func compile(_ source: String) throws -> Regex<AnyRegexOutput> {
+        try Regex(source).ignoresCase().anchorsMatchLineEndings()
+    }
+
+    /// Compiling a pattern costs far more than matching it, and plans repeat their patterns.
+    private static let cache = Mutex<[String: Regex<AnyRegexOutput>]>([:])
+}
