@@ -1,17 +1,10 @@
 import XentestPlan
 import XentestRun
 import XentestSupport
-/// Which libvirt driver a domain XML is for; each wants its own domain type, OS type and console.
-public enum LibvirtDialect: String, Sendable, Hashable, Codable {
-    /// libvirt's libxl driver (`xen:///system`).
-    case xen
-    /// QEMU with software emulation (`qemu:///system`): this host's /dev/kvm cannot run a stock kernel.
-    case qemu
-    /// libvirt's built-in simulated hypervisor (`test:///...`).
-    case test
-
-    /// The dialect of a driver as `virConnectGetType` names it (`Xen`, `QEMU`, `TEST`); nil for others.
-    public init?(driverType: String) {
+extension HypervisorDriver {
+    /// The driver libvirt names `Xen`, `QEMU` or `TEST` (`virConnectGetType`); nil for others. Each wants its own
+    /// domain type, OS type and console in domain XML.
+    public init?(libvirtDriverType driverType: String) {
         switch driverType.lowercased() {
         case "xen", "libxl": self = .xen
         case "qemu": self = .qemu
@@ -19,21 +12,12 @@ public enum LibvirtDialect: String, Sendable, Hashable, Codable {
         default: return nil
         }
     }
-
-    /// The hypervisor this dialect drives, as known issues name it.
-    public var driver: HypervisorDriver {
-        switch self {
-        case .xen: .xen
-        case .qemu: .qemu
-        case .test: .test
-        }
-    }
 }
 
 /// Renders a guest as libvirt domain XML (see libvirt's formatdomain), for `virDomainDefineXML`.
 public enum DomainXMLRenderer {
     /// The domain XML; deterministic for the same guest and dialect.
-    public static func render(_ guest: GuestInstance, dialect: LibvirtDialect) -> String {
+    public static func render(_ guest: GuestInstance, dialect: HypervisorDriver) -> String {
         let spec = guest.spec
         let domainType: String
         let osType: String
@@ -107,7 +91,7 @@ public enum DomainXMLRenderer {
     }
 
     /// One `<interface>`: on the host file's libvirt network if it names one, otherwise on its bridge.
-    public static func interfaceXML(_ guest: GuestInstance, nic index: Int, dialect: LibvirtDialect, indent: String = "")
+    public static func interfaceXML(_ guest: GuestInstance, nic index: Int, dialect: HypervisorDriver, indent: String = "")
         -> String
     {
         let source =
@@ -133,7 +117,7 @@ public enum DomainXMLRenderer {
 
 extension GuestInstance {
     /// The command line for a libvirt dialect: QEMU guests have their console on the serial port.
-    func commandLine(for dialect: LibvirtDialect) -> String {
+    func commandLine(for dialect: HypervisorDriver) -> String {
         guard dialect == .qemu, spec.type != .hvm else { return commandLine }
         return commandLine.replacingOccurrences(of: "console=hvc0", with: "console=ttyS0")
     }

@@ -53,7 +53,7 @@ extension LibvirtBackend {
 
     /// libvirt resets every device before it passes it through (virHostdevPreparePCIDevices) and refuses one that has
     /// no FLR, PM or bus reset ("Unable to reset PCI device ...: no FLR, PM reset or bus reset available").
-    public var resetsPCIDevicesBeforePassthrough: Bool { dialect != .test }
+    public var resetsPCIDevicesBeforePassthrough: Bool { driver != .test }
 
     /// Which of `addresses` have no reset method: the kernel lists every way it knows to reset a device (FLR, PM,
     /// bus, ACPI, device-specific; a superset of libvirt's) and offers `/sys/bus/pci/devices/BDF/reset` only when
@@ -150,15 +150,15 @@ extension LibvirtBackend {
     func giveBackFromPciback(_ address: PCIAddress, after evidence: [Evidence]) async throws -> [Evidence] {
         let nodeName = address.libvirtNodeDeviceName
         let calls = CallLog()
-        let driver = try await Self.offPool { [self] () throws -> String in
+        let bound = try await Self.offPool { [self] () throws -> String in
             guard let node = try connection.nodeDevice(named: nodeName) else { return "" }
             return try boundDriver(node, calls)
         }
         let checked = calls.evidence
-        guard Self.stubDrivers.contains(driver) else { return checked }
-        guard dialect == .xen, driver == "pciback", let shell = hostShell else {
+        guard Self.stubDrivers.contains(bound) else { return checked }
+        guard driver == .xen, bound == "pciback", let shell = hostShell else {
             throw BackendFailure(
-                "\(address) is still bound to \(driver) after virNodeDeviceReAttach; give it back to its driver by hand",
+                "\(address) is still bound to \(bound) after virNodeDeviceReAttach; give it back to its driver by hand",
                 evidence: evidence + checked
             )
         }

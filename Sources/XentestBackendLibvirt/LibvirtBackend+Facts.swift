@@ -26,27 +26,27 @@ extension LibvirtBackend {
                 libvirtDriver: try connection.driverType,
                 libvirtVersion: try connection.libraryVersion.description,
                 hypervisorVersion: hypervisor,
-                xenVersion: dialect == .xen ? hypervisor : nil,
+                xenVersion: driver == .xen ? hypervisor : nil,
                 cpuModel: node.model,
                 cpus: node.cpus,
                 totalMemoryMiB: Int(node.memoryKiB / 1024),
                 freeMemoryMiB: free.map { Int($0 / 1024 / 1024) },
                 virtCaps: osTypes.sorted(),
-                iommu: dialect == .test ? false : hostIOMMU,
+                iommu: driver == .test ? false : hostIOMMU,
                 hvm: osTypes.contains("hvm"),
                 pvh: osTypes.contains("xenpvh"),
                 bridges: bridges,
-                runsGuestCode: dialect != .test
+                runsGuestCode: driver != .test
             )
         }
-        if dialect != .test, let shell = hostShell {
+        if driver != .test, let shell = hostShell {
             try await readHost(through: shell, into: &facts)
             facts.pciDevicesWithoutReset = try await Self.devicesWithoutReset(
                 host.pciDevices.values.map(\.address),
                 through: shell
             )
         }
-        if facts.iommu == true, dialect != .xen { facts.virtCaps.append("iommu") }
+        if facts.iommu == true, driver != .xen { facts.virtCaps.append("iommu") }
         facts.bridges = Array(Set(facts.bridges)).sorted()
         return facts
     }
@@ -64,7 +64,7 @@ extension LibvirtBackend {
         facts.kernel = kernel.stdout.trimmed
         let bridges = try await shell.run(HostShellQuery.bridges, timeout: .seconds(30))
         facts.bridges += HostShellQuery.bridgeNames(bridges.stdout)
-        guard dialect == .xen else { return }
+        guard driver == .xen else { return }
         let info = try await shell.run(["xl", "info"], timeout: .seconds(30))
         if info.succeeded, let parsed = try? XLParse.info(info.stdout) {
             // libvirt's version of Xen leaves the patch level out (4.17.0 for 4.17.7): known issues scoped to Xen
@@ -84,7 +84,7 @@ extension LibvirtBackend {
     public func logs(for session: CaseSession) async -> [Evidence] {
         guard session.guest != nil, let shell = hostShell else { return [] }
         let name = session.domainName
-        switch dialect {
+        switch driver {
         case .xen:
             return await logTails(["/var/log/libvirt/libxl/\(name).log", "/var/log/xen/qemu-dm-\(name).log"], through: shell)
         case .qemu: return await logTails(["/var/log/libvirt/qemu/\(name).log"], through: shell)

@@ -10,7 +10,7 @@ extension LibvirtBackend {
         guard let guest = guestWithNetwork(session) else { return .failure("the case has no guest", []) }
         let name = session.domainName
         return try await outcome(calls) { [self] in
-            let xml = DomainXMLRenderer.render(guest, dialect: dialect)
+            let xml = DomainXMLRenderer.render(guest, dialect: driver)
             // Recorded before the network too: the case's own network is torn down with its guest.
             session.record(.domain(name: name))
             if guest.spec.nics > 0 { try makeOwnNetwork(session, calls) }

@@ -18,7 +18,7 @@ extension LibvirtBackend {
             let attached = session.withState { $0.attachedNICs }
             guard attached > 0 else { return nil }
             let nic = guest.spec.nics + attached - 1
-            let xml = DomainXMLRenderer.interfaceXML(guest, nic: nic, dialect: dialect)
+            let xml = DomainXMLRenderer.interfaceXML(guest, nic: nic, dialect: driver)
             try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
             session.withState { $0.attachedNICs -= 1 }
             return (xml, guest.macAddress(nic: nic).lowercased())
@@ -67,7 +67,7 @@ extension LibvirtBackend {
             let domain = try lookup(name, calls)
             let attached = session.withState { $0.attachedNICs }
             try makeOwnNetwork(session, calls)
-            let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached, dialect: dialect)
+            let xml = DomainXMLRenderer.interfaceXML(guest, nic: guest.spec.nics + attached, dialect: driver)
             try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) { try domain.attachDevice(xml: xml) }
             session.withState { $0.attachedNICs += 1 }
             return .success(calls.evidence)

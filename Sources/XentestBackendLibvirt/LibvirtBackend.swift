@@ -19,8 +19,6 @@ public final class LibvirtBackend: Backend {
     /// How long a lost connection is tried again (also bounded by the step's or teardown's time limit): libvirtd
     /// restarted by a package upgrade or a tester answers again within seconds.
     let reconnectPatience = PlanDuration.seconds(30)
-    /// The XML dialect of this connection's driver.
-    public let dialect: LibvirtDialect
     /// Whether the host can pass PCI devices through, once known: libvirt's `<iommu support='yes'/>` on QEMU (read
     /// when connecting); on Xen, whose libxl driver never reports an IOMMU, Xen's own `virt_caps` read on the host
     /// (`collectFacts`). Nil while nothing can tell.
@@ -57,11 +55,10 @@ public final class LibvirtBackend: Backend {
         } catch {
             throw BackendUnavailable(Self.explain(error, uri: uri))
         }
-        guard let dialect = LibvirtDialect(driverType: type) else {
+        guard let dialect = HypervisorDriver(libvirtDriverType: type) else {
             throw BackendUnavailable("libvirt driver '\(type)' at \(uri) is not supported; use xen://, qemu:// or test://")
         }
-        self.dialect = dialect
-        driver = dialect.driver
+        driver = dialect
         iommu = Mutex(
             dialect == .xen ? nil : (try? connection.capabilitiesXML()).map { LibvirtXML($0).hostHasIOMMU } ?? false
         )
@@ -70,7 +67,7 @@ public final class LibvirtBackend: Backend {
     }
 
     /// On QEMU the run gives each guest that needs a network an isolated one of its own (see `ownNetworkName`).
-    public var makesOwnNetwork: Bool { dialect == .qemu }
+    public var makesOwnNetwork: Bool { driver == .qemu }
 
     /// One clear message for the ways a URI fails, with what to do next.
     static func explain(_ error: LibvirtError, uri: String) -> String {
@@ -114,7 +111,7 @@ public final class LibvirtBackend: Backend {
     }
 
     public func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? {
-        switch (dialect, action) {
+        switch (driver, action) {
         case (.test, .create(paused: true)):
             "libvirt's test driver cannot start a domain paused (virDomainCreateWithFlags: unsupported flags)"
         case (.test, .pciAssignableAdd), (.test, .pciAssignableRemove), (.test, .pciAssignableList):
@@ -127,7 +124,7 @@ public final class LibvirtBackend: Backend {
             // Decided before anything is touched: libvirt would refuse the detach or the <hostdev> itself.
             switch hostIOMMU {
             case true: nil
-            case false where dialect == .xen:
+            case false where driver == .xen:
                 "Xen has no IOMMU enabled on this host (no pv_directio or hvm_directio in xl info's virt_caps): "
                     + "it cannot pass PCI devices through"
             case false:

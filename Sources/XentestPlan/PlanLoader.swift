@@ -37,8 +37,10 @@ public struct PlanLoader: Sendable {
 
     /// Resolves what a user typed: a path to an existing file, or a bare name looked up in the plan folders.
     ///
-    /// Bare names (`rc6`) are looked up as `NAME.yaml` in `$XENTEST_PLANS`, `./testplans`, and the `testplans`
-    /// folder of the source checkout this binary was built from, in that order.
+    /// Bare names (`rc6`) are looked up as `NAME.yaml` in `$XENTEST_PLANS`, `./testplans`, the installed plans
+    /// (`../share/xentest/testplans` beside the binary's folder: `/usr/share/xentest/testplans` for
+    /// `/usr/bin/xentest`), and the `testplans` folder of the source checkout this binary was built from, in that
+    /// order.
     public static func resolve(_ nameOrPath: String) -> String? {
         let fileManager = FileManager.default
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
@@ -58,9 +60,14 @@ public struct PlanLoader: Sendable {
             folders.append(fromEnvironment)
         }
         folders.append("testplans")
+        // Installed (the Debian package): /usr/bin/xentest finds /usr/share/xentest/testplans.
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("share/xentest/testplans").path
+        if FileManager.default.fileExists(atPath: installed) { folders.append(installed) }
+        // Sources/XentestPlan/PlanLoader.swift in the checkout this binary was built from.
         let checkout = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
         folders.append(checkout.appendingPathComponent("testplans").path)
         return folders
     }

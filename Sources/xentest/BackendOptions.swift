@@ -21,7 +21,11 @@ struct BackendOptions: ParsableArguments {
     )
     var host: String?
 
-    @Option(name: .customLong("host-config"), help: "The host file: PCI devices by role, bridge, test guest.")
+    @Option(
+        name: .customLong("host-config"),
+        help: "The host file: PCI devices by role, bridge, test guest.",
+        completion: Completions.hostFile
+    )
     var hostConfig: String?
 
     func validate() throws {

@@ -17,7 +17,10 @@ struct CompareCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Run directories (with journal.jsonl), journal files or report.json files; two or more.")
+    @Argument(
+        help: "Run directories (with journal.jsonl), journal files or report.json files; two or more.",
+        completion: Completions.run
+    )
     var runs: [String]
 
     @Option(help: "Write the Markdown table to this file instead of stdout.")

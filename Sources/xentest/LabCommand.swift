@@ -140,7 +140,7 @@ struct LabRunCommand: AsyncParsableCommand {
     @OptionGroup var folder: LabFolderOptions
     @OptionGroup var boot: LabBootOptions
 
-    @Argument(help: "A plan name (rc6) or path.")
+    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan)
     var plan: String
 
     @Option(help: "xl (over SSH, the default), or libvirt (dom0's libvirtd and its libxl driver, over xen+ssh://).")

@@ -9,7 +9,7 @@ struct ListCommand: ParsableCommand {
         discussion: "Example: xentest list rc6"
     )
 
-    @Argument(help: "A plan name (rc6) or path; without it, the plans found.")
+    @Argument(help: "A plan name (rc6) or path; without it, the plans found.", completion: Completions.plan)
     var plan: String?
 
     func run() throws {

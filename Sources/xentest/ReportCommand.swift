@@ -15,7 +15,7 @@ struct ReportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "A run directory (with journal.jsonl), a journal file, or a report.json.")
+    @Argument(help: "A run directory (with journal.jsonl), a journal file, or a report.json.", completion: Completions.run)
     var runDirectory: String
 
     @Option(help: "json, junit, markdown or tap.")

@@ -20,7 +20,7 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "A plan name (rc6) or path.")
+    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan)
     var plan: String
 
     @OptionGroup var target: BackendOptions

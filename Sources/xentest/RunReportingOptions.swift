@@ -11,7 +11,7 @@ struct RunReportingOptions: ParsableArguments {
     @Option(help: "Run only cases with this id or area (repeatable).")
     var only: [String] = []
 
-    @Option(help: "Where run directories are created.")
+    @Option(help: "Where run directories are created.", completion: .directory)
     var results = "results"
 
     @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).")

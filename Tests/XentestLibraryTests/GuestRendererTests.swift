@@ -124,9 +124,9 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         #expect(config == XLConfigRenderer.render(rendered.guest), "deterministic")
     }
 
-    @Test(arguments: guests, [LibvirtDialect.xen, .qemu, .test]) func domainXMLMatchesGoldenFile(
+    @Test(arguments: guests, [HypervisorDriver.xen, .qemu, .test]) func domainXMLMatchesGoldenFile(
         _ rendered: RenderedGuest,
-        dialect: LibvirtDialect
+        dialect: HypervisorDriver
     ) throws {
         let xml = DomainXMLRenderer.render(rendered.guest, dialect: dialect)
         try expectGolden(xml, "guests/\(rendered.name)-\(dialect.rawValue).xml")
@@ -159,7 +159,7 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         #expect(DomainXMLRenderer.render(hvm, dialect: .xen).contains("<features>\n    <acpi/>\n    <apic/>\n"))
         #expect(!DomainXMLRenderer.render(pv, dialect: .xen).contains("<acpi/>"))
         #expect(!DomainXMLRenderer.render(pvh, dialect: .xen).contains("<acpi/>"))
-        for dialect in [LibvirtDialect.qemu, .test] {
+        for dialect in [HypervisorDriver.qemu, .test] {
             #expect(DomainXMLRenderer.render(pv, dialect: dialect).contains("<type arch='x86_64'>hvm</type>"))
         }
         // Under QEMU a PV kernel boots as HVM, with its console on the serial port.
@@ -174,14 +174,14 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         )
     }
 
-    @Test(arguments: [("Xen", LibvirtDialect.xen), ("libxl", .xen), ("QEMU", .qemu), ("TEST", .test), ("test", .test)])
-    func dialectFromDriverType(_ driverType: String, _ dialect: LibvirtDialect) {
-        #expect(LibvirtDialect(driverType: driverType) == dialect)
+    @Test(arguments: [("Xen", HypervisorDriver.xen), ("libxl", .xen), ("QEMU", .qemu), ("TEST", .test), ("test", .test)])
+    func dialectFromDriverType(_ driverType: String, _ dialect: HypervisorDriver) {
+        #expect(HypervisorDriver(libvirtDriverType: driverType) == dialect)
     }
 
     @Test func unknownDriverTypeHasNoDialect() {
-        #expect(LibvirtDialect(driverType: "LXC") == nil)
-        #expect(LibvirtDialect(driverType: "") == nil)
+        #expect(HypervisorDriver(libvirtDriverType: "LXC") == nil)
+        #expect(HypervisorDriver(libvirtDriverType: "") == nil)
     }
 
     @Test func textFromTheHostFileIsEscaped() throws {
@@ -293,7 +293,7 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
             )
         )
         #expect(qemu.contains("console=ttyS0"), "the console is the first serial port")
-        for dialect in [LibvirtDialect.xen, .test] {
+        for dialect in [HypervisorDriver.xen, .test] {
             let other = DomainXMLRenderer.render(guest, dialect: dialect)
             #expect(!other.contains("<vcpus>"))
             #expect(!other.contains("<acpi/>"))

@@ -84,11 +84,13 @@ private final class ScopeOnlyBackend: Backend {
         #expect(summary(ScopeOnlyBackend(.libvirt, .test)) == "elsewhere")
     }
 
-    @Test("libvirt's dialects are the drivers of the same names; xl drives Xen")
-    func backendsDrivers() {
-        #expect(LibvirtDialect.xen.driver == .xen)
-        #expect(LibvirtDialect.qemu.driver == .qemu)
-        #expect(LibvirtDialect.test.driver == .test)
+    @Test("libvirt's driver types (virConnectGetType) are the drivers of the same names; xl drives Xen")
+    func backendsDrivers() throws {
+        #expect(HypervisorDriver(libvirtDriverType: "Xen") == .xen)
+        #expect(HypervisorDriver(libvirtDriverType: "QEMU") == .qemu)
+        #expect(HypervisorDriver(libvirtDriverType: "TEST") == .test)
+        #expect(HypervisorDriver(libvirtDriverType: "LXC") == nil)
+        #expect(try privateTestHost().driver == .test)
         #expect(XLBackend(runner: LocalCommandRunner()).driver == .xen)
     }
 

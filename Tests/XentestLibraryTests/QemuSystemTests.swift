@@ -74,7 +74,7 @@ struct QemuSystemTests {
         .timeLimit(.minutes(5))
     ) func bootAndConsole() async throws {
         let backend = try qemuSystem()
-        #expect(backend.dialect == .qemu)
+        #expect(backend.driver == .qemu)
         let guest = try await QemuTestGuest()
         let name = "xentest-qemutest-\(UUID().uuidString.prefix(8).lowercased())-boot"
         let spec = GuestSpec(

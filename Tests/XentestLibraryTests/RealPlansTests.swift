@@ -105,7 +105,7 @@ import Testing
             #expect(!config.contains("PCI_"), "\(testCase.id)")
             #expect(!config.contains("GUEST_KERNEL"), "\(testCase.id)")
             #expect(!config.contains("BRIDGE"), "\(testCase.id)")
-            for dialect in [LibvirtDialect.xen, .qemu, .test] {
+            for dialect in [HypervisorDriver.xen, .qemu, .test] {
                 let xml = DomainXMLRenderer.render(guest, dialect: dialect)
                 #expect(xml.components(separatedBy: "<hostdev ").count - 1 == spec.pci.count, "\(testCase.id)")
                 #expect(xml.components(separatedBy: "<interface ").count - 1 == spec.nics, "\(testCase.id)")

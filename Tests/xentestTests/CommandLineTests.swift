@@ -66,6 +66,13 @@ import XentestSupport
         #expect(paths == [Self.testplans + "/rc6.yaml", Self.testplans + "/smoke.yaml"])
     }
 
+    @Test("a bare plan name is found from any folder: in the checkout the binary was built from")
+    func planNamesFromAnyFolder() async throws {
+        let result = try await XentestProcess.run(["validate", "rc6"], in: FileManager.default.temporaryDirectory)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.hasPrefix(Self.testplans + "/rc6.yaml: ok"), "\(result)")
+    }
+
     @Test func validateBrokenPlanPrintsEveryDiagnosticOnStderr() async throws {
         let expected = diagnostics(of: Self.brokenPlan)
         #expect(expected.count > 10)
