@@ -6,9 +6,7 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let package = Package(
     name: "xentest",
     platforms: [.macOS(.v15)],
-    products: [
-        .executable(name: "xentest", targets: ["xentest"])
-    ],
+    products: [.executable(name: "xentest", targets: ["xentest"])],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -22,15 +20,16 @@ let package = Package(
             name: "xentest",
             dependencies: [
                 "XentestBackends", "XentestLab", "XentestReport", "XentestRun", "XentestPlan", "XentestSupport",
-                "XentestBackendXL",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "XentestBackendXL", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Xen in QEMU on this machine, its images from Debian packages, and the test guest built from them.
         .target(
             name: "XentestLab",
-            dependencies: ["XentestBackends", "XentestXLParsing", "XentestRun", "XentestPlan", "XentestSupport", logging]
+            dependencies: [
+                "XentestBackends", "XentestXLParsing", "XentestRun", "XentestPlan", "XentestSupport", logging,
+            ]
         ),
         // Backend selection: a value in, the xl or libvirt backend out.
         .target(name: "XentestBackends", dependencies: ["XentestBackendXL", "XentestBackendLibvirt", "XentestRun"]),
@@ -53,8 +52,7 @@ let package = Package(
         // Plans, host files and host facts: the model, the loader and its diagnostics.
         .target(name: "XentestPlan", dependencies: ["XentestSupport", .product(name: "Yams", package: "Yams")]),
         // What every layer shares: durations and deadlines, commands and their evidence, file writes, coders.
-        .target(name: "XentestSupport"),
-        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        .target(name: "XentestSupport"), .target(name: "Libvirt", dependencies: ["CLibvirt"]),
         // Benchmarks of the harness against the raw C API (benchmarks/README.md); not part of the product.
         .executableTarget(
             name: "xentest-bench",
@@ -63,16 +61,14 @@ let package = Package(
                 "CLibvirt", logging,
             ],
             path: "benchmarks/Sources/xentest-bench"
-        ),
-        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        ), .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CXenLight", pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         .testTarget(
             name: "XentestLibraryTests",
             dependencies: [
                 "XentestLab", "XentestBackends", "XentestBackendXL", "XentestBackendLibvirt", "XentestXLParsing",
-                "XentestReport",
-                "XentestRun", "XentestPlan", "XentestSupport", "Libvirt", logging,
+                "XentestReport", "XentestRun", "XentestPlan", "XentestSupport", "Libvirt", logging,
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -391,7 +391,7 @@ final class ConnectionCloseWatch: Sendable {
             state.reason = LibvirtConnection.CloseReason(rawValue: reason) ?? .error
             return Array(state.sinks.values)
         }
-        DispatchQueue.global().async { sinks.forEach { $0.continuation.finish() } }
+        DispatchQueue.global().async { for sink in sinks { sink.continuation.finish() } }
     }
 }
 

@@ -2,7 +2,7 @@ import CLibvirt
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A libvirt data stream (`virStreamPtr`), such as a domain console from `openConsole()`.
@@ -55,7 +55,10 @@ public final class LibvirtStream: @unchecked Sendable {
                     // Non-blocking and full: the daemon has not taken the last bytes yet.
                     waits += 1
                     guard waits <= patience else {
-                        return LibvirtError.timedOut("the stream took no data for \(wouldBlockLimit)", call: "virStreamSend")
+                        return LibvirtError.timedOut(
+                            "the stream took no data for \(wouldBlockLimit)",
+                            call: "virStreamSend"
+                        )
                     }
                     usleep(10_000)
                     continue
@@ -93,11 +96,15 @@ public final class LibvirtStream: @unchecked Sendable {
         precondition(isNonBlocking, "incoming() needs a stream opened non-blocking")
         let (bytes, continuation) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: (any Error).self)
         let sink = Unmanaged.passRetained(StreamSink(continuation)).toOpaque()
-        let events = VIR_STREAM_EVENT_READABLE.rawValue | VIR_STREAM_EVENT_ERROR.rawValue | VIR_STREAM_EVENT_HANGUP.rawValue
+        let events =
+            VIR_STREAM_EVENT_READABLE.rawValue | VIR_STREAM_EVENT_ERROR.rawValue | VIR_STREAM_EVENT_HANGUP.rawValue
         do {
             try state.withLock { (state) throws(LibvirtError) in
                 guard state.isOpen, !state.receiving else {
-                    throw LibvirtError.invalidArgument("the stream is closed or already read", call: "virStreamEventAddCallback")
+                    throw LibvirtError.invalidArgument(
+                        "the stream is closed or already read",
+                        call: "virStreamEventAddCallback"
+                    )
                 }
                 try check(
                     virStreamEventAddCallback(handle, Int32(events), receiveStreamEvent, sink, releaseStreamSink),
@@ -149,7 +156,12 @@ final class StreamSink: Sendable {
 
     /// Ends the sequence once: normally, or with `error`.
     func end(_ error: LibvirtError?) {
-        guard ended.withLock({ ended in defer { ended = true }; return !ended }) else { return }
+        guard
+            ended.withLock({ ended in
+                defer { ended = true }
+                return !ended
+            })
+        else { return }
         continuation.finish(throwing: error)
     }
 }

@@ -33,8 +33,7 @@ public enum DomainXMLRenderer {
             osType = "hvm"
         }
         var xml = [
-            "<domain type='\(domainType)'>",
-            "  <name>\(xmlEscaped(guest.domainName))</name>",
+            "<domain type='\(domainType)'>", "  <name>\(xmlEscaped(guest.domainName))</name>",
             "  <memory unit='MiB'>\(spec.memory.mebibytes)</memory>",
             "  <vcpu placement='static' current='\(spec.vcpus)'>\(spec.maxvcpus)</vcpu>",
         ]
@@ -48,12 +47,9 @@ public enum DomainXMLRenderer {
             xml.append("  </vcpus>")
         }
         xml += [
-            "  <os>",
-            "    <type arch='x86_64'>\(osType)</type>",
-            "    <kernel>\(xmlEscaped(guest.kernel))</kernel>",
+            "  <os>", "    <type arch='x86_64'>\(osType)</type>", "    <kernel>\(xmlEscaped(guest.kernel))</kernel>",
             "    <initrd>\(xmlEscaped(guest.ramdisk))</initrd>",
-            "    <cmdline>\(xmlEscaped(guest.commandLine(for: dialect)))</cmdline>",
-            "  </os>",
+            "    <cmdline>\(xmlEscaped(guest.commandLine(for: dialect)))</cmdline>", "  </os>",
         ]
         var features: [String] = []
         if dialect == .qemu || (dialect == .xen && spec.type == .hvm) {
@@ -68,32 +64,28 @@ public enum DomainXMLRenderer {
         }
         if !features.isEmpty { xml += ["  <features>"] + features + ["  </features>"] }
         xml += [
-            "  <on_poweroff>destroy</on_poweroff>",
-            "  <on_reboot>destroy</on_reboot>",
-            "  <on_crash>destroy</on_crash>",
-            "  <devices>",
+            "  <on_poweroff>destroy</on_poweroff>", "  <on_reboot>destroy</on_reboot>",
+            "  <on_crash>destroy</on_crash>", "  <devices>",
         ]
         switch dialect {
-        case .xen where spec.type != .hvm:
-            xml.append("    <console type='pty'><target type='xen' port='0'/></console>")
+        case .xen where spec.type != .hvm: xml.append("    <console type='pty'><target type='xen' port='0'/></console>")
         default:
             xml.append("    <serial type='pty'><target port='0'/></serial>")
             xml.append("    <console type='pty'><target type='serial' port='0'/></console>")
         }
-        for index in 0..<spec.nics {
-            xml.append(interfaceXML(guest, nic: index, dialect: dialect, indent: "    "))
-        }
-        for address in guest.pciAddresses {
-            xml.append(hostdevXML(address, indent: "    "))
-        }
+        for index in 0..<spec.nics { xml.append(interfaceXML(guest, nic: index, dialect: dialect, indent: "    ")) }
+        for address in guest.pciAddresses { xml.append(hostdevXML(address, indent: "    ")) }
         xml += ["  </devices>", "</domain>"]
         return xml.joined(separator: "\n") + "\n"
     }
 
     /// One `<interface>`: on the host file's libvirt network if it names one, otherwise on its bridge.
-    public static func interfaceXML(_ guest: GuestInstance, nic index: Int, dialect: HypervisorDriver, indent: String = "")
-        -> String
-    {
+    public static func interfaceXML(
+        _ guest: GuestInstance,
+        nic index: Int,
+        dialect: HypervisorDriver,
+        indent: String = ""
+    ) -> String {
         let source =
             guest.host.libvirtNetwork.map { "type='network'><source network='\(xmlEscaped($0))'/>" }
             ?? "type='bridge'><source bridge='\(xmlEscaped(guest.bridge))'/>"

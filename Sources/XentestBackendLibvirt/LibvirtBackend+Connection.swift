@@ -29,8 +29,7 @@ extension LibvirtBackend {
     /// The connection, opened again when the daemon behind it went away (e.g. libvirtd restarted): libvirt's
     /// domains, networks and devices outlive their daemon, so a new connection reaches what the old one made.
     /// Blocks between attempts; a `BackendFailure` with every attempt when the daemon does not answer in time.
-    @discardableResult
-    func liveConnection(_ calls: CallLog, deadline: Date?) throws -> LibvirtConnection {
+    @discardableResult func liveConnection(_ calls: CallLog, deadline: Date?) throws -> LibvirtConnection {
         reconnecting.lock()
         defer { reconnecting.unlock() }
         let lost = connection
@@ -41,13 +40,18 @@ extension LibvirtBackend {
         var delay = 0.2
         while true {
             do {
-                let fresh = try calls.call("virConnectOpen", [lost.requestedURI]) { try LibvirtConnection(uri: lost.requestedURI) }
+                let fresh = try calls.call("virConnectOpen", [lost.requestedURI]) {
+                    try LibvirtConnection(uri: lost.requestedURI)
+                }
                 current.withLock { $0 = fresh }
                 lost.close()
                 return fresh
             } catch let error as LibvirtError {
                 guard Date().addingTimeInterval(delay) < giveUp else {
-                    throw BackendFailure("\(loss), and it could not be opened again: \(error.message)", evidence: calls.evidence)
+                    throw BackendFailure(
+                        "\(loss), and it could not be opened again: \(error.message)",
+                        evidence: calls.evidence
+                    )
                 }
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(delay * 2, 1)
@@ -61,25 +65,21 @@ extension LibvirtBackend {
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let activity = StepActivity.current
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                StepActivity.$current.withValue(activity) { continuation.resume(with: Result { try body() }) }
-            }
+            DispatchQueue.global()
+                .async {
+                    StepActivity.$current.withValue(activity) { continuation.resume(with: Result { try body() }) }
+                }
         }
     }
 
     /// Runs blocking libvirt calls off the pool: their value, or the libvirt error that stopped them.
     func attempt<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> Result<T, LibvirtError> {
-        do {
-            return .success(try await Self.offPool(body))
-        } catch let error as LibvirtError {
-            return .failure(error)
-        }
+        do { return .success(try await Self.offPool(body)) } catch let error as LibvirtError { return .failure(error) }
     }
 
     /// Runs a step's blocking libvirt calls off the pool: a libvirt error is the step's failure, with libvirt's
     /// message and the calls made up to it.
-    func outcome(_ calls: CallLog, _ body: @escaping @Sendable () throws -> ActionOutcome) async throws
-        -> ActionOutcome
+    func outcome(_ calls: CallLog, _ body: @escaping @Sendable () throws -> ActionOutcome) async throws -> ActionOutcome
     {
         switch try await attempt(body) {
         case .success(let outcome): return outcome
@@ -89,7 +89,8 @@ extension LibvirtBackend {
 
     /// The domain named `name`; a libvirt error (code 42, as libvirt says it) when there is none.
     func lookup(_ name: String, _ calls: CallLog) throws -> LibvirtDomain {
-        guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) else {
+        guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) })
+        else {
             throw LibvirtError(
                 code: 42,
                 domain: 0,

@@ -6,9 +6,7 @@ import XentestSupport
 
 extension LibvirtBackend {
     /// The case's guest's console through libvirt's stream; the domain is looked up when a command is run.
-    func console(_ session: CaseSession) -> any GuestConsole {
-        DomainConsole(backend: self, name: session.domainName)
-    }
+    func console(_ session: CaseSession) -> any GuestConsole { DomainConsole(backend: self, name: session.domainName) }
 }
 
 /// A guest's console by domain name: looks the domain up, then runs the command through `LibvirtGuestConsole`;
@@ -21,7 +19,13 @@ private struct DomainConsole: GuestConsole {
         let calls = CallLog()
         switch try await backend.attempt({ [backend, name] in try backend.lookup(name, calls) }) {
         case .failure(let error):
-            return GuestConsoleOutcome(reached: false, status: -1, output: "", problem: error.message, evidence: calls.evidence)
+            return GuestConsoleOutcome(
+                reached: false,
+                status: -1,
+                output: "",
+                problem: error.message,
+                evidence: calls.evidence
+            )
         case .success(let domain):
             var outcome = try await LibvirtGuestConsole(domain: domain, closings: backend.consoleClosings).exec(command)
             outcome.evidence = calls.evidence + outcome.evidence

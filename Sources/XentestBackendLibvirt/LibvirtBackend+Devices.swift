@@ -110,9 +110,13 @@ extension LibvirtBackend {
                 let domain = try lookup(name, calls)
                 let xml = DomainXMLRenderer.hostdevXML(try device(role, session))
                 if case .pciAttach = action {
-                    try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) { try domain.attachDevice(xml: xml) }
+                    try calls.call("virDomainAttachDeviceFlags", [name, xml, "LIVE"]) {
+                        try domain.attachDevice(xml: xml)
+                    }
                 } else {
-                    try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) { try domain.detachDevice(xml: xml) }
+                    try calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) {
+                        try domain.detachDevice(xml: xml)
+                    }
                 }
                 return .success(calls.evidence)
             case .pciList:
@@ -127,11 +131,15 @@ extension LibvirtBackend {
     /// The host file's device for `role`; a libvirt-shaped error when it names none (the planner skips such cases).
     func device(_ role: String, _ session: CaseSession) throws -> PCIAddress {
         guard let address = session.host.pciDevices[role]?.address else {
-            throw LibvirtError(code: 8, domain: 0, message: "the host file names no PCI device for role '\(role)'", call: "host file")
+            throw LibvirtError(
+                code: 8,
+                domain: 0,
+                message: "the host file names no PCI device for role '\(role)'",
+                call: "host file"
+            )
         }
         return address
     }
-
 
     /// The stub drivers a device waits on while it is assignable (QEMU's vfio-pci, Xen's pciback).
     static let stubDrivers: Set<String> = ["vfio-pci", "pciback", "xen-pciback", "pci-stub"]
@@ -164,7 +172,11 @@ extension LibvirtBackend {
         }
         var results = checked
         for file in ["drivers/pciback/remove_slot", "drivers/pciback/unbind", "drivers_probe"] {
-            let result = try await shell.run(["tee", "/sys/bus/pci/" + file], timeout: .seconds(10), input: address.description)
+            let result = try await shell.run(
+                ["tee", "/sys/bus/pci/" + file],
+                timeout: .seconds(10),
+                input: address.description
+            )
             results.append(result.evidence)
         }
         let link = try await shell.run(["readlink", "/sys/bus/pci/devices/\(address)/driver"], timeout: .seconds(10))

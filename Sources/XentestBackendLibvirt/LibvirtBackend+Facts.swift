@@ -75,7 +75,9 @@ extension LibvirtBackend {
             iommu.withLock { $0 = parsed.canPassThroughPCI }
             facts.iommu = parsed.canPassThroughPCI
         } else {
-            xlInfoProblem.withLock { $0 = "`xl info` on \(shell) failed (exit \(info.status)): \(info.stderr.trimmed.suffix(200))" }
+            xlInfoProblem.withLock {
+                $0 = "`xl info` on \(shell) failed (exit \(info.status)): \(info.stderr.trimmed.suffix(200))"
+            }
         }
     }
 
@@ -86,7 +88,10 @@ extension LibvirtBackend {
         let name = session.domainName
         switch driver {
         case .xen:
-            return await logTails(["/var/log/libvirt/libxl/\(name).log", "/var/log/xen/qemu-dm-\(name).log"], through: shell)
+            return await logTails(
+                ["/var/log/libvirt/libxl/\(name).log", "/var/log/xen/qemu-dm-\(name).log"],
+                through: shell
+            )
         case .qemu: return await logTails(["/var/log/libvirt/qemu/\(name).log"], through: shell)
         case .test: return []
         }

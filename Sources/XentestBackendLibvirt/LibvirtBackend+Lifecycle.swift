@@ -55,11 +55,9 @@ extension LibvirtBackend {
     /// cannot reconnect to (seen with libvirtd 9.0 where its cgroups are not as it expects) while teardown looks.
     func destroyIfActive(_ domain: LibvirtDomain, _ calls: CallLog) throws {
         guard try domain.isActive else { return }
-        do {
-            try calls.call("virDomainDestroy", [domain.name]) { try domain.destroy() }
-        } catch let error as LibvirtError where error.isOperationInvalid {
-            if try domain.isActive { throw error }
-        }
+        do { try calls.call("virDomainDestroy", [domain.name]) { try domain.destroy() } } catch let error
+            as LibvirtError where error.isOperationInvalid
+        { if try domain.isActive { throw error } }
     }
 
     func undefineIfPersistent(_ domain: LibvirtDomain, _ calls: CallLog) throws {
@@ -68,9 +66,8 @@ extension LibvirtBackend {
     }
 
     func currentState(_ name: String, _ calls: CallLog) throws -> GuestState {
-        guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) else {
-            return .gone
-        }
+        guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) })
+        else { return .gone }
         let state = try calls.call("virDomainGetInfo", [name]) { try domain.info().state }
         return Self.guestState(state)
     }
@@ -106,9 +103,9 @@ extension LibvirtBackend {
             let asked = try await attempt { [self] () throws -> Bool in
                 let domain = try lookup(name, calls)
                 guard try domain.isActive else { return false }
-                do {
-                    try calls.call("virDomainShutdown", [name]) { try domain.shutdown() }
-                } catch let error as LibvirtError where error.isOperationInvalid {
+                do { try calls.call("virDomainShutdown", [name]) { try domain.shutdown() } } catch let error
+                    as LibvirtError where error.isOperationInvalid
+                {
                     // Refused as "not running": it stopped between the two calls.
                     if try domain.isActive { throw error }
                     return false
@@ -165,7 +162,8 @@ extension LibvirtBackend {
             try liveConnection(calls, deadline: deadline)
             switch entry {
             case .domain(let name):
-                if let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) }) {
+                if let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) })
+                {
                     try destroyIfActive(domain, calls)
                     try undefineIfPersistent(domain, calls)
                 }
@@ -176,8 +174,7 @@ extension LibvirtBackend {
                 if let node = try connection.nodeDevice(named: nodeName) {
                     try calls.call("virNodeDeviceReAttach", [nodeName]) { try node.reattach() }
                 }
-            case .file(let path):
-                try? FileManager.default.removeItem(atPath: path)
+            case .file(let path): try? FileManager.default.removeItem(atPath: path)
             }
             return calls.evidence
         }

@@ -92,9 +92,8 @@ extension LibvirtBackend {
     /// and the guest can ping each other. Made before the guest is defined (its ledger entry is recorded first),
     /// removed with the guest: destroy, shutdown, teardown.
     func ownNetworkName(_ session: CaseSession) -> String? {
-        guard makesOwnNetwork, session.host.libvirtNetwork == nil, session.host.bridge == nil, session.guest != nil else {
-            return nil
-        }
+        guard makesOwnNetwork, session.host.libvirtNetwork == nil, session.host.bridge == nil, session.guest != nil
+        else { return nil }
         return Self.ownNetworkName(ofDomain: session.domainName)
     }
 

@@ -43,26 +43,23 @@ public final class LibvirtBackend: Backend {
     /// the hypervisor's host when `uri` names another machine (for a local URI it is this machine's shell).
     public init(uri: String, hostShell: (any CommandRunner)? = nil) throws(BackendUnavailable) {
         let connection: LibvirtConnection
-        do {
-            connection = try LibvirtConnection(uri: uri)
-        } catch {
+        do { connection = try LibvirtConnection(uri: uri) } catch {
             throw BackendUnavailable(Self.explain(error, uri: uri))
         }
         current = Mutex(connection)
         let type: String
-        do {
-            type = try connection.driverType
-        } catch {
-            throw BackendUnavailable(Self.explain(error, uri: uri))
-        }
+        do { type = try connection.driverType } catch { throw BackendUnavailable(Self.explain(error, uri: uri)) }
         guard let dialect = HypervisorDriver(libvirtDriverType: type) else {
-            throw BackendUnavailable("libvirt driver '\(type)' at \(uri) is not supported; use xen://, qemu:// or test://")
+            throw BackendUnavailable(
+                "libvirt driver '\(type)' at \(uri) is not supported; use xen://, qemu:// or test://"
+            )
         }
         driver = dialect
         iommu = Mutex(
             dialect == .xen ? nil : (try? connection.capabilitiesXML()).map { LibvirtXML($0).hostHasIOMMU } ?? false
         )
-        self.hostShell = hostShell ?? (HostFacts.isLocalLibvirtURI((try? connection.uri) ?? uri) ? LocalCommandRunner() : nil)
+        self.hostShell =
+            hostShell ?? (HostFacts.isLocalLibvirtURI((try? connection.uri) ?? uri) ? LocalCommandRunner() : nil)
         liveVcpuLimit = dialect == .xen ? try? connection.maxVcpus(type: "xen") : nil
     }
 
@@ -72,8 +69,10 @@ public final class LibvirtBackend: Backend {
     /// One clear message for the ways a URI fails, with what to do next.
     static func explain(_ error: LibvirtError, uri: String) -> String {
         if error.message.contains("libvirt-sock") || error.message.contains("Failed to connect socket") {
-            let hint = uri.hasPrefix("xen") ? "no Xen hypervisor here (libvirtd is not running)" : "libvirtd is not running"
-            return "cannot connect to \(uri): \(hint). Start libvirtd, or run on libvirt's simulated host: --connect test:///default"
+            let hint =
+                uri.hasPrefix("xen") ? "no Xen hypervisor here (libvirtd is not running)" : "libvirtd is not running"
+            return
+                "cannot connect to \(uri): \(hint). Start libvirtd, or run on libvirt's simulated host: --connect test:///default"
         }
         if error.message.contains("libxenlight state driver is not active") {
             return "cannot connect to \(uri): no Xen hypervisor here (libvirt's libxl driver is not active). "
@@ -104,7 +103,12 @@ public final class LibvirtBackend: Backend {
         case .networkList: return try await networkList(session, calls)
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):
-            return try await GuestSteps.ping(direction, host: session.host, hostShell: hostShell, console: console(session))
+            return try await GuestSteps.ping(
+                direction,
+                host: session.host,
+                hostShell: hostShell,
+                console: console(session)
+            )
         case .xenstoreRead:
             return .failure(unsupportedReason(for: action, guest: session.guest?.spec) ?? "not supported", [])
         }
@@ -119,8 +123,10 @@ public final class LibvirtBackend: Backend {
         case (.test, .pciAttach), (.test, .pciDetach), (.test, .networkAttach), (.test, .networkDetach):
             "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"
         case (.test, .guestExec), (.test, .ping):
-            nil  // the test-guest requirement already says the test driver runs no guest code
-        case (_, .pciAssignableAdd), (_, .pciAssignableRemove), (_, .pciAssignableList), (_, .pciAttach), (_, .pciDetach):
+            // The test-guest requirement already says the test driver runs no guest code.
+            nil
+        case (_, .pciAssignableAdd), (_, .pciAssignableRemove), (_, .pciAssignableList), (_, .pciAttach),
+            (_, .pciDetach):
             // Decided before anything is touched: libvirt would refuse the detach or the <hostdev> itself.
             switch hostIOMMU {
             case true: nil
@@ -144,8 +150,7 @@ public final class LibvirtBackend: Backend {
                 ? nil
                 : "the hypervisor is on another machine (\(connection.requestedURI)) and xentest has no shell there to "
                     + "ping its guests from: give it one with --host ssh://root@HOST"
-        case (_, .xenstoreRead):
-            "xenstore is read through the xl backend only"
+        case (_, .xenstoreRead): "xenstore is read through the xl backend only"
         default: nil
         }
     }
@@ -156,15 +161,19 @@ public final class LibvirtBackend: Backend {
     public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
         let reopened = try await reconnectIfLost()
         var outcome: ActionOutcome
-        do {
-            outcome = try await dispatch(action, session)
-        } catch let error as LibvirtError {
+        do { outcome = try await dispatch(action, session) } catch let error as LibvirtError {
             guard let lost = connectionLoss() else { throw error }
-            throw BackendFailure("\(lost); \(error)", evidence: reopened + (StepActivity.current?.evidenceSoFar() ?? []))
+            throw BackendFailure(
+                "\(lost); \(error)",
+                evidence: reopened + (StepActivity.current?.evidenceSoFar() ?? [])
+            )
         }
         outcome.evidence = reopened + outcome.evidence
         if !outcome.succeeded, let lost = connectionLoss() {
-            throw BackendFailure("\(lost); the step ended with: \(outcome.errorMessage ?? "no message")", evidence: outcome.evidence)
+            throw BackendFailure(
+                "\(lost); the step ended with: \(outcome.errorMessage ?? "no message")",
+                evidence: outcome.evidence
+            )
         }
         return outcome
     }

@@ -50,9 +50,7 @@ struct LibvirtGuestConsole: GuestConsole {
                             try domain.openConsole(nonBlocking: true)
                         }
                     )
-                } catch let error as LibvirtError {
-                    return .failure(error)
-                }
+                } catch let error as LibvirtError { return .failure(error) }
             }
             evidence += calls.evidence
             switch opened {
@@ -62,7 +60,13 @@ struct LibvirtGuestConsole: GuestConsole {
                 guard busy, Date().timeIntervalSince(start) < Double(busyPatience.milliseconds) / 1000 else {
                     let hint = busy ? " (another client holds it: close its `virsh console`)" : ""
                     let problem = "cannot open the console of \(name): \(error.message)\(hint)"
-                    return GuestConsoleOutcome(reached: false, status: -1, output: "", problem: problem, evidence: evidence)
+                    return GuestConsoleOutcome(
+                        reached: false,
+                        status: -1,
+                        output: "",
+                        problem: problem,
+                        evidence: evidence
+                    )
                 }
                 try await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 1)
@@ -91,9 +95,7 @@ struct LibvirtGuestConsole: GuestConsole {
             do {
                 for try await chunk in incoming { sink.yield(.bytes(chunk)) }
                 sink.yield(.closed(problem: nil))
-            } catch {
-                sink.yield(.closed(problem: "\(error)"))
-            }
+            } catch { sink.yield(.closed(problem: "\(error)")) }
         }
         defer {
             forwarder.cancel()
@@ -107,9 +109,9 @@ struct LibvirtGuestConsole: GuestConsole {
             attempt += 1
             let line = GuestConsoleCommand(command)
             let start = Date()
-            do {
-                try await LibvirtBackend.offPool { try stream.send(Array(line.typed.utf8)) }
-            } catch let error as LibvirtError {
+            do { try await LibvirtBackend.offPool { try stream.send(Array(line.typed.utf8)) } } catch let error
+                as LibvirtError
+            {
                 evidence.append(Self.evidence(line, read: "", status: -1, error: error.message, since: start))
                 return GuestConsoleOutcome(
                     reached: false,
@@ -149,17 +151,32 @@ struct LibvirtGuestConsole: GuestConsole {
                     guard which == attempt, !started else { continue }
                     // No answer: the shell is not up yet (the guest is booting) or the line was lost; type it again.
                     evidence.append(
-                        Self.evidence(line, read: String(decoding: read, as: UTF8.self), status: -1, error: "no answer in \(answerWindow)", since: start)
+                        Self.evidence(
+                            line,
+                            read: String(decoding: read, as: UTF8.self),
+                            status: -1,
+                            error: "no answer in \(answerWindow)",
+                            since: start
+                        )
                     )
                     break attemptLoop
                 case .closed(let problem):
                     let text = String(decoding: read, as: UTF8.self)
-                    evidence.append(Self.evidence(line, read: text, status: -1, error: problem ?? "the console closed", since: start))
+                    evidence.append(
+                        Self.evidence(
+                            line,
+                            read: text,
+                            status: -1,
+                            error: problem ?? "the console closed",
+                            since: start
+                        )
+                    )
                     return GuestConsoleOutcome(
                         reached: false,
                         status: -1,
                         output: "",
-                        problem: "the console of \(name) closed\(problem.map { ": \($0)" } ?? "") (did the guest stop?)",
+                        problem:
+                            "the console of \(name) closed\(problem.map { ": \($0)" } ?? "") (did the guest stop?)",
                         evidence: evidence
                     )
                 }
@@ -168,9 +185,13 @@ struct LibvirtGuestConsole: GuestConsole {
     }
 
     /// One attempt as evidence: the line typed, what came back, and how it ended.
-    private static func evidence(_ line: GuestConsoleCommand, read: String, status: Int, error: String = "", since start: Date)
-        -> Evidence
-    {
+    private static func evidence(
+        _ line: GuestConsoleCommand,
+        read: String,
+        status: Int,
+        error: String = "",
+        since start: Date
+    ) -> Evidence {
         Evidence(
             kind: "console",
             call: "console",
@@ -191,9 +212,7 @@ final class ConsoleClosings: Sendable {
 
     /// Aborts `stream` and returns once it is closed; the next console of `domain` waits for the same.
     func close(_ stream: LibvirtStream, of domain: String) async {
-        let task = Task {
-            _ = try? await LibvirtBackend.offPool { try stream.abort() }
-        }
+        let task = Task { _ = try? await LibvirtBackend.offPool { try stream.abort() } }
         closing.withLock { $0[domain] = task }
         await task.value
         closing.withLock { if $0[domain] == task { $0[domain] = nil } }

@@ -2,7 +2,7 @@ import Foundation
 import XentestPlan
 
 #if canImport(FoundationXML)
-    import FoundationXML
+import FoundationXML
 #endif
 
 /// XML that libvirt returns (capabilities, a domain's or a node device's description), read through Foundation's
@@ -13,9 +13,7 @@ struct LibvirtXML {
     private let document: XMLDocument?
 
     /// Parses `text`.
-    init(_ text: String) {
-        document = try? XMLDocument(xmlString: text, options: [])
-    }
+    init(_ text: String) { document = try? XMLDocument(xmlString: text, options: []) }
 
     /// The text of every node `xpath` selects (elements' content, attributes' values), white space trimmed.
     func strings(_ xpath: String) -> [String] {

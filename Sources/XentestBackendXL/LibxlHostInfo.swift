@@ -49,26 +49,15 @@ public enum LibxlHostInfo {
         let totalMemoryMiB = physinfo.total_pages / pagesPerMiB
         let freeMemoryMiB = (physinfo.free_pages - physinfo.outstanding_pages) / pagesPerMiB
         let fields: [(String, String)] = [
-            ("host", hostname),
-            ("release", release),
-            ("version", field(&names.version)),
-            ("machine", machine),
-            ("nr_cpus", String(physinfo.nr_cpus)),
-            ("max_cpu_id", String(physinfo.max_cpu_id)),
-            ("nr_nodes", String(physinfo.nr_nodes)),
-            ("cores_per_socket", String(physinfo.cores_per_socket)),
-            ("threads_per_core", String(physinfo.threads_per_core)),
-            ("virt_caps", virtCaps.joined(separator: " ")),
-            ("total_memory", String(totalMemoryMiB)),
-            ("free_memory", String(freeMemoryMiB)),
-            ("xen_major", String(version.xen_version_major)),
-            ("xen_minor", String(version.xen_version_minor)),
-            ("xen_extra", string(version.xen_version_extra)),
-            ("xen_version", xenVersion),
-            ("xen_caps", xenCaps.joined(separator: " ")),
-            ("xen_pagesize", String(version.pagesize)),
-            ("xen_changeset", string(version.changeset)),
-            ("xen_commandline", string(version.commandline)),
+            ("host", hostname), ("release", release), ("version", field(&names.version)), ("machine", machine),
+            ("nr_cpus", String(physinfo.nr_cpus)), ("max_cpu_id", String(physinfo.max_cpu_id)),
+            ("nr_nodes", String(physinfo.nr_nodes)), ("cores_per_socket", String(physinfo.cores_per_socket)),
+            ("threads_per_core", String(physinfo.threads_per_core)), ("virt_caps", virtCaps.joined(separator: " ")),
+            ("total_memory", String(totalMemoryMiB)), ("free_memory", String(freeMemoryMiB)),
+            ("xen_major", String(version.xen_version_major)), ("xen_minor", String(version.xen_version_minor)),
+            ("xen_extra", string(version.xen_version_extra)), ("xen_version", xenVersion),
+            ("xen_caps", xenCaps.joined(separator: " ")), ("xen_pagesize", String(version.pagesize)),
+            ("xen_changeset", string(version.changeset)), ("xen_commandline", string(version.commandline)),
             ("build_id", string(version.build_id)),
         ]
         return XLInfo(
@@ -88,17 +77,10 @@ public enum LibxlHostInfo {
     /// `virt_caps` as xl 4.17 prints it, in its order.
     static func virtCaps(_ info: libxl_physinfo) -> [String] {
         let caps: [(Bool, String)] = [
-            (info.cap_pv, "pv"),
-            (info.cap_hvm, "hvm"),
-            (info.cap_hvm && info.cap_hvm_directio, "hvm_directio"),
-            (info.cap_pv && info.cap_hvm_directio, "pv_directio"),
-            (info.cap_hap, "hap"),
-            (info.cap_shadow, "shadow"),
-            (info.cap_iommu_hap_pt_share, "iommu_hap_pt_share"),
-            (info.cap_vmtrace, "vmtrace"),
-            (info.cap_vpmu, "vpmu"),
-            (info.cap_gnttab_v1, "gnttab-v1"),
-            (info.cap_gnttab_v2, "gnttab-v2"),
+            (info.cap_pv, "pv"), (info.cap_hvm, "hvm"), (info.cap_hvm && info.cap_hvm_directio, "hvm_directio"),
+            (info.cap_pv && info.cap_hvm_directio, "pv_directio"), (info.cap_hap, "hap"), (info.cap_shadow, "shadow"),
+            (info.cap_iommu_hap_pt_share, "iommu_hap_pt_share"), (info.cap_vmtrace, "vmtrace"), (info.cap_vpmu, "vpmu"),
+            (info.cap_gnttab_v1, "gnttab-v1"), (info.cap_gnttab_v2, "gnttab-v2"),
         ]
         return caps.filter(\.0).map(\.1)
     }
@@ -110,9 +92,7 @@ public enum LibxlHostInfo {
 
     /// One of `utsname`'s fixed-size fields.
     private static func field<T>(_ tuple: inout T) -> String {
-        withUnsafeBytes(of: &tuple) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        withUnsafeBytes(of: &tuple) { bytes in String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }
 

@@ -10,15 +10,13 @@ public enum PlanInstructionsRenderer {
         var out: [String] = []
         out.append("# \(plan.title)")
         out.append("")
-        out.append("Release under test: **\(plan.release)**. Plan `\(plan.name)`: \(plan.cases.count) cases in "
-            + "\(plan.areas.count) areas (\(plan.areas.joined(separator: ", "))).")
-        if let summary = plan.summary {
-            out += ["", summary.trimmingCharacters(in: .whitespacesAndNewlines)]
-        }
+        out.append(
+            "Release under test: **\(plan.release)**. Plan `\(plan.name)`: \(plan.cases.count) cases in "
+                + "\(plan.areas.count) areas (\(plan.areas.joined(separator: ", ")))."
+        )
+        if let summary = plan.summary { out += ["", summary.trimmingCharacters(in: .whitespacesAndNewlines)] }
         out += [
-            "",
-            "## Before you start",
-            "",
+            "", "## Before you start", "",
             "- Run the commands as root in dom0. Every guest is named `xentest-CASE`; destroy it if a case stops "
                 + "half-way (`xl destroy xentest-CASE`).",
             "- Values in CAPITALS come from your host file (`xentest run --host-config FILE`): the PCI device "
@@ -27,9 +25,7 @@ public enum PlanInstructionsRenderer {
         ]
         for area in plan.areas {
             out += ["", "## \(area)"]
-            for testCase in plan.cases where testCase.area == area {
-                out += [""] + renderCase(testCase, host: host)
-            }
+            for testCase in plan.cases where testCase.area == area { out += [""] + renderCase(testCase, host: host) }
         }
         return out.joined(separator: "\n") + "\n"
     }
@@ -49,8 +45,12 @@ public enum PlanInstructionsRenderer {
             var line = "> **Known issue**: \(issue.summary)"
             var scope: [String] = []
             if let xen = issue.xen { scope.append("Xen \(xen)") }
-            if !issue.backends.isEmpty { scope.append("backend " + issue.backends.map(\.rawValue).joined(separator: ", ")) }
-            if !issue.drivers.isEmpty { scope.append("driver " + issue.drivers.map(\.rawValue).joined(separator: ", ")) }
+            if !issue.backends.isEmpty {
+                scope.append("backend " + issue.backends.map(\.rawValue).joined(separator: ", "))
+            }
+            if !issue.drivers.isEmpty {
+                scope.append("driver " + issue.drivers.map(\.rawValue).joined(separator: ", "))
+            }
             if !scope.isEmpty { line += " (applies to \(scope.joined(separator: "; ")))" }
             if let link = issue.link { line += " [\(link)](\(link))" }
             let failure = issue.failureMatches.map { "A failure matching `\($0.source)`" } ?? "A failure here"
@@ -60,12 +60,15 @@ public enum PlanInstructionsRenderer {
         let configPath = "\(domainName).cfg"
         let guest = testCase.guest.map { GuestInstance(domainName: domainName, spec: $0, host: host) }
         if let guest {
-            out += ["", "Write `\(configPath)`:", "", "```", XLConfigRenderer.render(guest).trimmingSuffixNewline(), "```"]
+            out += [
+                "", "Write `\(configPath)`:", "", "```", XLConfigRenderer.render(guest).trimmingSuffixNewline(), "```",
+            ]
         }
         out += ["", "Steps:", ""]
         var context = XLStepContext(guest: guest, host: host, configPath: configPath, ignoreHostCPUCount: false)
         for (index, step) in testCase.steps.enumerated() {
-            var line = "\(index + 1). " + instruction(for: step, context: context) + " Expect: " + expectationText(step) + "."
+            var line =
+                "\(index + 1). " + instruction(for: step, context: context) + " Expect: " + expectationText(step) + "."
             if let retry = step.retryFor { line += " (Allow up to \(retry).)" }
             if let note = step.note { line += " " + note }
             out.append(line)
@@ -84,8 +87,7 @@ public enum PlanInstructionsRenderer {
         case .waitForState(let state): return "Watch `xl list \(name)` until the guest is \(state.rawValue)."
         case .guestExec(let command):
             return "In the guest's console (`xl console \(name)`, leave with Ctrl-]) run `\(command)`."
-        case .ping(.guest):
-            return "`ping -c 3 \(context.host.guestAddress ?? "GUEST_ADDRESS")` from dom0."
+        case .ping(.guest): return "`ping -c 3 \(context.host.guestAddress ?? "GUEST_ADDRESS")` from dom0."
         case .ping(.host):
             return "In the guest's console run `ping -c 3 \(context.host.hostAddress ?? "HOST_ADDRESS")`."
         case .xenstoreRead(let path):
@@ -105,6 +107,4 @@ public enum PlanInstructionsRenderer {
     }
 }
 
-extension String {
-    func trimmingSuffixNewline() -> String { hasSuffix("\n") ? String(dropLast()) : self }
-}
+extension String { func trimmingSuffixNewline() -> String { hasSuffix("\n") ? String(dropLast()) : self } }

@@ -9,11 +9,7 @@ extension XLBackend {
     func hostInfo() async throws -> (info: XLInfo, source: String) {
         var source = "xl info"
         if readsLibxl {
-            do {
-                return (try LibxlHostInfo.read(), "libxl")
-            } catch {
-                source = "xl info (libxl: \(error))"
-            }
+            do { return (try LibxlHostInfo.read(), "libxl") } catch { source = "xl info (libxl: \(error))" }
         }
         let result = try await runner.run(["xl", "info"], timeout: .seconds(30))
         guard result.succeeded else {

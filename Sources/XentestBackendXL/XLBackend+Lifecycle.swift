@@ -66,7 +66,10 @@ extension XLBackend {
         guard session.guest != nil else { return [] }
         let name = session.domainName
         return await logTails(
-            ["/var/log/xen/xl-\(name).log", "/var/log/xen/qemu-dm-\(name).log", "/var/log/xen/console/guest-\(name).log"],
+            [
+                "/var/log/xen/xl-\(name).log", "/var/log/xen/qemu-dm-\(name).log",
+                "/var/log/xen/console/guest-\(name).log",
+            ],
             through: runner
         )
     }
@@ -81,7 +84,10 @@ extension XLBackend {
                 throw TeardownFailed(evidence: result)
             }
         case .assignablePCIDevice(let address):
-            let result = try await runner.run(["xl", "pci-assignable-remove", "-r", address.description], timeout: .seconds(60))
+            let result = try await runner.run(
+                ["xl", "pci-assignable-remove", "-r", address.description],
+                timeout: .seconds(60)
+            )
             calls.append(result.evidence)
             if !result.succeeded { throw TeardownFailed(evidence: result) }
         case .file(let path):

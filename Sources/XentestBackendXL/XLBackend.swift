@@ -40,7 +40,12 @@ public final class XLBackend: Backend {
         case .xenstoreRead(let path): return try await xenstoreRead(path, &step)
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):
-            return try await GuestSteps.ping(direction, host: session.host, hostShell: runner, console: console(session))
+            return try await GuestSteps.ping(
+                direction,
+                host: session.host,
+                hostShell: runner,
+                console: console(session)
+            )
         }
     }
 

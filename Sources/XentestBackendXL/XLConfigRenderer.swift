@@ -8,15 +8,10 @@ public enum XLConfigRenderer {
     public static func render(_ guest: GuestInstance) -> String {
         let spec = guest.spec
         var lines = [
-            "# Guest '\(spec.name)', written by xentest",
-            "name = \(quoted(guest.domainName))",
-            "type = \(quoted(spec.type.rawValue))",
-            "kernel = \(quoted(guest.kernel))",
-            "ramdisk = \(quoted(guest.ramdisk))",
-            "extra = \(quoted(guest.commandLine))",
-            "memory = \(spec.memory.mebibytes)",
-            "vcpus = \(spec.vcpus)",
-            "maxvcpus = \(spec.maxvcpus)",
+            "# Guest '\(spec.name)', written by xentest", "name = \(quoted(guest.domainName))",
+            "type = \(quoted(spec.type.rawValue))", "kernel = \(quoted(guest.kernel))",
+            "ramdisk = \(quoted(guest.ramdisk))", "extra = \(quoted(guest.commandLine))",
+            "memory = \(spec.memory.mebibytes)", "vcpus = \(spec.vcpus)", "maxvcpus = \(spec.maxvcpus)",
         ]
         if spec.nics > 0 {
             let model = spec.type == .hvm ? ",model=e1000" : ""
@@ -27,12 +22,8 @@ public enum XLConfigRenderer {
             let devices = spec.pci.map { role in guest.host.pciDevices[role]?.address.description ?? "PCI_\(role)" }
             lines.append("pci = [ \(devices.map { "'\($0)'" }.joined(separator: ", ")) ]")
         }
-        if spec.passthrough {
-            lines.append("passthrough = \"enabled\"")
-        }
-        if spec.type == .hvm {
-            lines += ["serial = \"pty\"", "vga = \"none\"", "vnc = 0", "sdl = 0"]
-        }
+        if spec.passthrough { lines.append("passthrough = \"enabled\"") }
+        if spec.type == .hvm { lines += ["serial = \"pty\"", "vga = \"none\"", "vnc = 0", "sdl = 0"] }
         lines += ["on_poweroff = \"destroy\"", "on_reboot = \"destroy\"", "on_crash = \"destroy\""]
         return lines.joined(separator: "\n") + "\n"
     }

@@ -24,14 +24,26 @@ struct XLGuestConsole: GuestConsole {
         let domid = try await runner.run(["xl", "domid", domainName], timeout: .seconds(30))
         evidence.append(domid.evidence)
         guard domid.succeeded, let id = try? XLParse.domid(domid.stdout) else {
-            return Outcome(reached: false, status: -1, output: "", problem: "no domain \(domainName)", evidence: evidence)
+            return Outcome(
+                reached: false,
+                status: -1,
+                output: "",
+                problem: "no domain \(domainName)",
+                evidence: evidence
+            )
         }
         let ttyKey = serial ? "/local/domain/\(id)/serial/0/tty" : "/local/domain/\(id)/console/tty"
         let ttyRead = try await runner.run(["xenstore-read", ttyKey], timeout: .seconds(30))
         evidence.append(ttyRead.evidence)
         let tty = ttyRead.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         guard ttyRead.succeeded, tty.hasPrefix("/dev/") else {
-            return Outcome(reached: false, status: -1, output: "", problem: "the guest has no console tty (\(ttyKey))", evidence: evidence)
+            return Outcome(
+                reached: false,
+                status: -1,
+                output: "",
+                problem: "the guest has no console tty (\(ttyKey))",
+                evidence: evidence
+            )
         }
         var failedWrites = 0
         while true {
@@ -46,21 +58,41 @@ struct XLGuestConsole: GuestConsole {
             }
             // Give the reader time to open the tty before the guest can answer.
             try await Task.sleep(for: .milliseconds(300))
-            let writer = try await runner.run(["dd", "of=\(tty)", "status=none"], timeout: .seconds(30), input: line.typed)
+            let writer = try await runner.run(
+                ["dd", "of=\(tty)", "status=none"],
+                timeout: .seconds(30),
+                input: line.typed
+            )
             evidence.append(writer.evidence)
-            let read = try await withTaskCancellationHandler { try await reader.value } onCancel: { reader.cancel() }
+            let read = try await withTaskCancellationHandler {
+                try await reader.value
+            } onCancel: {
+                reader.cancel()
+            }
             evidence.append(read.evidence)  // what the guest printed, as read
             if let parsed = line.result(in: read.stdout) {
-                return Outcome(reached: true, status: parsed.status, output: parsed.output, problem: nil, evidence: evidence)
+                return Outcome(
+                    reached: true,
+                    status: parsed.status,
+                    output: parsed.output,
+                    problem: nil,
+                    evidence: evidence
+                )
             }
+            // No end marker: the guest's shell was not up yet (or the line was lost), so the line is typed again.
             // A write can fail while the guest boots (seen once in dom0, right after `xl create`): try again, and
             // give up on the third failure in a row.
             failedWrites = writer.succeeded ? 0 : failedWrites + 1
             if failedWrites == 3 {
                 let why = writer.stderr.isEmpty ? "exit status \(writer.status)" : writer.stderr
-                return Outcome(reached: false, status: -1, output: "", problem: "cannot write to \(tty): \(why)", evidence: evidence)
+                return Outcome(
+                    reached: false,
+                    status: -1,
+                    output: "",
+                    problem: "cannot write to \(tty): \(why)",
+                    evidence: evidence
+                )
             }
-            // No end marker: the guest's shell was not up yet (or the line was lost); try again.
         }
     }
 

@@ -34,7 +34,8 @@ struct XLStep {
             configPath: backend.configPath(session.domainName),
             attachedNICs: session.withState { $0.attachedNICs }
         )
-        guard let command = XLCommand.forAction(action, context: context, timeout: PlanSyntax.defaultTimeout(for: action))
+        guard
+            let command = XLCommand.forAction(action, context: context, timeout: PlanSyntax.defaultTimeout(for: action))
         else { preconditionFailure("\(action.name) is not a single xl command") }
         return try await run(command.argv, timeout: command.timeout)
     }
@@ -57,7 +58,8 @@ struct XLStep {
         let name = session.domainName
         let result = try await run(["xl", "list", name])
         if !result.succeeded {
-            return result.stderr.contains("invalid domain identifier") ? .success(.gone) : .failure(XLCommandFailed(result))
+            return result.stderr.contains("invalid domain identifier")
+                ? .success(.gone) : .failure(XLCommandFailed(result))
         }
         return .success(try XLParse.list(result.stdout).first { $0.name == name }?.state.guestState ?? .gone)
     }

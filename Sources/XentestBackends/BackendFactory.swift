@@ -31,8 +31,7 @@ public struct NoXenHost: Error, CustomStringConvertible {
 
     public var description: String {
         libvirtAsked
-            ? "no Xen hypervisor here for libvirt's xen:///system"
-            : "no Xen host detected (no /proc/xen/capabilities)"
+            ? "no Xen hypervisor here for libvirt's xen:///system" : "no Xen host detected (no /proc/xen/capabilities)"
     }
 }
 

@@ -180,9 +180,7 @@ public struct DebianPackageCache: Sendable {
     }
 
     private func runCommand(_ argv: [String], timeout: PlanDuration, what: String) async throws -> CommandResult {
-        do {
-            return try await runner.run(argv, timeout: timeout)
-        } catch let error as CommandNotStarted {
+        do { return try await runner.run(argv, timeout: timeout) } catch let error as CommandNotStarted {
             throw LabError("cannot \(what): \(error.reason). Install it: apt-get install -y apt dpkg")
         }
     }
@@ -240,4 +238,3 @@ public enum XentestCache {
         return home + "/.cache/xentest"
     }
 }
-

@@ -216,9 +216,7 @@ struct InitramfsTree {
         async throws -> CommandResult
     {
         let result: CommandResult
-        do {
-            result = try await runner.run(argv, timeout: .seconds(600), input: input)
-        } catch is CommandNotStarted {
+        do { result = try await runner.run(argv, timeout: .seconds(600), input: input) } catch is CommandNotStarted {
             throw LabError.toolMissing(argv[0], package: package, for: what)
         }
         guard result.succeeded else {

@@ -164,9 +164,7 @@ public struct Lab: Sendable {
                 + "127.0.0.1:\(state.sshPort)"
         )
         let info: CommandResult
-        do {
-            info = try await waitForSSH(state: state, timeout: bootTimeout)
-        } catch {
+        do { info = try await waitForSSH(state: state, timeout: bootTimeout) } catch {
             _ = try? await down()
             throw error
         }
@@ -189,9 +187,7 @@ public struct Lab: Sendable {
         _ = FileManager.default.createFile(atPath: paths.serialLog, contents: Data())
         let startedAt = Date()
         let result: CommandResult
-        do {
-            result = try await runner.run(machine.launchArgv, timeout: .seconds(60))
-        } catch is CommandNotStarted {
+        do { result = try await runner.run(machine.launchArgv, timeout: .seconds(60)) } catch is CommandNotStarted {
             throw LabError.toolMissing("start-stop-daemon", package: "dpkg", for: "start QEMU in the background")
         }
         guard result.succeeded else {
@@ -364,8 +360,7 @@ public struct Lab: Sendable {
         case .notOurs(let commandLine):
             try? FileManager.default.removeItem(atPath: paths.run)
             return .notRunning(
-                note:
-                    "pid \(pid) is not this lab's QEMU (\(commandLine.prefix(120))): left alone; "
+                note: "pid \(pid) is not this lab's QEMU (\(commandLine.prefix(120))): left alone; "
                     + "the stale state is removed"
             )
         case .ours:

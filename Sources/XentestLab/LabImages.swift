@@ -208,9 +208,7 @@ public struct LabImages: Sendable {
             try? FileManager.default.removeItem(atPath: key + ".pub")
             let argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key]
             let result: CommandResult
-            do {
-                result = try await runner.run(argv, timeout: .seconds(60))
-            } catch is CommandNotStarted {
+            do { result = try await runner.run(argv, timeout: .seconds(60)) } catch is CommandNotStarted {
                 throw LabError.toolMissing("ssh-keygen", package: "openssh-client", for: "make the lab's SSH keys")
             }
             guard result.succeeded else {

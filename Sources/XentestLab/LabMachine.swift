@@ -51,9 +51,9 @@ public struct LabMachine: Sendable, Hashable {
         let mac = { (last: Int) in "52:54:00:78:74:" + String(format: "%02x", last) }
         return [
             qemu, "-name", "xentest-lab", "-accel", "tcg", "-M", "q35", "-device",
-            "intel-iommu,intremap=on,caching-mode=on", "-cpu", Self.cpuModel, "-smp", "\(cpus),maxcpus=\(possibleCPUs)", "-m",
-            String(memoryMiB), "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot",
-            "-serial", "file:" + paths.serialLog,
+            "intel-iommu,intremap=on,caching-mode=on", "-cpu", Self.cpuModel, "-smp", "\(cpus),maxcpus=\(possibleCPUs)",
+            "-m", String(memoryMiB), "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none",
+            "-no-reboot", "-serial", "file:" + paths.serialLog,
             // Management: only SSH comes in, from this host's loopback; restrict=on keeps dom0 from going out.
             "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(sshPort)-:22", "-device",
             "e1000,netdev=mgmt,addr=02.0,mac=\(mac(2))",

@@ -26,9 +26,7 @@ public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertib
 /// A problem found in a plan or host file, as a value: all of them are collected, then printed compiler-style.
 public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
     /// How bad a problem is: only errors stop a plan from running.
-    public enum Severity: String, Sendable, Codable {
-        case note, warning, error
-    }
+    public enum Severity: String, Sendable, Codable { case note, warning, error }
 
     /// How bad it is.
     public var severity: Severity
@@ -70,8 +68,9 @@ extension Array where Element == Diagnostic {
     /// Sorted by file, line and column, so that output is stable whatever order checks ran in.
     public func sortedBySource() -> [Diagnostic] {
         sorted {
-            ($0.location.file, $0.location.line, $0.location.column, $0.message)
-                < ($1.location.file, $1.location.line, $1.location.column, $1.message)
+            ($0.location.file, $0.location.line, $0.location.column, $0.message) < (
+                $1.location.file, $1.location.line, $1.location.column, $1.message
+            )
         }
     }
 }

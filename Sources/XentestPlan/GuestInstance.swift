@@ -17,9 +17,7 @@ public struct GuestInstance: Sendable, Hashable {
     /// rerun gets the same address and two cases of one run do not collide.
     public func macAddress(nic index: Int) -> String {
         var hash: UInt32 = 2_166_136_261  // FNV-1a: stable across runs, unlike Hasher
-        for byte in domainName.utf8 {
-            hash = (hash ^ UInt32(byte)) &* 16_777_619
-        }
+        for byte in domainName.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
         let value = (hash &+ UInt32(index) &* 0x9E37) & 0x7F_FFFF  // top bit clear: below 00:16:3e:80:00:00
         let bytes = [(value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF]
         return "00:16:3e:" + bytes.map { hexDigits($0, width: 2) }.joined(separator: ":")

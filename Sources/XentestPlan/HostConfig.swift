@@ -34,9 +34,7 @@ public struct HostConfig: Sendable, Hashable {
     public var source: String
 
     /// A host file that offers nothing: every case needing a device, bridge or test guest is skipped.
-    public static func empty(source: String) -> HostConfig {
-        HostConfig(pciDevices: [:], source: source)
-    }
+    public static func empty(source: String) -> HostConfig { HostConfig(pciDevices: [:], source: source) }
 
     /// The built-in host for libvirt's test driver: its default network, no devices, no test guest.
     public static let testDriverDefault = HostConfig(

@@ -104,9 +104,11 @@ package enum HostShellQuery {
 
     /// `/sys/class/net/xenbr0/bridge` lines to `xenbr0`.
     package static func bridgeNames(_ text: String) -> [String] {
-        text.split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: "/")
-            return parts.count >= 4 && parts.last == "bridge" ? String(parts[parts.count - 2]) : nil
-        }.sorted()
+        text.split(separator: "\n")
+            .compactMap { line in
+                let parts = line.split(separator: "/")
+                return parts.count >= 4 && parts.last == "bridge" ? String(parts[parts.count - 2]) : nil
+            }
+            .sorted()
     }
 }

@@ -58,9 +58,7 @@ public struct TestCase: Sendable, Identifiable {
 }
 
 /// The kinds of guest Xen runs.
-public enum GuestType: String, Sendable, Hashable, Codable, CaseIterable {
-    case pv, pvh, hvm
-}
+public enum GuestType: String, Sendable, Hashable, Codable, CaseIterable { case pv, pvh, hvm }
 
 /// A toolstack-neutral guest: renders to an `xl.cfg` and to libvirt domain XML.
 public struct GuestSpec: Sendable, Hashable {
@@ -165,9 +163,7 @@ public enum PingDirection: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// Guest states a step can wait for or expect; `gone` means the toolstack no longer lists it.
-public enum GuestState: String, Sendable, Hashable, Codable, CaseIterable {
-    case running, paused, shutoff, gone
-}
+public enum GuestState: String, Sendable, Hashable, Codable, CaseIterable { case running, paused, shutoff, gone }
 
 /// The vocabulary of steps. Every action acts on the case's guest unless it names a PCI role only.
 public enum Action: Sendable, Hashable {

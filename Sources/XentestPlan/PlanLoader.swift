@@ -66,8 +66,8 @@ public struct PlanLoader: Sendable {
             .appendingPathComponent("share/xentest/testplans").path
         if FileManager.default.fileExists(atPath: installed) { folders.append(installed) }
         // Sources/XentestPlan/PlanLoader.swift in the checkout this binary was built from.
-        let checkout = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         folders.append(checkout.appendingPathComponent("testplans").path)
         return folders
     }
@@ -77,9 +77,7 @@ public struct PlanLoader: Sendable {
         var found: [String: String] = [:]
         for folder in planFolders().reversed() {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            for file in files where file.hasSuffix(".yaml") {
-                found[String(file.dropLast(5))] = folder + "/" + file
-            }
+            for file in files where file.hasSuffix(".yaml") { found[String(file.dropLast(5))] = folder + "/" + file }
         }
         return found.keys.sorted().map { ($0, found[$0]!) }
     }
@@ -169,17 +167,13 @@ private struct LoadSession {
         }
         // A `cases:` that is not a list has been reported already; an empty list, or none, is reported here.
         let casesIsNotAList = fields["cases"].map { if case .sequence = $0 { false } else { true } } ?? false
-        if caseNodes.isEmpty, !casesIsNotAList {
-            reader.error("the plan has no cases; add a 'cases:' list", at: root)
-        }
+        if caseNodes.isEmpty, !casesIsNotAList { reader.error("the plan has no cases; add a 'cases:' list", at: root) }
         guard let release, let title else { return nil }
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return Plan(name: name, path: path, release: release, title: title, summary: summary, cases: cases)
     }
 
-    private func directory(of path: String) -> String {
-        URL(fileURLWithPath: path).deletingLastPathComponent().path
-    }
+    private func directory(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
 
     /// Gathers guest and case nodes of a file and, recursively, of the files it includes.
     mutating func collect(_ fields: Fields, reader: YAMLReader, directory: String) {
@@ -209,14 +203,17 @@ private struct LoadSession {
             }
         }
         if let include = fields["include"], let items = reader.sequence(include, "include") {
-            for item in items {
-                includeFile(item, reader: reader, directory: directory, inheritedFilter: caseFilter)
-            }
+            for item in items { includeFile(item, reader: reader, directory: directory, inheritedFilter: caseFilter) }
         }
     }
 
     /// An include item: a path, or `{file: PATH, cases: [ID, ...]}` to take only some of its cases.
-    private mutating func includeFile(_ item: Node, reader: YAMLReader, directory: String, inheritedFilter: Set<String>?) {
+    private mutating func includeFile(
+        _ item: Node,
+        reader: YAMLReader,
+        directory: String,
+        inheritedFilter: Set<String>?
+    ) {
         var fileNode = item
         var filter = inheritedFilter
         var filterNodes: [(id: String, node: Node)] = []
@@ -340,8 +337,8 @@ private struct LoadSession {
             guest = parseCaseGuest(node, reader: reader, guests: guests).map(Optional.some)
         }
         let knownIssues = fields["known-issue"].map { parseKnownIssues($0, reader: reader) } ?? []
-        let timeout = fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) }
-            ?? PlanSyntax.defaultCaseTimeout
+        let timeout =
+            fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) } ?? PlanSyntax.defaultCaseTimeout
         var steps: [Step]?
         if let stepsNode = fields["steps"] {
             if case .some(let resolvedGuest) = guest {
@@ -351,8 +348,8 @@ private struct LoadSession {
                 _ = parseSteps(stepsNode, reader: reader, guest: nil, guestHasErrors: true, what: what)
             }
         }
-        guard let id, let title, let area, let tags, let explicitRequirements, let backends, case .some(let guest) = guest,
-            let steps, let timeout
+        guard let id, let title, let area, let tags, let explicitRequirements, let backends,
+            case .some(let guest) = guest, let steps, let timeout
         else { return nil }
         guard let knownIssues else { return nil }
         let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
@@ -398,7 +395,9 @@ private struct LoadSession {
 
     func parseBackends(_ node: Node, reader: YAMLReader) -> [BackendKind]? {
         let items: [Node]
-        if case .scalar = node { items = [node] } else if let list = reader.sequence(node, "backends") {
+        if case .scalar = node {
+            items = [node]
+        } else if let list = reader.sequence(node, "backends") {
             items = list
         } else {
             return nil
@@ -427,7 +426,8 @@ private struct LoadSession {
                     switch entry.key {
                     case "min-free-memory":
                         reader.parsed(entry.value, "min-free-memory", MemorySize.parse).map { .minFreeMemory($0) }
-                    case "min-host-cpus": reader.int(entry.value, "min-host-cpus", in: 1...4096).map { .minHostCPUs($0) }
+                    case "min-host-cpus":
+                        reader.int(entry.value, "min-host-cpus", in: 1...4096).map { .minHostCPUs($0) }
                     case "xen": reader.parsed(entry.value, "xen", VersionRange.parse).map { .xenVersion($0) }
                     case "pci-device": reader.name(entry.value, "pci-device role").map { .pciDevice(role: $0) }
                     default: reader.name(entry.value, "large-bar-device role").map { .largeBarDevice(role: $0) }
@@ -465,7 +465,9 @@ private struct LoadSession {
     /// A driver or a list of them; nil when any is not a driver (each reported, with the closest driver).
     func parseDrivers(_ node: Node, reader: YAMLReader) -> [HypervisorDriver]? {
         let items: [Node]
-        if case .scalar = node { items = [node] } else if let list = reader.sequence(node, "drivers") {
+        if case .scalar = node {
+            items = [node]
+        } else if let list = reader.sequence(node, "drivers") {
             items = list
         } else {
             return nil
@@ -496,12 +498,7 @@ private struct LoadSession {
     /// nil when the known issue had errors (already reported).
     func parseKnownIssue(_ node: Node, reader: YAMLReader) -> KnownIssue? {
         guard
-            let fields = reader.mapping(
-                node,
-                "known-issue",
-                allowed: PlanSyntax.knownIssueKeys,
-                required: ["summary"]
-            )
+            let fields = reader.mapping(node, "known-issue", allowed: PlanSyntax.knownIssueKeys, required: ["summary"])
         else { return nil }
         let summary = fields["summary"].flatMap { reader.string($0, "summary") }
         let link = fields["link"].flatMap { reader.string($0, "link") }
@@ -527,13 +524,9 @@ private struct LoadSession {
     }
 
     /// With `guestHasErrors`, the checks that need the guest are left out (its problems are reported already).
-    func parseSteps(
-        _ node: Node,
-        reader: YAMLReader,
-        guest: GuestSpec?,
-        guestHasErrors: Bool = false,
-        what: String
-    ) -> [Step]? {
+    func parseSteps(_ node: Node, reader: YAMLReader, guest: GuestSpec?, guestHasErrors: Bool = false, what: String)
+        -> [Step]?
+    {
         guard let items = reader.sequence(node, "steps") else { return nil }
         if items.isEmpty {
             reader.error("\(what) has no steps", at: node)
@@ -595,8 +588,7 @@ private struct LoadSession {
     }
 
     func parseStep(_ node: Node, reader: YAMLReader, guest: GuestSpec?) -> Step? {
-        guard
-            let fields = reader.mapping(node, "a step", allowed: PlanSyntax.actions + PlanSyntax.stepOptionKeys)
+        guard let fields = reader.mapping(node, "a step", allowed: PlanSyntax.actions + PlanSyntax.stepOptionKeys)
         else { return nil }
         let actionEntries = fields.entries.compactMap { entry in
             ActionName(rawValue: entry.key).map { (name: $0, keyNode: entry.keyNode, value: entry.value) }
@@ -619,7 +611,8 @@ private struct LoadSession {
             guard let parsed = parseExpectation(expectNode, for: action, reader: reader) else { return nil }
             expectation = parsed
         }
-        let timeout = fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) }
+        let timeout =
+            fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) }
             ?? PlanSyntax.defaultTimeout(for: action)
         let note = fields["note"].flatMap { reader.string($0, "note") }
         let retryFor = fields["retry-for"].map { reader.parsed($0, "retry-for", PlanDuration.parse) }
@@ -739,7 +732,8 @@ private struct LoadSession {
             case "succeeds": return .succeeds
             case "fails": return .fails(matching: nil)
             default:
-                var message = "expect '\(word)' is not known: write 'succeeds', 'fails', or a mapping such as "
+                var message =
+                    "expect '\(word)' is not known: write 'succeeds', 'fails', or a mapping such as "
                     + "{fails-matching: REGEX}"
                 if let suggestion = closestMatch(to: word, in: ["succeeds", "fails"]) {
                     message += "; did you mean '\(suggestion)'?"
@@ -752,7 +746,8 @@ private struct LoadSession {
         let keys = fields.entries.map(\.key)
         let allowedKeys = action.name.expectationKeys
         for entry in fields.entries where !allowedKeys.contains(entry.key) {
-            let hint = allowedKeys.count > 1 ? "; '\(action.name)' can expect: \(allowedKeys.joined(separator: ", "))" : ""
+            let hint =
+                allowedKeys.count > 1 ? "; '\(action.name)' can expect: \(allowedKeys.joined(separator: ", "))" : ""
             reader.error("'\(action.name)' cannot expect '\(entry.key)'\(hint)", at: entry.keyNode)
             return nil
         }
@@ -786,9 +781,7 @@ private struct LoadSession {
     /// A pattern that compiles under the plan's regex rule.
     func regex(_ node: Node, reader: YAMLReader) -> PlanPattern? {
         guard let pattern = reader.string(node, "pattern") else { return nil }
-        do {
-            return try PlanPattern(pattern)
-        } catch {
+        do { return try PlanPattern(pattern) } catch {
             reader.error("'\(pattern)' is not a valid regular expression: \(error)", at: node)
             return nil
         }

@@ -10,9 +10,7 @@ public struct PlanPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// A pattern that compiles; throws the compiler's error when `source` does not.
     public init(_ source: String) throws {
-        try Self.cache.withLock { cache in
-            if cache[source] == nil { cache[source] = try Self.compile(source) }
-        }
+        try Self.cache.withLock { cache in if cache[source] == nil { cache[source] = try Self.compile(source) } }
         self.source = source
     }
 

@@ -1,7 +1,6 @@
 import Foundation
 import XentestSupport
 
-
 /// An amount of memory written as `256M`, `1G`, `512MiB` or `1GiB` (binary units throughout).
 public struct MemorySize: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The size in MiB, the unit both `xl.cfg` and this harness reason in.
@@ -61,7 +60,9 @@ public struct PCIAddress: Sendable, Hashable, Codable, CustomStringConvertible, 
 
     /// Parses `[dddd:]bb:dd.f` in hexadecimal, as `xl pci-assignable-add` accepts it.
     public static func parse(_ text: String) -> Result<PCIAddress, ValueError> {
-        let failure = ValueError("'\(text)' is not a PCI address; write it as 0000:03:00.0 (domain:bus:device.function)")
+        let failure = ValueError(
+            "'\(text)' is not a PCI address; write it as 0000:03:00.0 (domain:bus:device.function)"
+        )
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3 else { return .failure(failure) }
         let slotAndFunction = parts[parts.count - 1].split(separator: ".", omittingEmptySubsequences: false)
@@ -74,8 +75,7 @@ public struct PCIAddress: Sendable, Hashable, Codable, CustomStringConvertible, 
             }
             return value
         }
-        guard
-            let domain = parts.count == 3 ? field(parts[0], maxDigits: 4, limit: 0xffff) : 0,
+        guard let domain = parts.count == 3 ? field(parts[0], maxDigits: 4, limit: 0xffff) : 0,
             let bus = field(parts[parts.count - 2], maxDigits: 2, limit: 0xff),
             let device = field(slotAndFunction[0], maxDigits: 2, limit: 0x1f),
             let function = field(slotAndFunction[1], maxDigits: 1, limit: 7)

@@ -21,17 +21,11 @@ final class YAMLReader {
         return SourceLocation(file: file, line: mark.line, column: mark.column)
     }
 
-    func error(_ message: String, at node: Node) {
-        diagnostics.append(.error(message, at: location(of: node)))
-    }
+    func error(_ message: String, at node: Node) { diagnostics.append(.error(message, at: location(of: node))) }
 
-    func error(_ message: String, at location: SourceLocation) {
-        diagnostics.append(.error(message, at: location))
-    }
+    func error(_ message: String, at location: SourceLocation) { diagnostics.append(.error(message, at: location)) }
 
-    func warning(_ message: String, at node: Node) {
-        diagnostics.append(.warning(message, at: location(of: node)))
-    }
+    func warning(_ message: String, at node: Node) { diagnostics.append(.warning(message, at: location(of: node))) }
 
     /// Counts a node against the budget; false once the budget is spent (reported once).
     private func visit(_ node: Node) -> Bool {
@@ -51,12 +45,7 @@ final class YAMLReader {
 
     /// A mapping's entries by key, after checking keys: unknown keys are errors with a suggestion, missing
     /// required keys are errors at the mapping.
-    func mapping(
-        _ node: Node,
-        _ what: String,
-        allowed: [String],
-        required: [String] = []
-    ) -> Fields? {
+    func mapping(_ node: Node, _ what: String, allowed: [String], required: [String] = []) -> Fields? {
         guard visit(node) else { return nil }
         guard case .mapping(let mapping) = node else {
             error("\(what) must be a mapping (key: value), not \(kind(of: node))", at: node)
@@ -82,9 +71,7 @@ final class YAMLReader {
             }
             fields.entries.append((key, keyNode, value))
         }
-        for key in required where fields[key] == nil {
-            error("\(what) is missing required key '\(key)'", at: node)
-        }
+        for key in required where fields[key] == nil { error("\(what) is missing required key '\(key)'", at: node) }
         return fields
     }
 
@@ -225,7 +212,6 @@ struct Fields {
 
     subscript(key: String) -> Node? { entries.first { $0.key == key }?.value }
 }
-
 
 /// The closest of `candidates` to `word` by edit distance, if it is close enough to be a likely typo.
 package func closestMatch(to word: String, in candidates: [String]) -> String? {

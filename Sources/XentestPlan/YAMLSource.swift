@@ -69,9 +69,7 @@ struct YAMLSource {
         do {
             let root = try Parser(yaml: text).singleRoot()
             return YAMLSource(file: file, root: root)
-        } catch let error as YamlError {
-            diagnostics.append(diagnostic(for: error, file: file))
-        } catch {
+        } catch let error as YamlError { diagnostics.append(diagnostic(for: error, file: file)) } catch {
             diagnostics.append(.error("cannot parse YAML: \(error)", at: SourceLocation(file: file)))
         }
         return YAMLSource(file: file, root: nil)
@@ -107,8 +105,7 @@ struct YAMLSource {
                 default: 0x80...0xBF
                 }
             let valid =
-                length > 0 && index + length <= bytes.count
-                && (length == 1 || second.contains(bytes[index + 1]))
+                length > 0 && index + length <= bytes.count && (length == 1 || second.contains(bytes[index + 1]))
                 && bytes[(index + 1)..<(index + length)].allSatisfy { $0 & 0xC0 == 0x80 }
             guard valid else {
                 return .error(
@@ -227,8 +224,7 @@ struct YAMLSource {
 
     private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
         switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let detail = context.map { "\(problem) (\($0.text))" } ?? problem
             return .error(
@@ -258,8 +254,7 @@ struct YAMLSource {
                 "invalid YAML: \(problem)\(character)",
                 at: offset == nil ? SourceLocation(file: file) : SourceLocation(file: file, line: line, column: column)
             )
-        default:
-            return .error("invalid YAML: \(error)", at: SourceLocation(file: file))
+        default: return .error("invalid YAML: \(error)", at: SourceLocation(file: file))
         }
     }
 }

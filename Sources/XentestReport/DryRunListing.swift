@@ -17,15 +17,13 @@ public enum DryRunListing {
             switch entry.decision {
             case .run:
                 toRun += 1
-                let guest = entry.testCase.guest.map { _ in
-                    "  guest \(prepared.runner.domainName(for: entry.testCase))"
+                let guest = entry.testCase.guest.map { _ in "  guest \(prepared.runner.domainName(for: entry.testCase))"
                 }
                 lines.append("run   \(entry.testCase.id)\(guest ?? "")")
                 for step in entry.testCase.steps {
                     lines.append("        \(step.action.label): expect \(step.expectation)")
                 }
-            case .skip(let reasons):
-                lines.append("skip  \(entry.testCase.id): \(reasons.joined(separator: "; "))")
+            case .skip(let reasons): lines.append("skip  \(entry.testCase.id): \(reasons.joined(separator: "; "))")
             }
         }
         lines.append("\(toRun) to run, \(runPlan.entries.count - toRun) to skip. Dry run: nothing was created.")

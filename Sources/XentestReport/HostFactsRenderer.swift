@@ -10,14 +10,10 @@ public enum HostFactsRenderer {
     public static func text(_ facts: HostFacts) -> String {
         func yesNo(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "unknown" }
         var rows: [(String, String)] = [
-            ("Host", facts.hostname),
-            ("Toolstack", MarkdownSummaryReporter.toolstack(facts)),
-            ("Xen", facts.xenVersion ?? "not Xen"),
-            ("dom0 kernel", facts.kernel ?? "n/a"),
-            ("Hardware", MarkdownSummaryReporter.hardware(facts)),
-            ("IOMMU", yesNo(facts.iommu)),
-            ("HVM guests", yesNo(facts.hvm)),
-            ("PVH guests", yesNo(facts.pvh)),
+            ("Host", facts.hostname), ("Toolstack", MarkdownSummaryReporter.toolstack(facts)),
+            ("Xen", facts.xenVersion ?? "not Xen"), ("dom0 kernel", facts.kernel ?? "n/a"),
+            ("Hardware", MarkdownSummaryReporter.hardware(facts)), ("IOMMU", yesNo(facts.iommu)),
+            ("HVM guests", yesNo(facts.hvm)), ("PVH guests", yesNo(facts.pvh)),
             ("Bridges", facts.bridges.isEmpty ? "none" : facts.bridges.joined(separator: " ")),
             ("Guest code", facts.runsGuestCode ? "runs" : "does not run (simulated host)"),
         ]
@@ -26,7 +22,8 @@ public enum HostFactsRenderer {
         }
         if let source = facts.factsSource { rows.append(("Facts from", source)) }
         let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n") + "\n"
+        return rows.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }
+            .joined(separator: "\n") + "\n"
     }
 
     /// The facts as JSON, keys sorted.

@@ -41,9 +41,13 @@ public enum JUnitReporter {
                 case .skip: xml.append("      <skipped message=\"\(message)\"/>")
                 case .xfail: xml.append("      <skipped message=\"xfail: \(message)\"/>")
                 case .fail, .xpass:
-                    xml.append("      <failure message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(xmlEscaped(failureDetail(testCase)))</failure>")
+                    xml.append(
+                        "      <failure message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(xmlEscaped(failureDetail(testCase)))</failure>"
+                    )
                 case .error, .timeout, .interrupted:
-                    xml.append("      <error message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(xmlEscaped(failureDetail(testCase)))</error>")
+                    xml.append(
+                        "      <error message=\"\(message)\" type=\"\(testCase.status.rawValue)\">\(xmlEscaped(failureDetail(testCase)))</error>"
+                    )
                 }
                 let evidence = testCase.evidenceText
                 if !evidence.isEmpty { xml.append("      <system-out>\(xmlEscaped(evidence))</system-out>") }
@@ -64,7 +68,9 @@ public enum JUnitReporter {
         if let uri = result.host.libvirtURI { properties.append(("libvirt-uri", uri)) }
         if let kernel = result.host.kernel { properties.append(("kernel", kernel)) }
         if let baseline = result.baseline {
-            properties.append(("baseline", MarkdownSummaryReporter.baselineRun(baseline).replacingOccurrences(of: "`", with: "")))
+            properties.append(
+                ("baseline", MarkdownSummaryReporter.baselineRun(baseline).replacingOccurrences(of: "`", with: ""))
+            )
             properties.append(("baseline-changes", baseline.changeCounts))
             properties.append(("baseline-failing-the-run", baseline.blocking.map(\.id).joined(separator: " ")))
         }

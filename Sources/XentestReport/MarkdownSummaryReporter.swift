@@ -8,18 +8,14 @@ import XentestSupport
 public enum MarkdownSummaryReporter {
     public static func render(_ result: RunResult) -> String {
         let summary = result.summary
-        let counts = CaseStatus.allCases.filter { summary.count(of: $0) > 0 }.map { "\(summary.count(of: $0)) \($0.rawValue)" }
+        let counts = CaseStatus.allCases.filter { summary.count(of: $0) > 0 }
+            .map { "\(summary.count(of: $0)) \($0.rawValue)" }
         var out = [
             "## \(result.planTitle): \(counts.joined(separator: ", "))" + (result.interrupted ? " (interrupted)" : ""),
-            "",
-            "| | |",
-            "|---|---|",
-            "| Release under test | \(cell(result.release)) |",
+            "", "| | |", "|---|---|", "| Release under test | \(cell(result.release)) |",
             "| Xen | \(cell(result.host.xenVersion ?? "not Xen (\(result.host.toolstack))")) |",
-            "| dom0 kernel | \(cell(result.host.kernel ?? "n/a")) |",
-            "| Hardware | \(cell(hardware(result.host))) |",
-            "| Toolstack | \(cell(toolstack(result.host))) |",
-            "| Host file | \(cell(result.hostConfig)) |",
+            "| dom0 kernel | \(cell(result.host.kernel ?? "n/a")) |", "| Hardware | \(cell(hardware(result.host))) |",
+            "| Toolstack | \(cell(toolstack(result.host))) |", "| Host file | \(cell(result.hostConfig)) |",
             "| Run | `\(result.runID)`, \(ISO8601.format(result.startedAt)), \(CaseWording.seconds(result.finishedAt.timeIntervalSince(result.startedAt))), xentest \(result.xentestVersion) |",
         ]
         if let baseline = result.baseline { out.append("| Baseline | \(cell(baselineRun(baseline))) |") }

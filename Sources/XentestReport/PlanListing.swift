@@ -7,7 +7,8 @@ public enum PlanListing {
     public static func render(_ plan: Plan) -> String {
         var lines = ["\(plan.title) (\(plan.release)): \(plan.cases.count) cases", "ID\tAREA\tBACKENDS\tNEEDS"]
         for testCase in plan.cases {
-            let needs = testCase.requirements.isEmpty ? "-" : testCase.requirements.map(\.description).joined(separator: ", ")
+            let needs =
+                testCase.requirements.isEmpty ? "-" : testCase.requirements.map(\.description).joined(separator: ", ")
             lines.append(
                 [testCase.id, testCase.area, testCase.backends.map(\.rawValue).joined(separator: ","), needs]
                     .joined(separator: "\t")

@@ -63,16 +63,13 @@ enum CaseWording {
 public enum RunReports {
     /// Writes `report.json`, `junit.xml` and `summary.md` into `directory` (and `extra` reports elsewhere); returns
     /// their paths.
-    @discardableResult
-    public static func write(
+    @discardableResult public static func write(
         _ result: RunResult,
         into directory: String,
         extra: [(ReportFormat, String)] = []
     ) throws -> [String] {
         let files = [ReportFormat.json, .junit, .markdown].map { ($0, directory + "/" + $0.defaultFileName) } + extra
-        for (format, file) in files {
-            try format.render(result).write(toFile: file, atomically: true, encoding: .utf8)
-        }
+        for (format, file) in files { try format.render(result).write(toFile: file, atomically: true, encoding: .utf8) }
         return files.map(\.1)
     }
 }

@@ -59,7 +59,10 @@ public struct RunComparison: Sendable {
         ]
         for row in rows {
             let verdicts = row.verdicts.map { $0.map(MarkdownSummaryReporter.badge) ?? "(not in plan)" }
-            out.append("| \(cell(row.id)) | " + verdicts.joined(separator: " | ") + " | " + (row.differs ? "**differs**" : "") + " |")
+            out.append(
+                "| \(cell(row.id)) | " + verdicts.joined(separator: " | ") + " | " + (row.differs ? "**differs**" : "")
+                    + " |"
+            )
         }
         out += ["", "Runs compared:"]
         for column in columns {
@@ -72,17 +75,22 @@ public struct RunComparison: Sendable {
             )
         }
         let plans = Set(columns.map(\.result.plan))
-        if plans.count > 1 { out += ["", "The runs are of different plans (\(plans.sorted().joined(separator: ", ")))."] }
+        if plans.count > 1 {
+            out += ["", "The runs are of different plans (\(plans.sorted().joined(separator: ", ")))."]
+        }
         out.append("")
         if differences.isEmpty {
             out.append("Every case gives the same verdict on every run that tried it (skips aside).")
         } else {
             out.append(differences.count == 1 ? "1 case differs:" : "\(differences.count) cases differ:")
             for row in differences {
-                let seen = zip(columns, row.verdicts).compactMap { column, verdict -> String? in
-                    guard let verdict, let testCase = column.result.cases.first(where: { $0.id == row.id }) else { return nil }
-                    return "\(column.label): \(verdict.rawValue)" + (testCase.reason.map { " (\($0))" } ?? "")
-                }
+                let seen = zip(columns, row.verdicts)
+                    .compactMap { column, verdict -> String? in
+                        guard let verdict, let testCase = column.result.cases.first(where: { $0.id == row.id }) else {
+                            return nil
+                        }
+                        return "\(column.label): \(verdict.rawValue)" + (testCase.reason.map { " (\($0))" } ?? "")
+                    }
                 out.append("- \(row.id): " + seen.joined(separator: "; "))
             }
         }

@@ -9,7 +9,8 @@ public enum TAPReporter {
         var out = ["TAP version 13", "1..\(result.cases.count)"]
         for (index, testCase) in result.cases.enumerated() {
             let name = "\(testCase.id) [\(testCase.backend.rawValue)]"
-            let reason = (testCase.reason ?? "").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "#", with: "\\#")
+            let reason = (testCase.reason ?? "").replacingOccurrences(of: "\n", with: " ")
+                .replacingOccurrences(of: "#", with: "\\#")
             let number = index + 1
             switch testCase.status {
             case .pass: out.append("ok \(number) - \(name)")
@@ -24,7 +25,5 @@ public enum TAPReporter {
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func yamlQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
-    }
+    static func yamlQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 }

@@ -54,8 +54,7 @@ extension Backend {
 package func logTails(_ paths: [String], through shell: any CommandRunner) async -> [Evidence] {
     var evidence: [Evidence] = []
     for path in paths {
-        guard let result = try? await shell.run(["tail", "-n", "40", path], timeout: .seconds(15)),
-            result.succeeded
+        guard let result = try? await shell.run(["tail", "-n", "40", path], timeout: .seconds(15)), result.succeeded
         else { continue }
         evidence.append(result.evidence)
     }
@@ -113,7 +112,8 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .state(let state): "state \(state.rawValue)"
         case .onlineVcpus(let count): "\(count) vCPUs online"
-        case .pciDevices(let devices): devices.isEmpty ? "no PCI devices" : devices.map(\.description).joined(separator: ", ")
+        case .pciDevices(let devices):
+            devices.isEmpty ? "no PCI devices" : devices.map(\.description).joined(separator: ", ")
         case .interfaces(let count): "\(count) interface\(count == 1 ? "" : "s")"
         case .text(let text): "'\(text)'"
         case .commandOutput(let status, let output): "exit \(status), output '\(output)'"

@@ -121,11 +121,12 @@ public struct BaselineComparison: Sendable, Hashable, Codable {
 
     /// `1 regression (network-vif-ping), 2 fixed (...)`: every change but `unchanged`, or `no change`.
     public var changeCounts: String {
-        let parts = Change.allCases.filter { $0 != .unchanged }.compactMap { change -> String? in
-            let ids = cases(change).map(\.id)
-            guard !ids.isEmpty else { return nil }
-            return "\(ids.count) \(change.rawValue) (\(ids.joined(separator: ", ")))"
-        }
+        let parts = Change.allCases.filter { $0 != .unchanged }
+            .compactMap { change -> String? in
+                let ids = cases(change).map(\.id)
+                guard !ids.isEmpty else { return nil }
+                return "\(ids.count) \(change.rawValue) (\(ids.joined(separator: ", ")))"
+            }
         return parts.isEmpty ? "no change" : parts.joined(separator: ", ")
     }
 }

@@ -8,16 +8,23 @@ extension CaseResult {
     public var evidenceText: String {
         var lines: [String] = []
         for step in steps + teardown {
-            var line = "[\(step.status.rawValue)] \(step.label) (expect \(step.expected); \(Self.seconds(step.durationSeconds))"
+            var line =
+                "[\(step.status.rawValue)] \(step.label) (expect \(step.expected); \(Self.seconds(step.durationSeconds))"
             if step.attempts > 1 { line += ", \(step.attempts) attempts" }
             line += ")"
             if let message = step.message { line += ": \(message)" }
             lines.append(line)
             for call in step.evidence {
                 let arguments = call.arguments.map { $0.count > 200 ? String($0.prefix(200)) + "…" : $0 }
-                lines.append("    \(call.call)(\(arguments.joined(separator: ", "))) -> \(call.status) in \(Self.seconds(call.durationSeconds))")
-                if !call.output.isEmpty { lines.append("      output: " + call.output.trimmingCharacters(in: .whitespacesAndNewlines)) }
-                if !call.error.isEmpty { lines.append("      error: " + call.error.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                lines.append(
+                    "    \(call.call)(\(arguments.joined(separator: ", "))) -> \(call.status) in \(Self.seconds(call.durationSeconds))"
+                )
+                if !call.output.isEmpty {
+                    lines.append("      output: " + call.output.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+                if !call.error.isEmpty {
+                    lines.append("      error: " + call.error.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
             }
         }
         return lines.joined(separator: "\n")

@@ -34,9 +34,7 @@ public final class CaseSession: Sendable {
     }
 
     /// Reads or changes the state under its lock.
-    public func withState<R: Sendable>(_ body: (inout State) -> R) -> R {
-        state.withLock { body(&$0) }
-    }
+    public func withState<R: Sendable>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
 
     /// Records `entry` on the ledger before it is created.
     public func record(_ entry: LedgerEntry) { withState { $0.ledger.record(entry) } }

@@ -25,9 +25,7 @@ public enum CleanJob {
     /// Lists (and unless `dryRun`, removes) leftovers through `backend`.
     public static func execute(backend: any Backend, dryRun: Bool) async -> Report {
         var report = Report()
-        do {
-            report.found = try await backend.leftovers()
-        } catch {
+        do { report.found = try await backend.leftovers() } catch {
             report.listingError = "\(error)"
             return report
         }
@@ -36,9 +34,7 @@ public enum CleanJob {
             do {
                 _ = try await backend.removeLeftover(name)
                 report.removed.append(name)
-            } catch {
-                report.failures.append((name, "\(error)"))
-            }
+            } catch { report.failures.append((name, "\(error)")) }
         }
         return report
     }

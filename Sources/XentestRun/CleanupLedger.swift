@@ -28,14 +28,10 @@ public struct CleanupLedger: Sendable {
     public init() {}
 
     /// Records `entry` before it is created; recording twice keeps one entry.
-    public mutating func record(_ entry: LedgerEntry) {
-        if !entries.contains(entry) { entries.append(entry) }
-    }
+    public mutating func record(_ entry: LedgerEntry) { if !entries.contains(entry) { entries.append(entry) } }
 
     /// Takes `entry` off the ledger once it is gone.
-    public mutating func remove(_ entry: LedgerEntry) {
-        entries.removeAll { $0 == entry }
-    }
+    public mutating func remove(_ entry: LedgerEntry) { entries.removeAll { $0 == entry } }
 
     /// What teardown undoes, last created first.
     public var teardownOrder: [LedgerEntry] { entries.reversed() }

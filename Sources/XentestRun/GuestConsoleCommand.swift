@@ -18,9 +18,7 @@ package struct GuestConsoleCommand: Sendable, Hashable {
     package var marker: String
 
     /// `command` with a random marker.
-    package init(_ command: String) {
-        self.init(command, marker: String(UInt32.random(in: 0...UInt32.max), radix: 16))
-    }
+    package init(_ command: String) { self.init(command, marker: String(UInt32.random(in: 0...UInt32.max), radix: 16)) }
 
     init(_ command: String, marker: String) {
         self.command = command
@@ -41,7 +39,8 @@ package struct GuestConsoleCommand: Sendable, Hashable {
 
     /// The output between the markers and the exit status; nil when the end marker is missing.
     package static func parse(_ text: String, marker: String) -> (status: Int, output: String)? {
-        let lines = text.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.replacingOccurrences(of: "\r", with: "")
+            .split(separator: "\n", omittingEmptySubsequences: false)
         guard let begin = lines.firstIndex(where: { $0.hasSuffix("__XT_B_\(marker)__") }) else { return nil }
         let endPrefix = "__XT_E_\(marker)_"
         for index in lines.indices where index > begin {

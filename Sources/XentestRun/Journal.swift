@@ -17,9 +17,7 @@ public final class Journal: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-        }
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
         encoder = JSONCoders.makeEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
@@ -35,7 +33,6 @@ public final class Journal: @unchecked Sendable {
         try FileWrites.writeAll(data, to: descriptor)
     }
 
-
     /// Reads a journal's events; a last line cut short by a crash is ignored, any other bad line is an error.
     public static func read(path: String) throws -> [RunEvent] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -43,9 +40,7 @@ public final class Journal: @unchecked Sendable {
         let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true)
         var events: [RunEvent] = []
         for (index, line) in lines.enumerated() {
-            do {
-                events.append(try decoder.decode(RunEvent.self, from: Data(line)))
-            } catch {
+            do { events.append(try decoder.decode(RunEvent.self, from: Data(line))) } catch {
                 if index == lines.count - 1 && data.last != 0x0A { break }
                 throw JournalError(path: path, line: index + 1, message: "\(error)")
             }

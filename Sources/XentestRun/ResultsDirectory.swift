@@ -39,11 +39,7 @@ public final class ResultsDirectory: RunRecorder {
 
     /// Records one event: journal first, then evidence when a case ends.
     public func record(_ event: RunEvent) {
-        do {
-            try journal.append(event)
-        } catch {
-            writeErrors.withLock { $0.append("journal: \(error)") }
-        }
+        do { try journal.append(event) } catch { writeErrors.withLock { $0.append("journal: \(error)") } }
         let finished: CaseResult? = builder.withLock { builder in
             let open = builder.openCase
             builder.add(event)
@@ -62,14 +58,15 @@ public final class ResultsDirectory: RunRecorder {
     private func writeEvidence(_ testCase: CaseResult) {
         let directory = casesPath + "/" + testCase.id
         do {
-            let text = "\(testCase.id) [\(testCase.backend.rawValue)]: \(testCase.status.rawValue)"
+            let text =
+                "\(testCase.id) [\(testCase.backend.rawValue)]: \(testCase.status.rawValue)"
                 + (testCase.reason.map { " (\($0))" } ?? "") + "\n\n" + testCase.evidenceText + "\n"
             // Plain mkdir/open/write: FileManager and String.write cost 3 to 4 times as much here, once per case.
             // Not atomic: a half-written evidence file after a crash is still evidence, and the journal has it all.
-            if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
             try FileWrites.writeAll(Data(text.utf8), toNewFile: directory + "/evidence.txt")
-        } catch {
-            writeErrors.withLock { $0.append("evidence of \(testCase.id): \(error)") }
-        }
+        } catch { writeErrors.withLock { $0.append("evidence of \(testCase.id): \(error)") } }
     }
 }

@@ -42,6 +42,3 @@ public struct RunHeader: Sendable, Hashable, Codable {
         public var backend: BackendKind
     }
 }
-
-
-

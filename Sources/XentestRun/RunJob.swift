@@ -82,25 +82,19 @@ public struct RunOutcome: Sendable {
 public enum RunJob {
     /// Loads the plan, the baseline and the host file, collects the host's facts through `backend` and resolves
     /// every case; nothing is created. Throws every problem that stops the run.
-    public static func prepare(
-        _ options: RunOptions,
-        backend: any Backend,
-        logger: Logger
-    ) async throws(RunNotStarted) -> PreparedRun {
+    public static func prepare(_ options: RunOptions, backend: any Backend, logger: Logger) async throws(RunNotStarted)
+        -> PreparedRun
+    {
         let plan: Plan
         var warnings: [String] = []
         do {
             let loaded = try PlanLoader().load(nameOrPath: options.plan)
             warnings += loaded.warnings.map(\.description)
             plan = loaded.plan
-        } catch {
-            throw RunNotStarted(error.diagnostics.map(\.description))
-        }
+        } catch { throw RunNotStarted(error.diagnostics.map(\.description)) }
         var baseline: BaselineRun?
         if let path = options.baselinePath {
-            do {
-                baseline = try BaselineRun.load(run: path)
-            } catch {
+            do { baseline = try BaselineRun.load(run: path) } catch {
                 throw RunNotStarted(["error: cannot read the baseline \(error)"])
             }
         }
@@ -110,9 +104,7 @@ public enum RunJob {
         do {
             facts = try await backend.collectFacts(host: host)
             runPlan = try RunPlanner.resolve(plan, only: options.only, backend: backend, facts: facts, host: host)
-        } catch let error as DiagnosticsError {
-            throw RunNotStarted(error.diagnostics.map(\.description))
-        } catch {
+        } catch let error as DiagnosticsError { throw RunNotStarted(error.diagnostics.map(\.description)) } catch {
             throw RunNotStarted(["error: cannot collect the host's facts through \(backend.kind.rawValue): \(error)"])
         }
         var runner = Runner(
@@ -133,24 +125,22 @@ public enum RunJob {
     /// cases that need a device, bridge or test guest are skipped).
     public static func hostConfig(_ path: String?, backend: any Backend) throws(RunNotStarted) -> HostConfig {
         if let path {
-            do {
-                return try HostConfig.load(path: path)
-            } catch {
+            do { return try HostConfig.load(path: path) } catch {
                 throw RunNotStarted(error.diagnostics.map(\.description))
             }
         }
         if backend.driver == .test { return .testDriverDefault }
-        return .empty(source: "none (without --host-config, cases that need a device, bridge or test guest are skipped)")
+        return .empty(
+            source: "none (without --host-config, cases that need a device, bridge or test guest are skipped)"
+        )
     }
 
     /// Runs a prepared plan into a new run directory under `resultsRoot`, recording every event there (journal and
     /// evidence) and to `progress`. Cancel the calling task to interrupt: teardown still runs, and the outcome is
     /// the partial run. Throws only when the directory cannot be made, or the run recorded nothing.
-    public static func run(
-        _ prepared: PreparedRun,
-        resultsRoot: String,
-        progress: any RunRecorder
-    ) async throws(RunNotStarted) -> RunOutcome {
+    public static func run(_ prepared: PreparedRun, resultsRoot: String, progress: any RunRecorder)
+        async throws(RunNotStarted) -> RunOutcome
+    {
         let results: ResultsDirectory
         do {
             results = try ResultsDirectory(
@@ -159,9 +149,7 @@ public enum RunJob {
                 host: prepared.facts.hostname,
                 at: Date()
             )
-        } catch {
-            throw RunNotStarted(["error: cannot create the results directory under \(resultsRoot): \(error)"])
-        }
+        } catch { throw RunNotStarted(["error: cannot create the results directory under \(resultsRoot): \(error)"]) }
         var runner = prepared.runner
         runner.casesDirectory = results.casesPath
         runner.emit = { event in
@@ -176,9 +164,7 @@ public enum RunJob {
         return RunOutcome(result: result, directory: results)
     }
 
-    static func makeRunID() -> String {
-        String((0..<6).map { _ in "0123456789abcdef".randomElement()! })
-    }
+    static func makeRunID() -> String { String((0..<6).map { _ in "0123456789abcdef".randomElement()! }) }
 }
 
 /// Consumes a run's events as they happen: the results directory (journal and evidence) and the console progress.

@@ -25,13 +25,9 @@ public enum RunPlanner {
     /// Selects cases by id or area (`only`; empty selects all) and decides run or skip for each.
     ///
     /// Throws when a selector matches nothing, with the closest id or area.
-    public static func resolve(
-        _ plan: Plan,
-        only: [String],
-        backend: any Backend,
-        facts: HostFacts,
-        host: HostConfig
-    ) throws(DiagnosticsError) -> RunPlan {
+    public static func resolve(_ plan: Plan, only: [String], backend: any Backend, facts: HostFacts, host: HostConfig)
+        throws(DiagnosticsError) -> RunPlan
+    {
         var problems: [Diagnostic] = []
         for selector in only where !plan.cases.contains(where: { $0.id == selector || $0.area == selector }) {
             let known = plan.cases.map(\.id) + plan.areas
@@ -53,7 +49,8 @@ public enum RunPlanner {
     }
 
     /// Every reason `testCase` cannot run here; empty when it can.
-    static func skipReasons(_ testCase: TestCase, backend: any Backend, facts: HostFacts, host: HostConfig) -> [String] {
+    static func skipReasons(_ testCase: TestCase, backend: any Backend, facts: HostFacts, host: HostConfig) -> [String]
+    {
         guard testCase.backends.contains(backend.kind) else {
             return ["the case runs on \(testCase.backends.map(\.rawValue).joined(separator: " and ")) only"]
         }
@@ -67,7 +64,9 @@ public enum RunPlanner {
         reasons += unresettableDeviceReasons(testCase, backend: backend, facts: facts, host: host)
         var seenActions: Set<Action> = []
         for step in testCase.steps where seenActions.insert(step.action).inserted {
-            if let reason = backend.unsupportedReason(for: step.action, guest: testCase.guest) { reasons.append(reason) }
+            if let reason = backend.unsupportedReason(for: step.action, guest: testCase.guest) {
+                reasons.append(reason)
+            }
         }
         var unique: [String] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }
@@ -76,18 +75,25 @@ public enum RunPlanner {
 
     /// A case that passes a device without a reset method through (at boot or by pci-attach), on a backend that
     /// resets devices first and refuses those it cannot reset.
-    static func unresettableDeviceReasons(_ testCase: TestCase, backend: any Backend, facts: HostFacts, host: HostConfig)
-        -> [String]
-    {
+    static func unresettableDeviceReasons(
+        _ testCase: TestCase,
+        backend: any Backend,
+        facts: HostFacts,
+        host: HostConfig
+    ) -> [String] {
         guard backend.resetsPCIDevicesBeforePassthrough, let without = facts.pciDevicesWithoutReset else { return [] }
         var roles = testCase.guest?.pci ?? []
         for step in testCase.steps { if case .pciAttach(let role) = step.action { roles.append(role) } }
-        return Array(Set(roles)).sorted().compactMap { role in
-            guard let address = host.pciDevices[role]?.address, without.contains(address.description) else { return nil }
-            return "\(facts.toolstack) resets a device before it passes it through, and '\(role)' (\(address)) has no "
-                + "reset method (no FLR, PM or bus reset: the kernel offers no /sys/bus/pci/devices/\(address)/reset); "
-                + "xl passes it through without one"
-        }
+        return Array(Set(roles)).sorted()
+            .compactMap { role in
+                guard let address = host.pciDevices[role]?.address, without.contains(address.description) else {
+                    return nil
+                }
+                return
+                    "\(facts.toolstack) resets a device before it passes it through, and '\(role)' (\(address)) has no "
+                    + "reset method (no FLR, PM or bus reset: the kernel offers no /sys/bus/pci/devices/\(address)/reset); "
+                    + "xl passes it through without one"
+            }
     }
 
     static func unmet(_ requirement: Requirement, backend: any Backend, facts: HostFacts, host: HostConfig) -> String? {
@@ -98,10 +104,8 @@ public enum RunPlanner {
             case false: return "no IOMMU for passthrough on this host (virt_caps: \(capsText(facts)))"
             case nil: return "\(facts.toolstack) cannot tell whether this host has an IOMMU"
             }
-        case .hvm:
-            return facts.hvm == true ? nil : "this host cannot run HVM guests (virt_caps: \(capsText(facts)))"
-        case .pvh:
-            return facts.pvh == true ? nil : "this host cannot run PVH guests (virt_caps: \(capsText(facts)))"
+        case .hvm: return facts.hvm == true ? nil : "this host cannot run HVM guests (virt_caps: \(capsText(facts)))"
+        case .pvh: return facts.pvh == true ? nil : "this host cannot run PVH guests (virt_caps: \(capsText(facts)))"
         case .pciDevice(let role):
             return host.pciDevices[role] == nil
                 ? "the host file names no PCI device for role '\(role)' (add 'pci-devices: {\(role): BDF}')" : nil
@@ -132,7 +136,9 @@ public enum RunPlanner {
         case .minHostCPUs(let count):
             return facts.cpus >= count ? nil : "needs \(count) physical CPUs; the host has \(facts.cpus)"
         case .xenVersion(let range):
-            guard let version = facts.parsedXenVersion else { return "needs Xen \(range); this host is not running Xen" }
+            guard let version = facts.parsedXenVersion else {
+                return "needs Xen \(range); this host is not running Xen"
+            }
             return range.contains(version) ? nil : "needs Xen \(range); this host runs Xen \(version)"
         }
     }
@@ -142,7 +148,8 @@ public enum RunPlanner {
     }
 
     /// The known issue that applies to a run on this backend and host, if any.
-    public static func applicableKnownIssue(_ testCase: TestCase, backend: any Backend, facts: HostFacts) -> KnownIssue? {
+    public static func applicableKnownIssue(_ testCase: TestCase, backend: any Backend, facts: HostFacts) -> KnownIssue?
+    {
         testCase.knownIssues.first { issue in
             if !issue.backends.isEmpty && !issue.backends.contains(backend.kind) { return false }
             if !issue.drivers.isEmpty && !issue.drivers.contains(backend.driver) { return false }

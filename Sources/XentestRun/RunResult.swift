@@ -27,10 +27,7 @@ public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// Whether a case that was tried worked, failed its expectations, or broke (error, timeout).
-public enum CaseOutcome: String, Sendable, Hashable, Codable {
-    case worked, failed, broke
-}
-
+public enum CaseOutcome: String, Sendable, Hashable, Codable { case worked, failed, broke }
 
 /// How one step ended, with what it did.
 public struct StepResult: Sendable, Hashable, Codable {
@@ -158,19 +155,16 @@ public struct RunResult: Sendable, Hashable, Codable {
         let file = isDirectory.boolValue ? path + "/journal.jsonl" : path
         do {
             if file.hasSuffix(".json") {
-                return try JSONCoders.makeDecoder().decode(RunResult.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+                return try JSONCoders.makeDecoder()
+                    .decode(RunResult.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
             }
             guard let result = try Journal.result(path: file) else {
                 throw RunReadError(path: file, message: "holds no run")
             }
             return result
-        } catch let error as RunReadError {
-            throw error
-        } catch let error as JournalError {
+        } catch let error as RunReadError { throw error } catch let error as JournalError {
             throw RunReadError(path: file, message: error.message + " (line \(error.line))")
-        } catch {
-            throw RunReadError(path: file, message: "not a run's journal or report.json: \(error)")
-        }
+        } catch { throw RunReadError(path: file, message: "not a run's journal or report.json: \(error)") }
     }
 }
 

@@ -66,8 +66,7 @@ public struct Runner: Sendable {
     }
 
     /// Runs every entry; returns whether the run was interrupted.
-    @discardableResult
-    public func run(_ runPlan: RunPlan) async -> Bool {
+    @discardableResult public func run(_ runPlan: RunPlan) async -> Bool {
         let start = Date()
         emit(.runStarted(header(for: runPlan, startedAt: start)))
         let runDeadline = runTimeout.map { start.addingTimeInterval(Double($0.milliseconds) / 1000) }
@@ -75,17 +74,25 @@ public struct Runner: Sendable {
             if Task.isCancelled { break }
             switch entry.decision {
             case .skip(let reasons):
-                emit(.caseSkipped(caseID: entry.testCase.id, backend: entry.backend, reason: reasons.joined(separator: "; ")))
+                emit(
+                    .caseSkipped(
+                        caseID: entry.testCase.id,
+                        backend: entry.backend,
+                        reason: reasons.joined(separator: "; ")
+                    )
+                )
             case .run:
                 if let runDeadline, Date() >= runDeadline, let limit = runTimeout {
                     emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend, at: Date()))
-                    emit(.caseEnded(
-                        caseID: entry.testCase.id,
-                        status: .timeout,
-                        reason: "the run's time limit (\(limit)) was reached before this case started",
-                        knownIssue: nil,
-                        durationSeconds: 0
-                    ))
+                    emit(
+                        .caseEnded(
+                            caseID: entry.testCase.id,
+                            status: .timeout,
+                            reason: "the run's time limit (\(limit)) was reached before this case started",
+                            knownIssue: nil,
+                            durationSeconds: 0
+                        )
+                    )
                     continue
                 }
                 await runCase(entry.testCase, runDeadline: runDeadline)
@@ -135,7 +142,9 @@ public struct Runner: Sendable {
                     status = .xfail
                     reason = "known issue: \(issue.summary); \(reason ?? "")"
                 } else {
-                    reason = (reason ?? "") + " (not the known issue: /\(issue.failureMatches?.source ?? "")/ does not match)"
+                    reason =
+                        (reason ?? "")
+                        + " (not the known issue: /\(issue.failureMatches?.source ?? "")/ does not match)"
                 }
             case .pass:
                 status = .xpass
@@ -143,13 +152,15 @@ public struct Runner: Sendable {
             default: break
             }
         }
-        emit(.caseEnded(
-            caseID: testCase.id,
-            status: status,
-            reason: reason,
-            knownIssue: knownIssueText,
-            durationSeconds: Date().timeIntervalSince(start)
-        ))
+        emit(
+            .caseEnded(
+                caseID: testCase.id,
+                status: status,
+                reason: reason,
+                knownIssue: knownIssueText,
+                durationSeconds: Date().timeIntervalSince(start)
+            )
+        )
     }
 
     func runStep(_ step: Step, index: Int, session: CaseSession, caseDeadline: Date) async -> StepResult {
@@ -180,7 +191,9 @@ public struct Runner: Sendable {
             let activity = StepActivity()
             do {
                 let backend = self.backend
-                let outcome = try await Self.tracked(limit, activity) { try await backend.perform(step.action, in: session) }
+                let outcome = try await Self.tracked(limit, activity) {
+                    try await backend.perform(step.action, in: session)
+                }
                 evidence += outcome.evidence
                 verdict = Self.evaluate(step.expectation, outcome, host: host)
             } catch let error as DeadlineExceeded {
@@ -231,22 +244,25 @@ public struct Runner: Sendable {
     func keepLogs(_ session: CaseSession, index: Int) async -> Bool {
         let start = Date()
         let backend = self.backend
-        let logs = await Task { (try? await withDeadline(.seconds(60)) { await backend.logs(for: session) }) ?? [] }.value
+        let logs = await Task { (try? await withDeadline(.seconds(60)) { await backend.logs(for: session) }) ?? [] }
+            .value
         guard !logs.isEmpty else { return false }
-        emit(.stepEnded(
-            caseID: session.testCase.id,
-            step: StepResult(
-                index: index,
-                label: "logs: \(session.domainName)",
-                expected: "kept",
-                status: .pass,
-                message: nil,
-                durationSeconds: Date().timeIntervalSince(start),
-                attempts: 1,
-                evidence: logs
-            ),
-            teardown: true
-        ))
+        emit(
+            .stepEnded(
+                caseID: session.testCase.id,
+                step: StepResult(
+                    index: index,
+                    label: "logs: \(session.domainName)",
+                    expected: "kept",
+                    status: .pass,
+                    message: nil,
+                    durationSeconds: Date().timeIntervalSince(start),
+                    attempts: 1,
+                    evidence: logs
+                ),
+                teardown: true
+            )
+        )
         return true
     }
 
@@ -262,7 +278,9 @@ public struct Runner: Sendable {
             let activity = StepActivity()
             do {
                 let backend = self.backend
-                evidence = try await Self.tracked(teardownTimeout, activity) { try await backend.undo(entry, in: session) }
+                evidence = try await Self.tracked(teardownTimeout, activity) {
+                    try await backend.undo(entry, in: session)
+                }
                 session.forget(entry)
             } catch {
                 evidence = (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
@@ -271,20 +289,22 @@ public struct Runner: Sendable {
                 failures.append("teardown of \(entry) failed: \(error)")
                 logger.error("teardown of \(entry) failed: \(error)")
             }
-            emit(.stepEnded(
-                caseID: session.testCase.id,
-                step: StepResult(
-                    index: stepCount + offset,
-                    label: "teardown: \(entry)",
-                    expected: "removed",
-                    status: status,
-                    message: message,
-                    durationSeconds: Date().timeIntervalSince(start),
-                    attempts: 1,
-                    evidence: evidence
-                ),
-                teardown: true
-            ))
+            emit(
+                .stepEnded(
+                    caseID: session.testCase.id,
+                    step: StepResult(
+                        index: stepCount + offset,
+                        label: "teardown: \(entry)",
+                        expected: "removed",
+                        status: status,
+                        message: message,
+                        durationSeconds: Date().timeIntervalSince(start),
+                        attempts: 1,
+                        evidence: evidence
+                    ),
+                    teardown: true
+                )
+            )
         }
         return failures.isEmpty ? nil : failures.joined(separator: "; ")
     }
@@ -299,14 +319,13 @@ public struct Runner: Sendable {
     static func evaluate(_ expectation: Expectation, _ outcome: ActionOutcome, host: HostConfig) -> Verdict {
         let failure = outcome.errorMessage ?? "failed without a message"
         switch expectation {
-        case .succeeds:
-            return outcome.succeeded ? .met : .notMet("failed: \(failure)")
+        case .succeeds: return outcome.succeeded ? .met : .notMet("failed: \(failure)")
         case .fails(let pattern):
             guard !outcome.succeeded else { return .notMet("succeeded, but was expected to fail") }
             guard let pattern else { return .met }
-            return pattern.matches(failure) ? .met : .notMet("failed with '\(failure)', which does not match /\(pattern.source)/")
-        default:
-            break
+            return pattern.matches(failure)
+                ? .met : .notMet("failed with '\(failure)', which does not match /\(pattern.source)/")
+        default: break
         }
         guard outcome.succeeded else { return .notMet("failed: \(failure)") }
         guard let observation = outcome.observation else {
@@ -328,7 +347,9 @@ public struct Runner: Sendable {
         case (.output(let status, let pattern), .commandOutput(let seenStatus, let output)):
             return check(seenStatus == status && (pattern.map { $0.matches(output) } ?? true))
         default:
-            return .harnessProblem("the backend observed \(observation), which cannot be compared with '\(expectation)'")
+            return .harnessProblem(
+                "the backend observed \(observation), which cannot be compared with '\(expectation)'"
+            )
         }
     }
 }

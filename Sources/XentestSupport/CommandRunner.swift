@@ -59,7 +59,12 @@ public struct LocalCommandRunner: CommandRunner {
 
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         try await StepActivity.tracking(argv) {
-            try await ProcessExecution.run(argv, timeout: TaskDeadline.limit(timeout), input: input, outputLimit: outputLimit)
+            try await ProcessExecution.run(
+                argv,
+                timeout: TaskDeadline.limit(timeout),
+                input: input,
+                outputLimit: outputLimit
+            )
         }
     }
 }

@@ -11,10 +11,9 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 /// The operation runs in its own task, so a blocking call that ignores cancellation (a hung libvirt call) cannot
 /// hold the run: the runner stops waiting, the task is cancelled, and the run goes on. Cancelling the caller
 /// stops the wait at once with `CancellationError`.
-package func withDeadline<T: Sendable>(
-    _ limit: PlanDuration,
-    _ operation: @escaping @Sendable () async throws -> T
-) async throws -> T {
+package func withDeadline<T: Sendable>(_ limit: PlanDuration, _ operation: @escaping @Sendable () async throws -> T)
+    async throws -> T
+{
     let gate = ResumeOnce<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
@@ -24,9 +23,7 @@ package func withDeadline<T: Sendable>(
                 do {
                     let value = try await TaskDeadline.$current.withValue(deadline) { try await operation() }
                     gate.resume(with: .success(value))
-                } catch {
-                    gate.resume(with: .failure(error))
-                }
+                } catch { gate.resume(with: .failure(error)) }
             }
             // A Dispatch timer, not a sleeping task: cancelling it frees it at once, so thousands of short steps
             // with long timeouts do not pile up sleeping tasks.
@@ -83,8 +80,7 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
     }
 
     /// True when this call was the one that resumed.
-    @discardableResult
-    func resume(with result: Result<T, any Error>) -> Bool {
+    @discardableResult func resume(with result: Result<T, any Error>) -> Bool {
         lock.lock()
         guard !finished else {
             lock.unlock()
@@ -98,7 +94,7 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         finishHandlers = []
         lock.unlock()
         continuation?.resume(with: result)
-        handlers.forEach { $0() }
+        for handler in handlers { handler() }
         return true
     }
 
@@ -123,7 +119,7 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.lock()
         let handlers = cancelHandlers
         lock.unlock()
-        if resume(with: .failure(CancellationError())) { handlers.forEach { $0() } }
+        if resume(with: .failure(CancellationError())) { for handler in handlers { handler() } }
     }
 }
 

@@ -53,23 +53,25 @@ enum ProcessExecution {
                 let streams = DispatchGroup()
                 for (descriptor, collector) in [(stdoutPipe.reading, stdout), (stderrPipe.reading, stderr)] {
                     streams.enter()
-                    DispatchQueue.global().async {
-                        collector.drain(descriptor)
-                        close(descriptor)
-                        streams.leave()
-                    }
+                    DispatchQueue.global()
+                        .async {
+                            collector.drain(descriptor)
+                            close(descriptor)
+                            streams.leave()
+                        }
                 }
                 let timer = OneShotTimer(after: timeout) {
                     if child.stop() { timedOut.store(true, ordering: .relaxed) }
                 }
-                DispatchQueue.global().async {
-                    let status = child.waitForExit()
-                    timer.cancel()
-                    // Both streams are read to their end before the result is built; something the command left
-                    // running in the background may hold them open, so that wait is bounded.
-                    _ = streams.wait(timeout: .now() + 5)
-                    continuation.resume(returning: status)
-                }
+                DispatchQueue.global()
+                    .async {
+                        let status = child.waitForExit()
+                        timer.cancel()
+                        // Both streams are read to their end before the result is built; something the command left
+                        // running in the background may hold them open, so that wait is bounded.
+                        _ = streams.wait(timeout: .now() + 5)
+                        continuation.resume(returning: status)
+                    }
             }
         } onCancel: {
             child.stop()
@@ -128,14 +130,12 @@ enum ProcessExecution {
         )
 
         var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
+        defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
         let status = spawnLock.withLock { posix_spawnp(&pid, argv[0], &actions, &attributes, &cArguments, environ) }
         guard status == 0 else {
             let reason =
-                status == ENOENT
-                ? "\(argv[0]) is not installed or not on PATH"
-                : String(cString: strerror(status))
+                status == ENOENT ? "\(argv[0]) is not installed or not on PATH" : String(cString: strerror(status))
             throw CommandNotStarted(argv: argv, reason: reason)
         }
         return pid
@@ -168,8 +168,7 @@ private final class SpawnedChild: Sendable {
     }
 
     /// SIGTERM to its process group, then SIGKILL two seconds later; false when it had already exited.
-    @discardableResult
-    func stop() -> Bool {
+    @discardableResult func stop() -> Bool {
         guard send(SIGTERM) else { return false }
         if !stopping.exchange(true, ordering: .relaxed) {
             DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in _ = self.send(SIGKILL) }

@@ -15,7 +15,8 @@ public struct SSHCommandRunner: CommandRunner {
     /// Kept for the evidence of the far side's command, not the local ssh process.
     public var outputLimit = 4 * 1024 * 1024
 
-    public init(user: String, host: String, port: Int = 22, identityFile: String? = nil, knownHostsFile: String? = nil) {
+    public init(user: String, host: String, port: Int = 22, identityFile: String? = nil, knownHostsFile: String? = nil)
+    {
         self.user = user
         self.host = host
         self.port = port
@@ -81,12 +82,16 @@ public struct SSHCommandRunner: CommandRunner {
         )
         result.argv = argv
         // `timeout` exits 124 when it ended the command (137 when SIGTERM was not enough and it sent SIGKILL).
-        if (result.status == 124 || result.status == 137) && result.durationSeconds * 1000 >= Double(timeout.milliseconds) {
+        if (result.status == 124 || result.status == 137)
+            && result.durationSeconds * 1000 >= Double(timeout.milliseconds)
+        {
             result.timedOut = true
         }
         // 255 is ssh's own failure, but also what a remote command exiting -1 gives (xl does): blame ssh only when
         // ssh says something.
-        let sshWords = ["ssh:", "Connection refused", "Connection closed", "Permission denied", "Host key verification"]
+        let sshWords = [
+            "ssh:", "Connection refused", "Connection closed", "Permission denied", "Host key verification",
+        ]
         if result.status == 255 && !result.timedOut && sshWords.contains(where: result.stderr.contains) {
             result.stderr = "ssh to \(user)@\(host):\(port) failed: " + result.stderr
         }
@@ -96,9 +101,11 @@ public struct SSHCommandRunner: CommandRunner {
 
 /// Quotes one argument for a POSIX shell: single quotes, with embedded ones closed, escaped and reopened.
 public func shellQuoted(_ argument: String) -> String {
-    let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
-        ($0.value >= 0x30 && $0.value <= 0x39) || ($0.value >= 0x41 && $0.value <= 0x5A)
-            || ($0.value >= 0x61 && $0.value <= 0x7A) || "-_./:=,@%+".unicodeScalars.contains($0)
-    }
+    let plain =
+        !argument.isEmpty
+        && argument.unicodeScalars.allSatisfy {
+            ($0.value >= 0x30 && $0.value <= 0x39) || ($0.value >= 0x41 && $0.value <= 0x5A)
+                || ($0.value >= 0x61 && $0.value <= 0x7A) || "-_./:=,@%+".unicodeScalars.contains($0)
+        }
     return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

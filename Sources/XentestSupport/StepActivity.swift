@@ -57,7 +57,8 @@ public final class StepActivity: Sendable {
     public func evidenceSoFar(now: Date = Date()) -> [Evidence] {
         state.withLock { state in
             state.finished
-                + state.running.sorted { $0.key < $1.key }.map { _, running in
+                + state.running.sorted { $0.key < $1.key }
+                .map { _, running in
                     let seconds = now.timeIntervalSince(running.start)
                     let fate = running.kind == .command ? "killed" : "abandoned (a libvirt call cannot be cancelled)"
                     return Evidence(

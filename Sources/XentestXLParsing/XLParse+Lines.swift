@@ -15,9 +15,7 @@ extension XLParse {
     }
 
     /// Columns split on spaces and tabs; the substrings index into `line`.
-    static func tokens(_ line: String) -> [Substring] {
-        line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-    }
+    static func tokens(_ line: String) -> [Substring] { line.split(whereSeparator: { $0 == " " || $0 == "\t" }) }
 
     static func words(_ text: String) -> [String] { tokens(text).map(String.init) }
 
@@ -36,9 +34,9 @@ extension XLParse {
     }
 
     /// The rows after a header whose columns must be exactly `header`; empty output is an error.
-    static func headerAndRows(_ text: String, command: String, header: [String]) throws(XLParseError)
-        -> ArraySlice<(Int, String)>
-    {
+    static func headerAndRows(_ text: String, command: String, header: [String]) throws(XLParseError) -> ArraySlice<
+        (Int, String)
+    > {
         let numbered = numberedLines(text).filter { !isBlank($0.1) }
         guard let (number, line) = numbered.first else {
             throw XLParseError(command: command, reason: "empty output; xl prints a header first")

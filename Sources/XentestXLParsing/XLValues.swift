@@ -41,7 +41,18 @@ public struct XLInfo: Sendable, Hashable {
     public var xenCaps: [String]
 
     /// A value of every field.
-    package init(fields: [Field], xenVersion: String, hostname: String, release: String, machine: String, cpus: Int, totalMemoryMiB: Int, freeMemoryMiB: Int, virtCaps: [String], xenCaps: [String]) {
+    package init(
+        fields: [Field],
+        xenVersion: String,
+        hostname: String,
+        release: String,
+        machine: String,
+        cpus: Int,
+        totalMemoryMiB: Int,
+        freeMemoryMiB: Int,
+        virtCaps: [String],
+        xenCaps: [String]
+    ) {
         self.fields = fields
         self.xenVersion = xenVersion
         self.hostname = hostname

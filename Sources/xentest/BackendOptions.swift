@@ -6,8 +6,7 @@ import XentestSupport
 /// Which host and toolstack a command works on (`xentest run`, `xentest facts`): xl here or over SSH, or a libvirt
 /// URI, and the host file.
 struct BackendOptions: ParsableArguments {
-    @Option(help: "The toolstack: xl or libvirt. Default: xl on a Xen host.")
-    var backend: BackendKind?
+    @Option(help: "The toolstack: xl or libvirt. Default: xl on a Xen host.") var backend: BackendKind?
 
     @Option(help: "A libvirt URI (implies --backend libvirt): xen:///system, qemu:///system, test:///default.")
     var connect: String?
@@ -18,15 +17,13 @@ struct BackendOptions: ParsableArguments {
             discussion: "With --connect to a remote libvirt URI, the same host's shell reads what libvirt does not "
                 + "report (bridges, kernel, Xen's IOMMU) and pings the guests."
         )
-    )
-    var host: String?
+    ) var host: String?
 
     @Option(
         name: .customLong("host-config"),
         help: "The host file: PCI devices by role, bridge, test guest.",
         completion: Completions.hostFile
-    )
-    var hostConfig: String?
+    ) var hostConfig: String?
 
     func validate() throws {
         if backend == .xl, connect != nil {
@@ -37,7 +34,9 @@ struct BackendOptions: ParsableArguments {
                 throw ValidationError("--host '\(host)' must be ssh://[USER@]HOST[:PORT]")
             }
             if connect == nil && backend == .libvirt {
-                throw ValidationError("--host with --backend libvirt needs the remote libvirt URI: --connect xen+ssh://HOST/system")
+                throw ValidationError(
+                    "--host with --backend libvirt needs the remote libvirt URI: --connect xen+ssh://HOST/system"
+                )
             }
         }
     }

@@ -11,14 +11,11 @@ struct CleanCommand: AsyncParsableCommand {
         discussion: "Example: xentest clean --connect qemu:///system --dry-run"
     )
 
-    @Option(help: "A libvirt URI; default: the xl toolstack of this Xen host.")
-    var connect: String?
+    @Option(help: "A libvirt URI; default: the xl toolstack of this Xen host.") var connect: String?
 
-    @Option(help: "Clean a Xen host over SSH: ssh://root@HOST[:PORT].")
-    var host: String?
+    @Option(help: "Clean a Xen host over SSH: ssh://root@HOST[:PORT].") var host: String?
 
-    @Flag(name: .customLong("dry-run"), help: "Only list what would be removed.")
-    var dryRun = false
+    @Flag(name: .customLong("dry-run"), help: "Only list what would be removed.") var dryRun = false
 
     func run() async throws {
         let selection = BackendSelection(connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))

@@ -20,25 +20,18 @@ struct CompareCommand: ParsableCommand {
     @Argument(
         help: "Run directories (with journal.jsonl), journal files or report.json files; two or more.",
         completion: Completions.run
-    )
-    var runs: [String]
+    ) var runs: [String]
 
-    @Option(help: "Write the Markdown table to this file instead of stdout.")
-    var output: String?
+    @Option(help: "Write the Markdown table to this file instead of stdout.") var output: String?
 
-    @Flag(help: "Exit 1 when a case's verdicts differ.")
-    var failOnDifference = false
+    @Flag(help: "Exit 1 when a case's verdicts differ.") var failOnDifference = false
 
-    func validate() throws {
-        guard runs.count >= 2 else { throw ValidationError("give two or more runs to compare") }
-    }
+    func validate() throws { guard runs.count >= 2 else { throw ValidationError("give two or more runs to compare") } }
 
     func run() throws {
         var results: [RunResult] = []
         for run in runs {
-            do {
-                results.append(try RunResult.load(run: run))
-            } catch {
+            do { results.append(try RunResult.load(run: run)) } catch {
                 FileHandle.standardError.write(Data("error: cannot read the run \(error)\n".utf8))
                 throw ExitCode(XentestExitStatus.unusable)
             }

@@ -22,7 +22,8 @@ enum Completions {
         let partial = slash.map { String(typed[typed.index(after: $0)...]) } ?? typed
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
         var paths: [String] = []
-        for entry in entries.sorted() where entry.hasPrefix(partial) && (!entry.hasPrefix(".") || partial.hasPrefix(".")) {
+        for entry in entries.sorted()
+        where entry.hasPrefix(partial) && (!entry.hasPrefix(".") || partial.hasPrefix(".")) {
             var isFolder: ObjCBool = false
             FileManager.default.fileExists(atPath: folder + entry, isDirectory: &isFolder)
             if isFolder.boolValue {

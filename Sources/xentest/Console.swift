@@ -27,6 +27,4 @@ extension ExitCode {
 }
 
 /// Ends the command with `status` unless it is success.
-func endUnlessSuccess(_ status: XentestExitStatus) throws {
-    if status != .success { throw ExitCode(status) }
-}
+func endUnlessSuccess(_ status: XentestExitStatus) throws { if status != .success { throw ExitCode(status) } }

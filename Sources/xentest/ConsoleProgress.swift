@@ -9,20 +9,18 @@ final class ConsoleProgress: RunRecorder {
     private let state = Mutex<(done: Int, total: Int)>((0, 0))
 
     /// Progress written to stderr; `isTerminal` decides whether the live line and colour are used.
-    init(isTerminal: Bool = isatty(STDERR_FILENO) == 1) {
-        self.isTerminal = isTerminal
-    }
+    init(isTerminal: Bool = isatty(STDERR_FILENO) == 1) { self.isTerminal = isTerminal }
 
     func record(_ event: RunEvent) {
         switch event {
         case .runStarted(let header):
             state.withLock { $0 = (0, header.cases.count) }
-            write("xentest \(header.xentestVersion): plan \(header.plan) (\(header.release)), \(header.cases.count) cases, "
-                + "\(header.host.toolstack), run \(header.runID)\n")
-        case .caseSkipped(let id, _, let reason):
-            line(status: .skip, id: id, seconds: 0, reason: reason)
-        case .caseStarted(let id, _, _):
-            if isTerminal { write("\r\u{1B}[K  … \(id)") }
+            write(
+                "xentest \(header.xentestVersion): plan \(header.plan) (\(header.release)), \(header.cases.count) cases, "
+                    + "\(header.host.toolstack), run \(header.runID)\n"
+            )
+        case .caseSkipped(let id, _, let reason): line(status: .skip, id: id, seconds: 0, reason: reason)
+        case .caseStarted(let id, _, _): if isTerminal { write("\r\u{1B}[K  … \(id)") }
         case .stepEnded(let id, let step, _):
             if isTerminal { write("\r\u{1B}[K  … \(id): \(step.label) \(step.status.rawValue)") }
         case .caseEnded(let id, let status, let reason, _, let duration):
@@ -49,7 +47,5 @@ final class ConsoleProgress: RunRecorder {
         write(text + "\n")
     }
 
-    private func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
-    }
+    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
 }

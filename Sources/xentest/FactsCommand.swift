@@ -19,8 +19,7 @@ struct FactsCommand: AsyncParsableCommand {
 
     @OptionGroup var target: BackendOptions
 
-    @Flag(help: "Print JSON (as report.json's host) instead of text.")
-    var json = false
+    @Flag(help: "Print JSON (as report.json's host) instead of text.") var json = false
 
     func run() async throws {
         let backend = try makeBackend(target.selection, advice: .facts)

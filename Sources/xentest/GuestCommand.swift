@@ -30,11 +30,10 @@ struct GuestBuildCommand: AsyncParsableCommand {
     @Option(help: "The kernel (default: the newest /boot/vmlinuz-* with modules, else Debian's linux-image-amd64).")
     var kernel: String?
 
-    @Option(help: "Where vmlinuz and initrd.gz go (default: $XDG_CACHE_HOME/xentest/guest).")
-    var out: String?
+    @Option(help: "Where vmlinuz and initrd.gz go (default: $XDG_CACHE_HOME/xentest/guest).") var out: String?
 
-    @Option(name: .customLong("package-cache"), help: "Where downloaded Debian packages are kept.")
-    var packageCache: String?
+    @Option(name: .customLong("package-cache"), help: "Where downloaded Debian packages are kept.") var packageCache:
+        String?
 
     func run() async throws {
         let builder = TestGuestBuilder(

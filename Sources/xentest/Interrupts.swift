@@ -20,10 +20,14 @@ final class Interrupts: @unchecked Sendable {
                 count += 1
                 if count == 1 {
                     let name = signalNumber == SIGINT ? "Ctrl-C" : "SIGTERM"
-                    FileHandle.standardError.write(Data("\n\(name): stopping after teardown (again to abandon teardown)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\n\(name): stopping after teardown (again to abandon teardown)\n".utf8)
+                    )
                     onFirst(signalNumber)
                 } else {
-                    FileHandle.standardError.write(Data("teardown abandoned: run `xentest clean` for what is left\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("teardown abandoned: run `xentest clean` for what is left\n".utf8)
+                    )
                     exit(XentestExitStatus.interrupted.rawValue)
                 }
             }
@@ -33,7 +37,7 @@ final class Interrupts: @unchecked Sendable {
     }
 
     deinit {
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }

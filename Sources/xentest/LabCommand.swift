@@ -29,8 +29,8 @@ struct LabFolderOptions: ParsableArguments {
     @Option(name: .customLong("lab-dir"), help: "The lab's folder (default: $XDG_CACHE_HOME/xentest/lab).")
     var labDirectory: String?
 
-    @Option(name: .customLong("package-cache"), help: "Where downloaded Debian packages are kept.")
-    var packageCache: String?
+    @Option(name: .customLong("package-cache"), help: "Where downloaded Debian packages are kept.") var packageCache:
+        String?
 
     func lab() -> Lab {
         Lab(
@@ -64,15 +64,12 @@ struct LabUpCommand: AsyncParsableCommand {
     @OptionGroup var folder: LabFolderOptions
     @OptionGroup var boot: LabBootOptions
 
-    @Flag(help: "Build the images again (after apt-get update brought new packages, say).")
-    var rebuild = false
+    @Flag(help: "Build the images again (after apt-get update brought new packages, say).") var rebuild = false
 
     func run() async throws {
         let lab = folder.lab()
         let report: Lab.UpReport
-        do {
-            report = try await lab.up(rebuild: rebuild, bootTimeout: boot.duration)
-        } catch {
+        do { report = try await lab.up(rebuild: rebuild, bootTimeout: boot.duration) } catch {
             Console.error("error: \(error)")
             throw ExitCode(XentestExitStatus.unusable)
         }
@@ -112,9 +109,7 @@ struct LabDownCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report: Lab.DownReport
-        do {
-            report = try await folder.lab().down()
-        } catch {
+        do { report = try await folder.lab().down() } catch {
             Console.error("error: \(error)")
             throw ExitCode(XentestExitStatus.unusable)
         }
@@ -140,8 +135,7 @@ struct LabRunCommand: AsyncParsableCommand {
     @OptionGroup var folder: LabFolderOptions
     @OptionGroup var boot: LabBootOptions
 
-    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan)
-    var plan: String
+    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan) var plan: String
 
     @Option(help: "xl (over SSH, the default), or libvirt (dom0's libvirtd and its libxl driver, over xen+ssh://).")
     var backend: BackendKind = .xl
@@ -150,9 +144,7 @@ struct LabRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target: Lab.RunTarget
-        do {
-            target = try await folder.lab().runTarget(backend: backend, bootTimeout: boot.duration)
-        } catch {
+        do { target = try await folder.lab().runTarget(backend: backend, bootTimeout: boot.duration) } catch {
             Console.error("error: \(error)")
             throw ExitCode(XentestExitStatus.unusable)
         }
@@ -164,6 +156,7 @@ struct LabRunCommand: AsyncParsableCommand {
             selection: target.selection,
             reports: try reporting.reports(),
             logger: reporting.logger
-        ).execute()
+        )
+        .execute()
     }
 }

@@ -9,14 +9,15 @@ struct ListCommand: ParsableCommand {
         discussion: "Example: xentest list rc6"
     )
 
-    @Argument(help: "A plan name (rc6) or path; without it, the plans found.", completion: Completions.plan)
-    var plan: String?
+    @Argument(help: "A plan name (rc6) or path; without it, the plans found.", completion: Completions.plan) var plan:
+        String?
 
     func run() throws {
         guard let plan else {
             let plans = PlanLoader.availablePlans()
             for (name, path) in plans {
-                let title = (try? PlanLoader().load(path: path).plan.title) ?? "(does not validate: xentest validate \(name))"
+                let title =
+                    (try? PlanLoader().load(path: path).plan.title) ?? "(does not validate: xentest validate \(name))"
                 print("\(name)\t\(title)")
             }
             return

@@ -20,9 +20,7 @@ struct PlanRun {
     func execute() async throws {
         let backend = try makeBackend(selection, advice: advice)
         let prepared: PreparedRun
-        do {
-            prepared = try await RunJob.prepare(options, backend: backend, logger: logger)
-        } catch {
+        do { prepared = try await RunJob.prepare(options, backend: backend, logger: logger) } catch {
             Console.error(error.lines)
             throw ExitCode(error.status)
         }
@@ -39,9 +37,7 @@ struct PlanRun {
         }
         let outcome = try await runInterruptibly(prepared)
         let result = outcome.result
-        do {
-            try RunReports.write(result, into: outcome.directory.path, extra: reports)
-        } catch {
+        do { try RunReports.write(result, into: outcome.directory.path, extra: reports) } catch {
             Console.error("error: cannot write reports: \(error)")
         }
         Console.error(outcome.directory.problems.map { "warning: \($0)" })
@@ -68,7 +64,9 @@ struct PlanRun {
         let control = RunControl()
         let interrupts = Interrupts { _ in control.cancel() }
         let options = options
-        let task = Task { try await RunJob.run(prepared, resultsRoot: options.resultsRoot, progress: ConsoleProgress()) }
+        let task = Task {
+            try await RunJob.run(prepared, resultsRoot: options.resultsRoot, progress: ConsoleProgress())
+        }
         control.attach(task)
         let outcome = await task.result
         withExtendedLifetime(interrupts) {}
@@ -113,12 +111,8 @@ enum BackendAdvice {
 
 /// The backend a selection names, or exit 2 with what to do instead.
 func makeBackend(_ selection: BackendSelection, advice: BackendAdvice) throws -> any Backend {
-    do {
-        return try BackendFactory.make(selection)
-    } catch let error as NoXenHost {
+    do { return try BackendFactory.make(selection) } catch let error as NoXenHost {
         Console.error("error: " + advice.message(for: error))
-    } catch {
-        Console.error("error: \(error)")
-    }
+    } catch { Console.error("error: \(error)") }
     throw ExitCode(XentestExitStatus.unusable)
 }

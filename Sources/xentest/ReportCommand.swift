@@ -15,20 +15,18 @@ struct ReportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "A run directory (with journal.jsonl), a journal file, or a report.json.", completion: Completions.run)
-    var runDirectory: String
+    @Argument(
+        help: "A run directory (with journal.jsonl), a journal file, or a report.json.",
+        completion: Completions.run
+    ) var runDirectory: String
 
-    @Option(help: "json, junit, markdown or tap.")
-    var format: ReportFormat = .markdown
+    @Option(help: "json, junit, markdown or tap.") var format: ReportFormat = .markdown
 
-    @Option(help: "Write to this file instead of stdout.")
-    var output: String?
+    @Option(help: "Write to this file instead of stdout.") var output: String?
 
     func run() throws {
         let result: RunResult
-        do {
-            result = try RunResult.load(run: runDirectory)
-        } catch {
+        do { result = try RunResult.load(run: runDirectory) } catch {
             FileHandle.standardError.write(Data("error: cannot read the run \(error)\n".utf8))
             throw ExitCode(XentestExitStatus.unusable)
         }

@@ -20,8 +20,7 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan)
-    var plan: String
+    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan) var plan: String
 
     @OptionGroup var target: BackendOptions
 
@@ -39,6 +38,7 @@ struct RunCommand: AsyncParsableCommand {
             reports: try reporting.reports(),
             dryRun: dryRun,
             logger: reporting.logger
-        ).execute()
+        )
+        .execute()
     }
 }

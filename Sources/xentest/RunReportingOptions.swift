@@ -8,17 +8,15 @@ import XentestSupport
 /// The options every command that runs a plan shares (`xentest run`, `xentest lab run`): which cases, where the
 /// results go, which extra reports, the run's time limit, the baseline, and logging.
 struct RunReportingOptions: ParsableArguments {
-    @Option(help: "Run only cases with this id or area (repeatable).")
-    var only: [String] = []
+    @Option(help: "Run only cases with this id or area (repeatable).") var only: [String] = []
 
-    @Option(help: "Where run directories are created.", completion: .directory)
-    var results = "results"
+    @Option(help: "Where run directories are created.", completion: .directory) var results = "results"
 
-    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).")
-    var report: [String] = []
+    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).") var report:
+        [String] = []
 
-    @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.")
-    var timeout: String?
+    @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.") var timeout:
+        String?
 
     @Option(
         help: ArgumentHelp(
@@ -26,11 +24,9 @@ struct RunReportingOptions: ParsableArguments {
             discussion: "The reports list each case's change (regression, fixed, still-failing, new, not-tried), and "
                 + "a failure that also failed in the baseline no longer makes the exit status 1."
         )
-    )
-    var baseline: String?
+    ) var baseline: String?
 
-    @Flag(name: .shortAndLong, help: "Log debug details to stderr.")
-    var verbose = false
+    @Flag(name: .shortAndLong, help: "Log debug details to stderr.") var verbose = false
 
     func validate() throws {
         _ = try reports()
@@ -44,7 +40,9 @@ struct RunReportingOptions: ParsableArguments {
         try report.map { value in
             let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, let format = ReportFormat(rawValue: parts[0]), !parts[1].isEmpty else {
-                throw ValidationError("--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap")
+                throw ValidationError(
+                    "--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap"
+                )
             }
             return (format, parts[1])
         }

@@ -9,15 +9,13 @@ struct ShowCommand: ParsableCommand {
         discussion: "Example: xentest show rc6 --host-config host.yaml > rc6-instructions.md"
     )
 
-    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan)
-    var plan: String
+    @Argument(help: "A plan name (rc6) or path.", completion: Completions.plan) var plan: String
 
     @Option(
         name: .customLong("host-config"),
         help: "Fill in devices, bridge and guest files from this host file.",
         completion: Completions.hostFile
-    )
-    var hostConfig: String?
+    ) var hostConfig: String?
 
     func run() throws {
         let loaded = try loadPlanOrExit(plan)

@@ -9,8 +9,7 @@ struct ValidateCommand: ParsableCommand {
         discussion: "Example: xentest validate rc6 smoke testplans/my-plan.yaml"
     )
 
-    @Argument(help: "Plan names or paths.", completion: Completions.plan)
-    var plans: [String] = []
+    @Argument(help: "Plan names or paths.", completion: Completions.plan) var plans: [String] = []
 
     @Option(name: .customLong("host-config"), help: "Also check this host file.", completion: Completions.hostFile)
     var hostConfig: String?

@@ -4,8 +4,7 @@ import XentestPlan
 import XentestRun
 import XentestSupport
 
-@main
-struct Xentest: AsyncParsableCommand {
+@main struct Xentest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xentest",
         abstract: "Runs Xen release-candidate test plans through xl and libvirt, and reports the results.",
@@ -18,7 +17,10 @@ struct Xentest: AsyncParsableCommand {
               xentest show rc6 > rc6.md         the plan as test instructions for a tester
             """,
         version: XentestVersion.current,
-        subcommands: [RunCommand.self, FactsCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self, ReportCommand.self, CompareCommand.self, CleanCommand.self, LabCommand.self, GuestCommand.self]
+        subcommands: [
+            RunCommand.self, FactsCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self,
+            ReportCommand.self, CompareCommand.self, CleanCommand.self, LabCommand.self, GuestCommand.self,
+        ]
     )
 
     /// Parses and runs, with usage errors exiting 2 (as plan errors do) rather than ArgumentParser's 64.
@@ -56,9 +58,7 @@ func loadPlanOrExit(_ nameOrPath: String) throws -> Plan {
 
 /// Loads a host file, printing every problem and exiting 2 when it has errors.
 func loadHostConfigOrExit(_ path: String) throws -> HostConfig {
-    do {
-        return try HostConfig.load(path: path)
-    } catch {
+    do { return try HostConfig.load(path: path) } catch {
         Console.diagnostics(error.diagnostics)
         throw ExitCode(XentestExitStatus.unusable)
     }

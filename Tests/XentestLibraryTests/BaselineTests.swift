@@ -10,9 +10,7 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
-@Suite("Baselines: each case against an earlier run, and which failures still fail the run")
-struct BaselineTests {
+@Suite("Baselines: each case against an earlier run, and which failures still fail the run") struct BaselineTests {
     /// One case's verdict in the baseline and now, and what the comparison must say of it.
     struct Row: Sendable, CustomStringConvertible {
         var before: CaseStatus?
@@ -48,8 +46,9 @@ struct BaselineTests {
         Row(before: nil, now: .skip, change: .unchanged, blocking: false),
     ]
 
-    @Test("what each pair of verdicts is called, and whether it fails the run", arguments: rows)
-    func classification(_ row: Row) throws {
+    @Test("what each pair of verdicts is called, and whether it fails the run", arguments: rows) func classification(
+        _ row: Row
+    ) throws {
         var baseline = BaselineRun(try Self.result([("other", .pass)]))
         if let before = row.before { baseline.cases.append(.init(id: "c", status: before, reason: nil)) }
         let comparison = BaselineComparison(baseline: baseline, cases: try Self.result([("c", row.now)]).cases)
@@ -77,7 +76,10 @@ struct BaselineTests {
 
         var passing = try Self.result([("a", .pass), ("b", .xfail), ("c", .skip)])
         #expect(passing.exitStatus == .success)
-        passing.baseline = BaselineComparison(baseline: BaselineRun(try Self.result([("a", .fail)])), cases: passing.cases)
+        passing.baseline = BaselineComparison(
+            baseline: BaselineRun(try Self.result([("a", .fail)])),
+            cases: passing.cases
+        )
         #expect(passing.exitStatus == .success)
         #expect(passing.baseline?.changeCounts == "1 fixed (a), 1 new (b)")
     }
@@ -95,8 +97,9 @@ struct BaselineTests {
         // libvirt leaves the device on pciback (its known issue); the libvirt-only skips hide what xl showed.
         #expect(comparison.cases(.regression).map(\.id) == ["pci-assignable"])
         #expect(
-            comparison.cases(.notTried).map(\.id)
-                == ["pci-boot-with-device", "pci-hotplug-attach-detach", "network-split-event-channels"]
+            comparison.cases(.notTried).map(\.id) == [
+                "pci-boot-with-device", "pci-hotplug-attach-detach", "network-split-event-channels",
+            ]
         )
         #expect(comparison.cases(.stillFailing).map(\.id) == ["cpu-hotplug-hvm-unplug"])
         #expect(comparison.blocking.isEmpty && libvirt.exitStatus == .success)
@@ -115,21 +118,34 @@ struct BaselineTests {
     func journalRoundTrip() throws {
         let xl = try RunComparisonTests.labRun()
         #expect(xl.baseline == nil, "a journal written before baselines existed")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xentest-baseline-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "xentest-baseline-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("journal.jsonl").path
         let journal = try Journal(path: path)
         let header = RunHeader(
-            runID: "f00d01", plan: "p", planTitle: "P", release: "r", xentestVersion: "0", host: xl.host, hostConfig: "none",
+            runID: "f00d01",
+            plan: "p",
+            planTitle: "P",
+            release: "r",
+            xentestVersion: "0",
+            host: xl.host,
+            hostConfig: "none",
             startedAt: xl.startedAt,
-            cases: [.init(id: "a", title: "A", area: "x", backend: .xl), .init(id: "b", title: "B", area: "x", backend: .xl)],
+            cases: [
+                .init(id: "a", title: "A", area: "x", backend: .xl),
+                .init(id: "b", title: "B", area: "x", backend: .xl),
+            ],
             baseline: BaselineRun(try Self.result([("a", .pass), ("b", .fail)]))
         )
         try journal.append(.runStarted(header))
         for (id, status) in [("a", CaseStatus.fail), ("b", .fail)] {
             try journal.append(.caseStarted(caseID: id, backend: .xl, at: xl.startedAt))
-            try journal.append(.caseEnded(caseID: id, status: status, reason: "broke", knownIssue: nil, durationSeconds: 1))
+            try journal.append(
+                .caseEnded(caseID: id, status: status, reason: "broke", knownIssue: nil, durationSeconds: 1)
+            )
         }
         try journal.append(.runEnded(at: xl.finishedAt, interrupted: false))
         let folded = try RunResult.load(run: directory.path)
@@ -142,8 +158,7 @@ struct BaselineTests {
         #expect(try BaselineRun.load(run: report).cases.map(\.status) == [.fail, .fail])
     }
 
-    @Test("a baseline that cannot be read says which file and why")
-    func unreadable() throws {
+    @Test("a baseline that cannot be read says which file and why") func unreadable() throws {
         #expect(throws: RunReadError.self) { try BaselineRun.load(run: "/nonexistent/run") }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("xentest-\(UUID().uuidString).jsonl")
         try "{\"not\": \"an event\"}\n".write(to: file, atomically: true, encoding: .utf8)
@@ -161,14 +176,32 @@ struct BaselineTests {
     static func result(_ cases: [(String, CaseStatus)]) throws -> RunResult {
         let results = cases.map { id, status in
             CaseResult(
-                id: id, title: id, area: "x", backend: .xl, status: status, reason: status == .pass ? nil : "because",
-                knownIssue: nil, durationSeconds: 1, steps: [], teardown: []
+                id: id,
+                title: id,
+                area: "x",
+                backend: .xl,
+                status: status,
+                reason: status == .pass ? nil : "because",
+                knownIssue: nil,
+                durationSeconds: 1,
+                steps: [],
+                teardown: []
             )
         }
         return RunResult(
-            schemaVersion: 1, runID: "0ba5e1", plan: "p", planTitle: "P", release: "r", xentestVersion: "0",
-            host: try RunComparisonTests.labRun().host, hostConfig: "none", startedAt: Date(timeIntervalSince1970: 0), finishedAt: Date(timeIntervalSince1970: 1),
-            interrupted: false, summary: RunSummary(results), cases: results
+            schemaVersion: 1,
+            runID: "0ba5e1",
+            plan: "p",
+            planTitle: "P",
+            release: "r",
+            xentestVersion: "0",
+            host: try RunComparisonTests.labRun().host,
+            hostConfig: "none",
+            startedAt: Date(timeIntervalSince1970: 0),
+            finishedAt: Date(timeIntervalSince1970: 1),
+            interrupted: false,
+            summary: RunSummary(results),
+            cases: results
         )
     }
 }

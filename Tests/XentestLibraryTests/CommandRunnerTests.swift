@@ -10,13 +10,10 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
-@Suite("Running external commands")
-struct CommandRunnerTests {
+@Suite("Running external commands") struct CommandRunnerTests {
     let runner = LocalCommandRunner()
 
-    @Test("argv values, exit status, both streams and stdin come back as evidence")
-    func basics() async throws {
+    @Test("argv values, exit status, both streams and stdin come back as evidence") func basics() async throws {
         let result = try await runner.run(
             ["sh", "-c", "cat; echo out; echo err >&2; exit 3"],
             timeout: .seconds(10),
@@ -30,15 +27,17 @@ struct CommandRunnerTests {
         #expect(result.evidence.arguments.first == "-c")
     }
 
-    @Test("arguments are never split or interpreted: spaces, quotes, $ and ; stay one argument")
-    func noShell() async throws {
+    @Test("arguments are never split or interpreted: spaces, quotes, $ and ; stay one argument") func noShell()
+        async throws
+    {
         let tricky = ["a b", "it's", "$(echo no)", "x;rm -rf /nonexistent", "*"]
         let result = try await runner.run(["printf", "%s\\n"] + tricky, timeout: .seconds(10))
         #expect(result.stdout == tricky.joined(separator: "\n") + "\n")
     }
 
-    @Test("a command that leaves a daemon behind ends when it exits (xl create leaves one), and passes on no descriptor")
-    func leavesADaemon() async throws {
+    @Test(
+        "a command that leaves a daemon behind ends when it exits (xl create leaves one), and passes on no descriptor"
+    ) func leavesADaemon() async throws {
         // Like xl's domain-monitoring child: it outlives the command, with its own output sent elsewhere.
         let result = try await runner.run(
             ["sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!; ls /proc/$$/fd"],
@@ -51,11 +50,13 @@ struct CommandRunnerTests {
         // The shell has standard input, output and error, and whatever it opened itself: nothing of xentest's.
         let descriptors = Set(lines.dropFirst().compactMap { Int($0) })
         #expect(descriptors.isSuperset(of: [0, 1, 2]), "\(lines)")
-        #expect(descriptors.subtracting([0, 1, 2]).allSatisfy { $0 >= 10 }, "only the shell's own (10 and up): \(lines)")
+        #expect(
+            descriptors.subtracting([0, 1, 2]).allSatisfy { $0 >= 10 },
+            "only the shell's own (10 and up): \(lines)"
+        )
     }
 
-    @Test("a command past its time limit is killed, and says so")
-    func timeout() async throws {
+    @Test("a command past its time limit is killed, and says so") func timeout() async throws {
         let result = try await runner.run(["sleep", "30"], timeout: PlanDuration(milliseconds: 300))
         #expect(result.timedOut)
         #expect(!result.succeeded)
@@ -67,10 +68,11 @@ struct CommandRunnerTests {
     func cleanSignals() async throws {
         let status = try await runner.run(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"], timeout: .seconds(10))
         let masks = Dictionary(
-            uniqueKeysWithValues: status.stdout.split(separator: "\n").compactMap { line -> (String, UInt64)? in
-                let parts = line.split(separator: "\t")
-                return parts.count == 2 ? (String(parts[0]), UInt64(parts[1], radix: 16) ?? .max) : nil
-            }
+            uniqueKeysWithValues: status.stdout.split(separator: "\n")
+                .compactMap { line -> (String, UInt64)? in
+                    let parts = line.split(separator: "\t")
+                    return parts.count == 2 ? (String(parts[0]), UInt64(parts[1], radix: 16) ?? .max) : nil
+                }
         )
         #expect(masks["SigBlk:"] == 0, "nothing blocked")
         // Signals 32 and 33 are glibc's own and stay ignored; those a harness sends or a shell needs must not be.
@@ -80,8 +82,7 @@ struct CommandRunnerTests {
         #expect(result.status == 128 + SIGTERM, "SIGTERM ended it, not the SIGKILL 2 s later")
     }
 
-    @Test("a command that ignores SIGTERM is killed with SIGKILL")
-    func stubborn() async throws {
+    @Test("a command that ignores SIGTERM is killed with SIGKILL") func stubborn() async throws {
         let result = try await runner.run(
             ["sh", "-c", "trap '' TERM; sleep 30"],
             timeout: PlanDuration(milliseconds: 300)
@@ -90,8 +91,7 @@ struct CommandRunnerTests {
         #expect(result.status == 128 + SIGKILL)
     }
 
-    @Test("cancelling the task stops the command")
-    func cancellation() async throws {
+    @Test("cancelling the task stops the command") func cancellation() async throws {
         let task = Task { try await runner.run(["sleep", "30"], timeout: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
@@ -100,17 +100,14 @@ struct CommandRunnerTests {
         #expect(!result.succeeded)
     }
 
-    @Test("a missing program is an error that names it")
-    func missingProgram() async throws {
-        await #expect {
-            try await runner.run(["xentest-no-such-program"], timeout: .seconds(5))
-        } throws: { error in
+    @Test("a missing program is an error that names it") func missingProgram() async throws {
+        await #expect { try await runner.run(["xentest-no-such-program"], timeout: .seconds(5)) } throws: { error in
             "\(error)".contains("xentest-no-such-program is not installed or not on PATH")
         }
     }
 
-    @Test("output past the limit is dropped and counted, never buffered without bound")
-    func outputLimit() async throws {
+    @Test("output past the limit is dropped and counted, never buffered without bound") func outputLimit() async throws
+    {
         var small = LocalCommandRunner()
         small.outputLimit = 1000
         let result = try await small.run(["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"], timeout: .seconds(10))
@@ -118,29 +115,41 @@ struct CommandRunnerTests {
         #expect(result.stdout.contains("[99000 more bytes dropped]"))
     }
 
-    @Test("over SSH, each argument reaches the far side's shell as one argument")
-    func sshQuoting() async throws {
-        let ssh = SSHCommandRunner(user: "root", host: "127.0.0.1", port: 2222, identityFile: "/k", knownHostsFile: "/kh")
+    @Test("over SSH, each argument reaches the far side's shell as one argument") func sshQuoting() async throws {
+        let ssh = SSHCommandRunner(
+            user: "root",
+            host: "127.0.0.1",
+            port: 2222,
+            identityFile: "/k",
+            knownHostsFile: "/kh"
+        )
         let tricky = ["xenstore-read", "/local/domain/{domid}/x y", "it's", "$(reboot)", "a;b", ""]
         let argv = ssh.sshArgv(for: tricky)
         #expect(Array(argv.prefix(2)) == ["ssh", "-o"])
         #expect(argv.contains("UserKnownHostsFile=/kh") && argv.contains("StrictHostKeyChecking=yes"))
-        #expect(argv[argv.count - 3 ..< argv.count - 1] == ["root@127.0.0.1", "--"])
+        #expect(argv[argv.count - 3..<argv.count - 1] == ["root@127.0.0.1", "--"])
         // What sshd does with the command line: hand it to the user's shell. Run it through a real one.
         let remote = try #require(argv.last)
-        let result = try await LocalCommandRunner().run(
-            ["sh", "-c", "printf '<%s>\\n' " + remote.split(separator: " ", maxSplits: 1).last.map(String.init)!],
-            timeout: .seconds(10)
-        )
+        let result = try await LocalCommandRunner()
+            .run(
+                ["sh", "-c", "printf '<%s>\\n' " + remote.split(separator: " ", maxSplits: 1).last.map(String.init)!],
+                timeout: .seconds(10)
+            )
         #expect(result.stdout == tricky.dropFirst().map { "<\($0)>" }.joined(separator: "\n") + "\n")
     }
 
     @Test("over SSH, the far side's own `timeout` ends the command at its limit (rounded up to whole seconds)")
     func sshRemoteTimeout() async throws {
-        #expect(SSHCommandRunner.remoteArgv(for: ["xl", "list"], timeout: PlanDuration(milliseconds: 1500))
-            == ["timeout", "-k", "2", "2", "xl", "list"])
-        #expect(SSHCommandRunner.remoteArgv(for: ["xl"], timeout: PlanDuration(milliseconds: 1)).prefix(4)
-            == ["timeout", "-k", "2", "1"])
+        #expect(
+            SSHCommandRunner.remoteArgv(for: ["xl", "list"], timeout: PlanDuration(milliseconds: 1500)) == [
+                "timeout", "-k", "2", "2", "xl", "list",
+            ]
+        )
+        #expect(
+            SSHCommandRunner.remoteArgv(for: ["xl"], timeout: PlanDuration(milliseconds: 1)).prefix(4) == [
+                "timeout", "-k", "2", "1",
+            ]
+        )
         // What the far side runs, run here with the same coreutils: a hung command ends at the limit, status 124.
         let hung = SSHCommandRunner.remoteArgv(for: ["sleep", "60"], timeout: .seconds(1))
         let result = try await LocalCommandRunner().run(hung, timeout: .seconds(30))
@@ -202,8 +211,7 @@ struct CommandRunnerTests {
         #expect(activity.evidenceSoFar().map(\.call) == ["true", "sleep"])
     }
 
-    @Test("ssh:// URLs name user, host and port")
-    func sshURL() throws {
+    @Test("ssh:// URLs name user, host and port") func sshURL() throws {
         let parsed = try #require(SSHCommandRunner(url: "ssh://admin@xen1.example:2200"))
         #expect(parsed.user == "admin" && parsed.host == "xen1.example" && parsed.port == 2200)
         let defaults = try #require(SSHCommandRunner(url: "ssh://10.0.0.5"))

@@ -9,9 +9,7 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
-@Suite("The marker protocol every guest console shares")
-struct GuestConsoleCommandTests {
+@Suite("The marker protocol every guest console shares") struct GuestConsoleCommandTests {
     @Test("the typed line: begin marker, the command, the end marker with $?; nothing in it parses as output")
     func typedLine() {
         let line = GuestConsoleCommand("ls /sys/class/net", marker: "5eed")
@@ -31,14 +29,18 @@ struct GuestConsoleCommandTests {
         let feed = #"{ printf '%s' "$1"; sleep 0.1; printf '%s' "$2"; } | sh -i"#
         for lost in 0..<30 {
             let mangled = String(first.typed.dropFirst(lost))
-            let shell = try await LocalCommandRunner().run(["sh", "-c", feed, "feed", mangled, second.typed], timeout: .seconds(10))
+            let shell = try await LocalCommandRunner()
+                .run(["sh", "-c", feed, "feed", mangled, second.typed], timeout: .seconds(10))
             let answer = second.result(in: shell.stdout)
-            #expect(answer?.status == 0 && answer?.output == "hello", "first line without its first \(lost) characters: \(shell)")
+            #expect(
+                answer?.status == 0 && answer?.output == "hello",
+                "first line without its first \(lost) characters: \(shell)"
+            )
         }
     }
 
-    @Test("each command gets its own marker, so a late answer to an earlier attempt is never taken")
-    func freshMarkers() {
+    @Test("each command gets its own marker, so a late answer to an earlier attempt is never taken") func freshMarkers()
+    {
         let markers = Set((0..<50).map { _ in GuestConsoleCommand("true").marker })
         #expect(markers.count > 45)
         #expect(markers.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isHexDigit) })
@@ -48,7 +50,13 @@ struct GuestConsoleCommandTests {
 
     @Test("a guest that was not reached is a failed step with the reason; one that answered gives its output")
     func outcomes() {
-        let unreached = GuestConsoleOutcome(reached: false, status: -1, output: "", problem: "the console closed", evidence: [])
+        let unreached = GuestConsoleOutcome(
+            reached: false,
+            status: -1,
+            output: "",
+            problem: "the console closed",
+            evidence: []
+        )
         let failed = unreached.actionOutcome()
         #expect(!failed.succeeded)
         #expect(failed.errorMessage == "the console closed")

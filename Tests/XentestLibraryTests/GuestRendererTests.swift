@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 #if canImport(FoundationXML)
 import FoundationXML
 @testable import XentestBackendLibvirt
@@ -174,8 +173,9 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         )
     }
 
-    @Test(arguments: [("Xen", HypervisorDriver.xen), ("libxl", .xen), ("QEMU", .qemu), ("TEST", .test), ("test", .test)])
-    func dialectFromDriverType(_ driverType: String, _ dialect: HypervisorDriver) {
+    @Test(arguments: [
+        ("Xen", HypervisorDriver.xen), ("libxl", .xen), ("QEMU", .qemu), ("TEST", .test), ("test", .test),
+    ]) func dialectFromDriverType(_ driverType: String, _ dialect: HypervisorDriver) {
         #expect(HypervisorDriver(libvirtDriverType: driverType) == dialect)
     }
 
@@ -249,7 +249,10 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
 @Suite("Networks a run makes for its guests") struct NetworkXMLTests {
     @Test("an isolated network: its own bridge, no <forward>, the host's address when the host file gives one")
     func isolated() {
-        let withAddress = NetworkXMLRenderer.isolated(name: "xentest-ab12cd-network-vif-ping-net", hostAddress: "10.9.8.1")
+        let withAddress = NetworkXMLRenderer.isolated(
+            name: "xentest-ab12cd-network-vif-ping-net",
+            hostAddress: "10.9.8.1"
+        )
         #expect(
             withAddress == """
                 <network>

@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 @Suite("Host file: PCI roles, bridge, addresses, test guest") struct HostConfigTests {
     /// Loads `yaml` as `host.yaml` from a fresh folder: the config, or the diagnostics with the folder left out.
     func loadHost(_ yaml: String) throws -> (config: HostConfig?, lines: [String]) {

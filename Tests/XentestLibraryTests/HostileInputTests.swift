@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// Bytes that are not valid UTF-8, and where the first bad byte is.
 struct InvalidText: Sendable, CustomTestStringConvertible {
     var name: String

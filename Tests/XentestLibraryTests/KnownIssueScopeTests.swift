@@ -56,8 +56,9 @@ private final class ScopeOnlyBackend: Backend {
         return try #require(outcome.plan?.cases.first, "\(outcome.lines)")
     }
 
-    @Test("drivers: [qemu] applies on the qemu driver, not on xen (xl's or libvirt's) nor on test")
-    func qemuOnly() throws {
+    @Test("drivers: [qemu] applies on the qemu driver, not on xen (xl's or libvirt's) nor on test") func qemuOnly()
+        throws
+    {
         let testCase = try Self.testCase(knownIssues: "{summary: slow under TCG, drivers: [qemu]}")
         #expect(testCase.knownIssues.first?.drivers == [.qemu])
         func applies(_ backend: any Backend) -> Bool {
@@ -94,8 +95,7 @@ private final class ScopeOnlyBackend: Backend {
         #expect(XLBackend(runner: LocalCommandRunner()).driver == .xen)
     }
 
-    @Test("without a host file, only the test driver gets its built-in host")
-    func defaultHostFile() throws {
+    @Test("without a host file, only the test driver gets its built-in host") func defaultHostFile() throws {
         let onTest = try RunJob.hostConfig(nil, backend: ScopeOnlyBackend(.libvirt, .test))
         #expect(onTest.source == HostConfig.testDriverDefault.source)
         for driver in [HypervisorDriver.xen, .qemu] {

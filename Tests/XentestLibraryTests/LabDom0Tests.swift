@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// xentest itself in dom0, as a TestDay tester runs it on their Xen host: no backend options, xl by default through
 /// the local runner, the host's facts from libxl in-process. In the lab suite, so that one lab boots at a time.
 extension LabEndToEndTests {
@@ -25,7 +24,10 @@ extension LabEndToEndTests {
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
         .timeLimit(.minutes(20))
     ) func xentestInDom0() async throws {
-        let binary = try #require(XentestBinary.executable?.path, "no xentest executable next to the test bundle; build it first")
+        let binary = try #require(
+            XentestBinary.executable?.path,
+            "no xentest executable next to the test bundle; build it first"
+        )
         try await Self.withBootedLabLeftAsItWas { lab, _, folder, ssh, _ in
             // dom0 has libvirt's and libxl's libraries (the lab's libvirtd and xl need them); the Swift runtime goes
             // along with the binary, the plans and the lab's host file.
@@ -33,19 +35,31 @@ extension LabEndToEndTests {
             try FileManager.default.createDirectory(atPath: stage + "/lib", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: binary, toPath: stage + "/xentest")
             let ldd = try await LocalCommandRunner().run(["ldd", binary], timeout: .seconds(30))
-            let runtime = ldd.stdout.split(separator: "\n").compactMap { line -> String? in
-                let path = line.split(separator: " ").first { $0.hasPrefix("/") }.map(String.init)
-                return path.flatMap { $0.contains("/usr/lib/swift/") ? $0 : nil }
-            }
+            let runtime = ldd.stdout.split(separator: "\n")
+                .compactMap { line -> String? in
+                    let path = line.split(separator: " ").first { $0.hasPrefix("/") }.map(String.init)
+                    return path.flatMap { $0.contains("/usr/lib/swift/") ? $0 : nil }
+                }
             #expect(runtime.contains { $0.hasSuffix("/libswiftCore.so") }, "\(ldd.stdout)")
             for library in runtime {
-                try FileManager.default.copyItem(atPath: library, toPath: stage + "/lib/" + (library as NSString).lastPathComponent)
+                try FileManager.default.copyItem(
+                    atPath: library,
+                    toPath: stage + "/lib/" + (library as NSString).lastPathComponent
+                )
             }
-            try FileManager.default.copyItem(atPath: Fixtures.repositoryRoot.appendingPathComponent("testplans").path, toPath: stage + "/testplans")
+            try FileManager.default.copyItem(
+                atPath: Fixtures.repositoryRoot.appendingPathComponent("testplans").path,
+                toPath: stage + "/testplans"
+            )
             try FileManager.default.copyItem(atPath: lab.paths.hostFile, toPath: stage + "/host.yaml")
             let shipStart = Date()
             try await Self.ship(stage, to: Self.dom0Folder, through: ssh)
-            print(String(format: "xentest and the Swift runtime shipped to dom0 in %.1f s", Date().timeIntervalSince(shipStart)))
+            print(
+                String(
+                    format: "xentest and the Swift runtime shipped to dom0 in %.1f s",
+                    Date().timeIntervalSince(shipStart)
+                )
+            )
 
             // The same host, asked two ways: libxl inside dom0, and `xl info` over SSH.
             let factsRun = try await ssh.run(Self.inDom0 + ["facts", "--json"], timeout: .seconds(120))
@@ -72,17 +86,26 @@ extension LabEndToEndTests {
             )
             print(run.stderr)
             if run.status != 0 {
-                let evidence = try await ssh.run(["find", results, "-name", "evidence.txt", "-exec", "cat", "{}", ";"], timeout: .seconds(30))
+                let evidence = try await ssh.run(
+                    ["find", results, "-name", "evidence.txt", "-exec", "cat", "{}", ";"],
+                    timeout: .seconds(30)
+                )
                 print(evidence.stdout)
             }
             #expect(run.status == 0, "\(run.stderr)")
             let reportPath = try await ssh.run(["find", results, "-name", "report.json"], timeout: .seconds(30))
-            let report = try await ssh.run(["cat", reportPath.stdout.trimmingCharacters(in: .whitespacesAndNewlines)], timeout: .seconds(30))
+            let report = try await ssh.run(
+                ["cat", reportPath.stdout.trimmingCharacters(in: .whitespacesAndNewlines)],
+                timeout: .seconds(30)
+            )
             let result = try JSONReporter.decode(report.stdout)
             #expect(result.host.toolstack.hasPrefix("xl (Xen 4.17."))
             #expect(result.host.factsSource == "libxl")
             #expect(result.cases.map(\.id) == cases)
-            #expect(result.cases.map(\.status) == [.pass, .pass, .pass], "\(result.cases.map { "\($0.id): \($0.reason ?? "")" })")
+            #expect(
+                result.cases.map(\.status) == [.pass, .pass, .pass],
+                "\(result.cases.map { "\($0.id): \($0.reason ?? "")" })"
+            )
             #expect(result.cases.allSatisfy { $0.backend == .xl })
 
             _ = try await ssh.run(["rm", "-rf", Self.dom0Folder, results], timeout: .seconds(60))
@@ -94,7 +117,8 @@ extension LabEndToEndTests {
         let made = try await ssh.run(["mkdir", "-p", target], timeout: .seconds(30))
         #expect(made.succeeded, "\(made.stderr)")
         let archive = stage + ".tgz"
-        let pack = try await LocalCommandRunner().run(["tar", "-czf", archive, "-C", stage, "."], timeout: .seconds(120))
+        let pack = try await LocalCommandRunner()
+            .run(["tar", "-czf", archive, "-C", stage, "."], timeout: .seconds(120))
         try #require(pack.succeeded, "\(pack.stderr)")
         let process = Process()
         let argv = ssh.sshArgv(for: ["tar", "-xzf", "-", "-C", target])

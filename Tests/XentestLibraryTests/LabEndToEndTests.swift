@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 extension Tag {
     /// Boots Xen 4.17 in QEMU (the lab): minutes, a few GB of RAM, Debian packages from the network.
     @Tag static var xenLab: Self

@@ -11,7 +11,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// The libvirt backend driven against libvirtd and its libxl driver in the lab's dom0 (`xen+ssh://`), on real Xen
 /// 4.17: what libvirt does not report is read through dom0's shell, vCPUs hot-added through libvirt are seen in the
 /// guest, a device libvirt leaves on pciback is given back, and dom0 is left as it was. In the lab suite, so that
@@ -62,7 +61,10 @@ extension LabEndToEndTests {
             #expect(assignable.status == .xfail, "\(assignable.reason ?? "")")
             let teardown = assignable.teardown
             #expect(!teardown.isEmpty && teardown.allSatisfy { $0.status == .pass }, "\(teardown)")
-            #expect(teardown.flatMap(\.evidence).contains { $0.call == "tee" && $0.arguments.first?.hasSuffix("remove_slot") == true })
+            #expect(
+                teardown.flatMap(\.evidence)
+                    .contains { $0.call == "tee" && $0.arguments.first?.hasSuffix("remove_slot") == true }
+            )
 
             let domains = try await ssh.run(["xl", "list"], timeout: .seconds(60))
             #expect(!domains.stdout.contains("xentest-"))

@@ -11,7 +11,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// A command runner that records each argv and answers from a handler, for code whose commands are checked by
 /// their argv (nothing is run).
 final class RecordingCommandRunner: CommandRunner {

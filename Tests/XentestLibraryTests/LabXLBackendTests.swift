@@ -11,7 +11,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// The xl backend driven against real Xen 4.17 in the lab: what the smoke plan checks inside guests, a hung `xl`
 /// call, and that a run leaves dom0 as it found it. In the lab suite, so that one lab boots at a time.
 extension LabEndToEndTests {
@@ -47,9 +46,7 @@ extension LabEndToEndTests {
         let lab = Lab(paths: LabPaths(root: folder + "/lab"), progress: { print("lab: \($0)") })
         let up = try await lab.up(bootTimeout: .seconds(600))
         print(String(format: "lab up: booted in %.1f s", up.state.bootSeconds ?? 0))
-        do {
-            try await body(lab, up.state, folder)
-        } catch {
+        do { try await body(lab, up.state, folder) } catch {
             kill(up.state.pid, SIGKILL)
             throw error
         }
@@ -114,30 +111,31 @@ extension LabEndToEndTests {
             // `xl shutdown -w` of a paused guest waits for a shutdown that cannot happen: a real hung xl call.
             let plan = folder + "/hang.yaml"
             try """
-                release: 4.17.0
-                title: A hung xl call
-                guests:
-                  pv: {type: pv, memory: 128M}
-                cases:
-                  - id: shutdown-of-paused-guest
-                    title: xl shutdown -w of a paused guest never returns
-                    area: lifecycle
-                    guest: pv
-                    steps:
-                      - create: paused
-                      - shutdown:
-                        timeout: 8s
-                  - id: after-the-hang
-                    title: The next case runs
-                    area: lifecycle
-                    guest: pv
-                    steps:
-                      - create:
-                      - list:
-                        expect: {state: running}
-                      - destroy:
+            release: 4.17.0
+            title: A hung xl call
+            guests:
+              pv: {type: pv, memory: 128M}
+            cases:
+              - id: shutdown-of-paused-guest
+                title: xl shutdown -w of a paused guest never returns
+                area: lifecycle
+                guest: pv
+                steps:
+                  - create: paused
+                  - shutdown:
+                    timeout: 8s
+              - id: after-the-hang
+                title: The next case runs
+                area: lifecycle
+                guest: pv
+                steps:
+                  - create:
+                  - list:
+                    expect: {state: running}
+                  - destroy:
 
-                """.write(toFile: plan, atomically: true, encoding: .utf8)
+            """
+            .write(toFile: plan, atomically: true, encoding: .utf8)
             let start = Date()
             let status = try await lab.runPlan(RunOptions(plan: plan, resultsRoot: folder + "/results"))
             let seconds = Date().timeIntervalSince(start)
@@ -146,13 +144,18 @@ extension LabEndToEndTests {
             #expect(hung.status == .timeout, "\(hung.status): \(hung.reason ?? "")")
             let shutdown = try #require(hung.steps.last)
             #expect(shutdown.label.hasPrefix("shutdown") && shutdown.status == .timeout)
-            #expect(shutdown.durationSeconds < 20, "the step ended at its 8 s limit, not xl's: \(shutdown.durationSeconds)")
+            #expect(
+                shutdown.durationSeconds < 20,
+                "the step ended at its 8 s limit, not xl's: \(shutdown.durationSeconds)"
+            )
             let hungCall = shutdown.evidence.first { $0.call == "xl" && $0.arguments.first == "shutdown" }
             #expect(hungCall != nil, "the timed-out step names the xl call that hung: \(shutdown.evidence)")
             #expect(hung.teardown.allSatisfy { $0.status == .pass }, "the paused guest was destroyed at teardown")
             // Before teardown, libxl's own log of the guest was kept with the case's evidence.
             let logs = hung.teardown.first { $0.label.hasPrefix("logs: ") }?.evidence ?? []
-            #expect(logs.contains { $0.call == "tail" && $0.arguments.last?.hasPrefix("/var/log/xen/xl-xentest-") == true })
+            #expect(
+                logs.contains { $0.call == "tail" && $0.arguments.last?.hasPrefix("/var/log/xen/xl-xentest-") == true }
+            )
             #expect(result.cases.first { $0.id == "after-the-hang" }?.status == .pass)
             #expect(status == .failed)
             print(String(format: "run with a hung xl call: %.1f s", seconds))

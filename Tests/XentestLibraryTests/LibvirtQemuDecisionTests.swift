@@ -9,11 +9,8 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
-@Suite("libvirt backend on QEMU and Xen: what it decides without a daemon")
-struct LibvirtQemuDecisionTests {
-    @Test("a URI without a host name is this machine, so ping: guest can run here")
-    func localURIs() {
+@Suite("libvirt backend on QEMU and Xen: what it decides without a daemon") struct LibvirtQemuDecisionTests {
+    @Test("a URI without a host name is this machine, so ping: guest can run here") func localURIs() {
         #expect(HostFacts.isLocalLibvirtURI("qemu:///system"))
         #expect(HostFacts.isLocalLibvirtURI("qemu:///session"))
         #expect(HostFacts.isLocalLibvirtURI("test:///default"))
@@ -24,7 +21,10 @@ struct LibvirtQemuDecisionTests {
 
     @Test("the case's own network is named after its guest, inside the run's xentest-<run>- namespace")
     func ownNetworkName() {
-        #expect(LibvirtBackend.ownNetworkName(ofDomain: "xentest-ab12cd-network-vif-ping") == "xentest-ab12cd-network-vif-ping-net")
+        #expect(
+            LibvirtBackend.ownNetworkName(ofDomain: "xentest-ab12cd-network-vif-ping")
+                == "xentest-ab12cd-network-vif-ping-net"
+        )
     }
 
     @Test("QEMU's refusal to unplug a vCPU while the guest boots is told apart from the real timeout")
@@ -37,12 +37,16 @@ struct LibvirtQemuDecisionTests {
         #expect(!LibvirtBackend.isGuestNotReadyForUnplug("Timed out during operation: vcpu unplug request timed out"))
     }
 
-    @Test("on Xen, vcpu-set above the host's CPUs but within the guest's maximum is libvirt's refusal; above the maximum it runs")
-    func liveVcpuLimit() {
+    @Test(
+        "on Xen, vcpu-set above the host's CPUs but within the guest's maximum is libvirt's refusal; above the maximum it runs"
+    ) func liveVcpuLimit() {
         let reason = LibvirtBackend.liveVcpuLimitReason(count: 4, guestMaximum: 4, limit: 2)
         #expect(reason?.contains("host's 2 CPUs") == true)
         #expect(LibvirtBackend.liveVcpuLimitReason(count: 2, guestMaximum: 4, limit: 2) == nil)
-        #expect(LibvirtBackend.liveVcpuLimitReason(count: 5, guestMaximum: 4, limit: 2) == nil, "refused by every toolstack")
+        #expect(
+            LibvirtBackend.liveVcpuLimitReason(count: 5, guestMaximum: 4, limit: 2) == nil,
+            "refused by every toolstack"
+        )
         #expect(LibvirtBackend.liveVcpuLimitReason(count: 4, guestMaximum: 4, limit: nil) == nil, "libvirt did not say")
         #expect(LibvirtBackend.liveVcpuLimitReason(count: 4, guestMaximum: nil, limit: 2) == nil, "no guest")
     }

@@ -6,10 +6,10 @@ import Testing
 
 /// libvirt's XML read through Foundation's parser: on what libvirt's own test driver returns, and on the forms a
 /// text scan would misread (double quotes, comments, elements across lines).
-@Suite("Reading libvirt's XML")
-struct LibvirtXMLTests {
-    @Test("capabilities of libvirt's test driver: its guest OS types, and no IOMMU")
-    func capabilitiesOfTheTestDriver() throws {
+@Suite("Reading libvirt's XML") struct LibvirtXMLTests {
+    @Test("capabilities of libvirt's test driver: its guest OS types, and no IOMMU") func capabilitiesOfTheTestDriver()
+        throws
+    {
         let connection = try LibvirtConnection(uri: "test:///default")
         let capabilities = LibvirtXML(try connection.capabilitiesXML())
         #expect(capabilities.osTypes.contains("hvm"), "\(capabilities.osTypes)")
@@ -34,8 +34,7 @@ struct LibvirtXMLTests {
         #expect(LibvirtXML(bound).nodeDeviceDriver == "pciback")
     }
 
-    @Test("hostdev addresses and interfaces in either quote style, with comments, across lines")
-    func domainDevices() {
+    @Test("hostdev addresses and interfaces in either quote style, with comments, across lines") func domainDevices() {
         let xml = """
             <domain type="xen">
               <name>xentest-x</name>
@@ -58,8 +57,7 @@ struct LibvirtXMLTests {
         #expect(domain.interfaceMACs == ["00:16:3e:12:34:56", "00:16:3e:12:34:57"])
     }
 
-    @Test("text that is not XML names nothing")
-    func notXML() {
+    @Test("text that is not XML names nothing") func notXML() {
         let broken = LibvirtXML("<domain><devices><hostdev>")
         #expect(broken.hostdevAddresses.isEmpty && broken.interfaceCount == 0 && broken.osTypes.isEmpty)
     }

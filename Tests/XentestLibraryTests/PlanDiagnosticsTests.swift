@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// A small plan and the exact diagnostics it must produce, all of them at once.
 struct DiagnosticExample: Sendable, CustomTestStringConvertible {
     var name: String

@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 @Suite("Plan includes: nested, filtered, cycles, missing files, duplicates across files") struct PlanIncludeTests {
     @Test func nestedAndFilteredIncludesLoad() throws {
         let outcome = try loadFixturePlan("includes/valid-main.yaml")

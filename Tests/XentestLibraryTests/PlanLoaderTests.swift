@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 @Suite("Plan loader: what a valid plan becomes") struct PlanLoaderTests {
     func sample() throws -> Plan {
         let outcome = try loadFixturePlan("valid/sample.yaml")
@@ -141,9 +140,7 @@ import Testing
         #expect(cpu.guest?.vcpus == 1)
         let refusal = try PlanPattern("maxcpus|exceeds")
         #expect(
-            cpu.steps.map(\.expectation) == [
-                .succeeds, .fails(matching: refusal), .fails(matching: nil), .succeeds,
-            ]
+            cpu.steps.map(\.expectation) == [.succeeds, .fails(matching: refusal), .fails(matching: nil), .succeeds]
         )
     }
 
@@ -156,7 +153,9 @@ import Testing
         #expect(Expectation.onlineVcpus(4).description == "4 vCPUs online")
         #expect(Expectation.count(1).description == "lists 1 entry")
         #expect(Expectation.count(3).description == "lists 3 entries")
-        #expect(Expectation.fails(matching: try PlanPattern("x|y")).description == "fails with a message matching /x|y/")
+        #expect(
+            Expectation.fails(matching: try PlanPattern("x|y")).description == "fails with a message matching /x|y/"
+        )
         #expect(Expectation.output(exitStatus: 1, matching: nil).description == "exits 1")
     }
 
@@ -164,9 +163,8 @@ import Testing
     @Test func everyActionNameRoundTrips() throws {
         var steps = ""
         let values: [ActionName: String] = [
-            .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic",
-            .pciDetach: "nic", .waitForState: "running", .guestExec: "true", .ping: "guest",
-            .xenstoreRead: "/local/domain/{domid}/name",
+            .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic", .pciDetach: "nic",
+            .waitForState: "running", .guestExec: "true", .ping: "guest", .xenstoreRead: "/local/domain/{domid}/name",
         ]
         for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
             steps += "      - \(action.rawValue): \(values[action] ?? "")\n"

@@ -24,15 +24,15 @@ struct PatternExample: Sendable, CustomTestStringConvertible {
         PatternExample(pattern: "timed out", text: "vcpu unplug request never answered", matches: false),
     ]
 
-    @Test("the rule itself", arguments: examples)
-    func rule(_ example: PatternExample) throws {
+    @Test("the rule itself", arguments: examples) func rule(_ example: PatternExample) throws {
         #expect(try PlanPattern(example.pattern).matches(example.text) == example.matches)
     }
 
     /// fails-matching, output-matches and failure-matches, written with the same pattern in one plan, judged by the
     /// runner and the known issue as they judge a run.
-    @Test("fails-matching, output-matches and failure-matches agree", arguments: examples)
-    func samePatternEverywhere(_ example: PatternExample) throws {
+    @Test("fails-matching, output-matches and failure-matches agree", arguments: examples) func samePatternEverywhere(
+        _ example: PatternExample
+    ) throws {
         let quoted = "'" + example.pattern.replacingOccurrences(of: "'", with: "''") + "'"
         let outcome = try loadPlanText(
             """

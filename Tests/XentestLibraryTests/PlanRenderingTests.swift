@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// `xentest show` (the plan as Markdown instructions) and `xentest list` (the cases as a table), golden-file tested.
 @Suite("Plan instructions and listing (golden files)") struct PlanRenderingTests {
     func sample() throws -> Plan {

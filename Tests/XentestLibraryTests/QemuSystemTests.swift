@@ -11,7 +11,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 extension Tag {
     /// Needs libvirtd with its QEMU driver (`scripts/libvirtd start`): real guests under software emulation.
     @Tag static var qemu: Self
@@ -24,10 +23,10 @@ let libvirtdTestsEnabled = ProcessInfo.processInfo.environment["XENTEST_LIBVIRTD
 /// The machine's libvirtd through the QEMU driver; a daemon that does not answer is a test failure that says how to
 /// start it.
 func qemuSystem() throws -> LibvirtBackend {
-    do {
-        return try LibvirtBackend(uri: "qemu:///system")
-    } catch {
-        Issue.record("XENTEST_LIBVIRTD_TESTS=1, but qemu:///system cannot be used: \(error). Start it: scripts/libvirtd start")
+    do { return try LibvirtBackend(uri: "qemu:///system") } catch {
+        Issue.record(
+            "XENTEST_LIBVIRTD_TESTS=1, but qemu:///system cannot be used: \(error). Start it: scripts/libvirtd start"
+        )
         throw error
     }
 }
@@ -51,7 +50,9 @@ struct QemuTestGuest {
     /// network gets an isolated one of its own.
     var host: HostConfig {
         HostConfig(
-            pciDevices: ["nic": .init(address: PCIAddress(domain: 0, bus: 0xff, device: 0x1f, function: 7), largeBar: false)],
+            pciDevices: [
+                "nic": .init(address: PCIAddress(domain: 0, bus: 0xff, device: 0x1f, function: 7), largeBar: false)
+            ],
             hostAddress: Self.hostAddress,
             guestAddress: Self.guestAddress,
             guestKernel: build.kernel,
@@ -67,8 +68,7 @@ struct QemuTestGuest {
     .tags(.qemu),
     .serialized,
     .enabled(if: libvirtdTestsEnabled, "set XENTEST_LIBVIRTD_TESTS=1 after `scripts/libvirtd start`")
-)
-struct QemuSystemTests {
+) struct QemuSystemTests {
     @Test(
         "the test guest boots as <domain type='qemu'>, says XENTEST_GUEST_READY on ttyS0, and answers over the console stream",
         .timeLimit(.minutes(5))
@@ -87,7 +87,10 @@ struct QemuSystemTests {
             pci: [],
             passthrough: false
         )
-        let xml = DomainXMLRenderer.render(GuestInstance(domainName: name, spec: spec, host: guest.host), dialect: .qemu)
+        let xml = DomainXMLRenderer.render(
+            GuestInstance(domainName: name, spec: spec, host: guest.host),
+            dialect: .qemu
+        )
         #expect(xml.hasPrefix("<domain type='qemu'>"))
         #expect(xml.contains("console=ttyS0"))
         let connection = backend.connection
@@ -111,7 +114,13 @@ struct QemuSystemTests {
         }
         let bootSeconds = Date().timeIntervalSince(start)
         try console.abort()
-        print(String(format: "qemu test guest: built in %.1f s; XENTEST_GUEST_READY %.1f s after virDomainCreate", guest.build.seconds, bootSeconds))
+        print(
+            String(
+                format: "qemu test guest: built in %.1f s; XENTEST_GUEST_READY %.1f s after virDomainCreate",
+                guest.build.seconds,
+                bootSeconds
+            )
+        )
         #expect(transcript.contains(TestGuestBuilder.readyMarker), "the console showed: \(transcript.suffix(2000))")
 
         // The marker protocol over libvirt's console stream, on the booted guest.
@@ -202,7 +211,11 @@ struct QemuSystemTests {
         let nic = try #require(run.result.cases.first { $0.id == "network-attach-in-guest" })
         let attach = try #require(nic.steps.first { $0.label == "network-attach" })
         let network = "xentest-\(run.result.runID)-network-attach-in-guest-net"
-        #expect(attach.evidence.contains { $0.call == "virDomainAttachDeviceFlags" && $0.arguments[1].contains("network='\(network)'") })
+        #expect(
+            attach.evidence.contains {
+                $0.call == "virDomainAttachDeviceFlags" && $0.arguments[1].contains("network='\(network)'")
+            }
+        )
         let created = try #require(nic.steps.flatMap(\.evidence).first { $0.call == "virNetworkCreateXML" })
         #expect(created.arguments[0].contains("<name>\(network)</name>"))
         #expect(!created.arguments[0].contains("<forward"), "isolated: nothing leaves the machine")
@@ -221,7 +234,10 @@ struct QemuSystemTests {
         let after = try libvirtObjectsNamedXentest(backend)
         #expect(after.filter { $0.contains(run.result.runID) }.isEmpty, "\(after)")
         #expect(after.subtracting(before).isEmpty, "left behind: \(after.subtracting(before))")
-        #expect(after.isEmpty, "xentest-* objects in libvirt (remove them with `xentest clean --connect qemu:///system`): \(after)")
+        #expect(
+            after.isEmpty,
+            "xentest-* objects in libvirt (remove them with `xentest clean --connect qemu:///system`): \(after)"
+        )
     }
 
     /// Domains and networks whose names start with `xentest-`.

@@ -12,7 +12,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// A guest on its own isolated network (`nics: 1`), and a second case that shows whether the run went on.
 private let underFirePlan = """
     release: test
@@ -49,8 +48,7 @@ extension QemuSystemTests {
         .tags(.qemu),
         .serialized,
         .enabled(if: libvirtdTestsEnabled, "set XENTEST_LIBVIRTD_TESTS=1 after `scripts/libvirtd start`")
-    )
-    struct QemuUnderFireTests {
+    ) struct QemuUnderFireTests {
         @Test(
             "a signal to the xentest binary mid-step: exit 130, a valid partial report, the guest and its network removed",
             .timeLimit(.minutes(3)),
@@ -59,7 +57,10 @@ extension QemuSystemTests {
             let backend = try qemuSystem()
             let guest = try await QemuTestGuest()
             let before = try xentestObjects(backend.connection)
-            let plan = try guest.folder.write(planText(step: "- guest-exec: sleep 100\n        timeout: 2m"), to: "fire.yaml")
+            let plan = try guest.folder.write(
+                planText(step: "- guest-exec: sleep 100\n        timeout: 2m"),
+                to: "fire.yaml"
+            )
             let hostFile = try guest.folder.write(guest.hostYAML, to: "host.yaml")
             let results = guest.folder.path + "/results"
 
@@ -70,8 +71,14 @@ extension QemuSystemTests {
                 signal: signalNumber,
                 when: { journal(in: results)?.contains("\"label\":\"guest-exec echo up\"") == true }
             )
-            print(String(format: "signal %d: the run ended %.1f s after it started, %.1f s after the signal", signalNumber,
-                         Date().timeIntervalSince(start), outcome.secondsAfterSignal ?? -1))
+            print(
+                String(
+                    format: "signal %d: the run ended %.1f s after it started, %.1f s after the signal",
+                    signalNumber,
+                    Date().timeIntervalSince(start),
+                    outcome.secondsAfterSignal ?? -1
+                )
+            )
             try #require(outcome.signalled, "the journal never showed the guest answering: \(outcome)")
             #expect(outcome.status == 130, "\(outcome)")
             let name = signalNumber == SIGINT ? "Ctrl-C" : "SIGTERM"
@@ -92,8 +99,14 @@ extension QemuSystemTests {
             #expect(hit.teardown.map(\.status) == [.pass], "\(hit.teardown)")
             let undone = hit.teardown.flatMap(\.evidence)
             #expect(undone.contains { $0.call == "virDomainDestroy" && $0.arguments == [domain] && $0.status == 0 })
-            #expect(undone.contains { $0.call == "virDomainUndefineFlags" && $0.arguments == [domain] && $0.status == 0 })
-            #expect(undone.contains { $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0 })
+            #expect(
+                undone.contains { $0.call == "virDomainUndefineFlags" && $0.arguments == [domain] && $0.status == 0 }
+            )
+            #expect(
+                undone.contains {
+                    $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0
+                }
+            )
             // The journal it was rebuilt from says the same.
             let rebuilt = try #require(try Journal.result(path: directory + "/journal.jsonl"))
             #expect(rebuilt.cases.first { $0.id == "under-fire" }?.status == .interrupted)
@@ -113,15 +126,23 @@ extension QemuSystemTests {
             let stopped = Mutex<pid_t?>(nil)
             let start = Date()
             // QEMU is stopped once the guest has answered, before the pause: the runner waits for this observer.
-            let run = try await TestDriverRun.run(plan, backend: backend, host: guest.host, observe: { event in
-                switch event {
-                case .runStarted(let header): runID.withLock { $0 = header.runID }
-                case .stepEnded("under-fire", let step, false) where step.label == "guest-exec echo up" && step.status == .pass:
-                    guard let id = runID.withLock({ $0 }), let pid = qemuPID(of: "xentest-\(id)-under-fire") else { return }
-                    if kill(pid, SIGSTOP) == 0 { stopped.withLock { $0 = pid } }
-                default: break
+            let run = try await TestDriverRun.run(
+                plan,
+                backend: backend,
+                host: guest.host,
+                observe: { event in
+                    switch event {
+                    case .runStarted(let header): runID.withLock { $0 = header.runID }
+                    case .stepEnded("under-fire", let step, false)
+                    where step.label == "guest-exec echo up" && step.status == .pass:
+                        guard let id = runID.withLock({ $0 }), let pid = qemuPID(of: "xentest-\(id)-under-fire") else {
+                            return
+                        }
+                        if kill(pid, SIGSTOP) == 0 { stopped.withLock { $0 = pid } }
+                    default: break
+                    }
                 }
-            })
+            )
             // Whatever happened, no QEMU is left stopped (teardown should have killed it: then there is no such process).
             if let pid = stopped.withLock({ $0 }) { kill(pid, SIGCONT) }
             print(String(format: "hung call: the run took %.1f s", Date().timeIntervalSince(start)))
@@ -145,7 +166,11 @@ extension QemuSystemTests {
             expectLogsKeptThenRemoved(hit, domain: domain)
             let undone = hit.teardown.flatMap(\.evidence)
             #expect(undone.contains { $0.call == "virDomainDestroy" && $0.arguments == [domain] && $0.status == 0 })
-            #expect(undone.contains { $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0 })
+            #expect(
+                undone.contains {
+                    $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0
+                }
+            )
             if let pid = stopped.withLock({ $0 }) { #expect(kill(pid, 0) != 0, "QEMU (PID \(pid)) is gone") }
 
             #expect(run.status("after") == .pass, "\(run.reason("after"))")
@@ -165,17 +190,35 @@ extension QemuSystemTests {
             let restart = Mutex<Task<Double, any Error>?>(nil)
             let start = Date()
             // Once the guest runs, libvirtd is stopped and started again while the next step waits on lifecycle events.
-            let run = try await TestDriverRun.run(plan, backend: backend, host: guest.host, observe: { event in
-                guard case .stepEnded("under-fire", let step, false) = event, step.label == "guest-exec echo up" else { return }
-                restart.withLock { $0 = Task { try await LibvirtBackend.offPool { try daemon.restart() } } }
-            })
-            let restartTask = try #require(restart.withLock { $0 }, "libvirtd was never restarted: \(run.reason("under-fire"))")
+            let run = try await TestDriverRun.run(
+                plan,
+                backend: backend,
+                host: guest.host,
+                observe: { event in
+                    guard case .stepEnded("under-fire", let step, false) = event, step.label == "guest-exec echo up"
+                    else { return }
+                    restart.withLock { $0 = Task { try await LibvirtBackend.offPool { try daemon.restart() } } }
+                }
+            )
+            let restartTask = try #require(
+                restart.withLock { $0 },
+                "libvirtd was never restarted: \(run.reason("under-fire"))"
+            )
             let restartSeconds = try await restartTask.value
-            print(String(format: "libvirtd restarted in %.1f s; the run took %.1f s", restartSeconds, Date().timeIntervalSince(start)))
+            print(
+                String(
+                    format: "libvirtd restarted in %.1f s; the run took %.1f s",
+                    restartSeconds,
+                    Date().timeIntervalSince(start)
+                )
+            )
             #expect(try daemon.pid() != oldPID, "a new libvirtd")
 
             #expect(run.status("under-fire") == .error, "\(run.reason("under-fire"))")
-            #expect(run.reason("under-fire").contains("lost the connection to libvirt at qemu:///system"), "\(run.reason("under-fire"))")
+            #expect(
+                run.reason("under-fire").contains("lost the connection to libvirt at qemu:///system"),
+                "\(run.reason("under-fire"))"
+            )
             let hit = try #require(run.result.cases.first { $0.id == "under-fire" })
             let waited = try #require(hit.steps.last)
             #expect(waited.label == "wait-for-state paused")
@@ -191,8 +234,14 @@ extension QemuSystemTests {
             #expect(undone.last { $0.call == "virConnectOpen" }?.status == 0, "\(undone)")
             // The guest is destroyed here, unless the new libvirtd already stopped it (it does when it cannot reconnect to
             // the guest's cgroups, as in CI's container): either way its definition and its network go.
-            #expect(undone.contains { $0.call == "virDomainUndefineFlags" && $0.arguments == [domain] && $0.status == 0 })
-            #expect(undone.contains { $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0 })
+            #expect(
+                undone.contains { $0.call == "virDomainUndefineFlags" && $0.arguments == [domain] && $0.status == 0 }
+            )
+            #expect(
+                undone.contains {
+                    $0.call == "virNetworkDestroy" && $0.arguments == [domain + "-net"] && $0.status == 0
+                }
+            )
 
             // The next case ran on the new connection, console included.
             #expect(run.status("after") == .pass, "\(run.reason("after"))")
@@ -217,7 +266,10 @@ private func expectLogsKeptThenRemoved(
     domain: String,
     sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
-    #expect(hit.teardown.map(\.label) == ["logs: \(domain)", "teardown: domain \(domain)"], sourceLocation: sourceLocation)
+    #expect(
+        hit.teardown.map(\.label) == ["logs: \(domain)", "teardown: domain \(domain)"],
+        sourceLocation: sourceLocation
+    )
     #expect(hit.teardown.map(\.status) == [.pass, .pass], "\(hit.teardown)", sourceLocation: sourceLocation)
     let log = hit.teardown.first?.evidence.first { $0.arguments.last == "/var/log/libvirt/qemu/\(domain).log" }
     #expect(log?.status == 0, "\(hit.teardown.first?.evidence ?? [])", sourceLocation: sourceLocation)
@@ -233,7 +285,11 @@ private func expectNothingLeft(
 ) throws {
     let after = try xentestObjects(connection)
     #expect(after.filter { $0.contains(runID) }.isEmpty, "left in libvirt: \(after)", sourceLocation: sourceLocation)
-    #expect(after.subtracting(before).isEmpty, "left behind: \(after.subtracting(before))", sourceLocation: sourceLocation)
+    #expect(
+        after.subtracting(before).isEmpty,
+        "left behind: \(after.subtracting(before))",
+        sourceLocation: sourceLocation
+    )
 }
 
 /// The run directories under `results`.
@@ -275,14 +331,18 @@ private struct LibvirtDaemon: Sendable {
 
     init() throws {
         guard FileManager.default.fileExists(atPath: state + "/libvirtd.pid") else {
-            Issue.record("no \(state)/libvirtd.pid: this test restarts the libvirtd that `scripts/libvirtd start` started")
+            Issue.record(
+                "no \(state)/libvirtd.pid: this test restarts the libvirtd that `scripts/libvirtd start` started"
+            )
             throw CocoaError(.fileNoSuchFile)
         }
     }
 
     func pid() throws -> pid_t {
         let text = try String(contentsOfFile: state + "/libvirtd.pid", encoding: .utf8)
-        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw CocoaError(.fileReadCorruptFile) }
+        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
         return pid
     }
 
@@ -313,7 +373,7 @@ private struct LibvirtDaemon: Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
         let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
+        defer { for argument in cArgs { free(argument) } }
         let spawned = posix_spawn(&child, argv[0], nil, &attributes, cArgs, environ)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
         var status: Int32 = 0
@@ -338,14 +398,18 @@ enum XentestBinary {
     }
 
     static var executable: URL? {
-        var candidates = Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }.map { $0.bundleURL.deletingLastPathComponent() }
+        var candidates = Bundle.allBundles.filter { $0.bundlePath.hasSuffix(".xctest") }
+            .map { $0.bundleURL.deletingLastPathComponent() }
         if let main = Bundle.main.executableURL { candidates.append(main.deletingLastPathComponent()) }
-        return candidates.map { $0.appendingPathComponent("xentest") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        return candidates.map { $0.appendingPathComponent("xentest") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
     /// Runs `xentest arguments`; polls `condition` every 100 ms and sends `signal` once it holds. A run still going
     /// 150 s after it started is killed (and fails the caller's expectations).
-    static func run(_ arguments: [String], signal: Int32, when condition: @escaping @Sendable () -> Bool) async throws -> Outcome {
+    static func run(_ arguments: [String], signal: Int32, when condition: @escaping @Sendable () -> Bool) async throws
+        -> Outcome
+    {
         let binary = try #require(executable, "no xentest executable next to the test bundle; build it first")
         let scratch = try ScratchDirectory()
         let stderrPath = try scratch.write("", to: "stderr")
@@ -364,17 +428,18 @@ enum XentestBinary {
                 return
             }
             let pid = process.processIdentifier
-            DispatchQueue.global().async {
-                let start = Date()
-                while Date().timeIntervalSince(start) < 150, kill(pid, 0) == 0 {
-                    if signalledAt.withLock({ $0 }) == nil, condition() {
-                        signalledAt.withLock { $0 = Date() }
-                        kill(pid, signal)
+            DispatchQueue.global()
+                .async {
+                    let start = Date()
+                    while Date().timeIntervalSince(start) < 150, kill(pid, 0) == 0 {
+                        if signalledAt.withLock({ $0 }) == nil, condition() {
+                            signalledAt.withLock { $0 = Date() }
+                            kill(pid, signal)
+                        }
+                        usleep(100_000)
                     }
-                    usleep(100_000)
+                    if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
                 }
-                if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-            }
         }
         let sent = signalledAt.withLock { $0 }
         return Outcome(

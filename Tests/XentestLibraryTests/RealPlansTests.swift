@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// The plans the project ships, found from this file: the repository root is three levels up.
 @Suite("The real plans in testplans/") struct RealPlansTests {
     func load(_ name: String) throws -> Plan {

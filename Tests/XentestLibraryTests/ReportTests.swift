@@ -11,14 +11,22 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// A result with every status and text that XML, Markdown and TAP must escape; fixed times, so renders are stable.
 func sampleResult() -> RunResult {
     let start = Date(timeIntervalSince1970: 1_700_000_000)
     func evidence(_ call: String, _ status: Int, error: String = "") -> Evidence {
-        Evidence(kind: "api", call: call, arguments: ["xentest-r1-x"], status: status, error: error, durationSeconds: 0.012)
+        Evidence(
+            kind: "api",
+            call: call,
+            arguments: ["xentest-r1-x"],
+            status: status,
+            error: error,
+            durationSeconds: 0.012
+        )
     }
-    func step(_ index: Int, _ label: String, _ status: CaseStatus, _ message: String? = nil, calls: [Evidence]) -> StepResult {
+    func step(_ index: Int, _ label: String, _ status: CaseStatus, _ message: String? = nil, calls: [Evidence])
+        -> StepResult
+    {
         StepResult(
             index: index,
             label: label,
@@ -48,7 +56,13 @@ func sampleResult() -> RunResult {
         )
     }
     let cases = [
-        testCase("create-destroy", "lifecycle", .pass, nil, steps: [step(0, "create", .pass, calls: [evidence("virDomainCreate", 0)])]),
+        testCase(
+            "create-destroy",
+            "lifecycle",
+            .pass,
+            nil,
+            steps: [step(0, "create", .pass, calls: [evidence("virDomainCreate", 0)])]
+        ),
         testCase(
             "vcpu-add",
             "cpu-hotplug",
@@ -56,20 +70,45 @@ func sampleResult() -> RunResult {
             "step 2 (vcpu-list): expected 2 vCPUs online, saw 1 vCPUs online",
             steps: [
                 step(0, "create", .pass, calls: [evidence("virDomainCreate", 0)]),
-                step(1, "vcpu-list", .fail, "expected 2 vCPUs online, saw 1 vCPUs online | <odd> & # text", calls: [evidence("virDomainGetVcpusFlags", 0)]),
+                step(
+                    1,
+                    "vcpu-list",
+                    .fail,
+                    "expected 2 vCPUs online, saw 1 vCPUs online | <odd> & # text",
+                    calls: [evidence("virDomainGetVcpusFlags", 0)]
+                ),
             ]
         ),
-        testCase("vcpu-unplug", "cpu-hotplug", .xfail, "known issue: vCPU unplug times out under TCG; step 2 (vcpu-set 1): failed"),
-        testCase("vcpu-unplug-fixed", "cpu-hotplug", .xpass, "expected to fail (known issue: vCPU unplug times out under TCG), but passed"),
-        testCase("pci-attach", "pci-passthrough", .skip, "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"),
+        testCase(
+            "vcpu-unplug",
+            "cpu-hotplug",
+            .xfail,
+            "known issue: vCPU unplug times out under TCG; step 2 (vcpu-set 1): failed"
+        ),
+        testCase(
+            "vcpu-unplug-fixed",
+            "cpu-hotplug",
+            .xpass,
+            "expected to fail (known issue: vCPU unplug times out under TCG), but passed"
+        ),
+        testCase(
+            "pci-attach",
+            "pci-passthrough",
+            .skip,
+            "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"
+        ),
         testCase(
             "wait-paused",
             "lifecycle",
             .timeout,
             "step 2 (wait-for-state paused): wait-for-state paused did not finish within 300ms (its timeout)"
         ),
-        testCase("teardown-broke", "network", .error, "teardown of domain xentest-r1-x failed: virDomainDestroy failed: \u{1}internal error"),
-        testCase("never-started", "network", .interrupted, "the run stopped before this case started"),
+        testCase(
+            "teardown-broke",
+            "network",
+            .error,
+            "teardown of domain xentest-r1-x failed: virDomainDestroy failed: \u{1}internal error"
+        ), testCase("never-started", "network", .interrupted, "the run stopped before this case started"),
     ]
     return RunResult(
         schemaVersion: RunResult.currentSchemaVersion,
@@ -105,15 +144,13 @@ func sampleResult() -> RunResult {
     )
 }
 
-@Suite("Reports")
-struct ReportTests {
+@Suite("Reports") struct ReportTests {
     @Test("each format renders the sample result exactly as its golden file", arguments: ReportFormat.allCases)
     func golden(_ format: ReportFormat) throws {
         try expectGolden(format.render(sampleResult()), "reports/\(format.defaultFileName)")
     }
 
-    @Test("report.json decodes back to the same result, with schemaVersion and counts")
-    func jsonRoundTrip() throws {
+    @Test("report.json decodes back to the same result, with schemaVersion and counts") func jsonRoundTrip() throws {
         let result = sampleResult()
         let json = JSONReporter.render(result)
         #expect(try JSONReporter.decode(json) == result)
@@ -133,20 +170,24 @@ struct ReportTests {
         #expect(xml.contains("&lt;with &amp; &quot;quotes&quot;&gt;") == false, "titles are not in JUnit; ids are")
     }
 
-    @Test("Markdown summary: a table per area, failures with their failing step, pipes escaped")
-    func markdownShape() {
+    @Test("Markdown summary: a table per area, failures with their failing step, pipes escaped") func markdownShape() {
         let text = MarkdownSummaryReporter.render(sampleResult())
-        #expect(text.hasPrefix("## Sample plan: 1 pass, 1 fail, 1 error, 1 skip, 1 xfail, 1 xpass, 1 timeout, 1 interrupted"))
+        #expect(
+            text.hasPrefix(
+                "## Sample plan: 1 pass, 1 fail, 1 error, 1 skip, 1 xfail, 1 xpass, 1 timeout, 1 interrupted"
+            )
+        )
         for area in ["lifecycle", "cpu-hotplug", "pci-passthrough", "network"] { #expect(text.contains("### \(area)")) }
         // The step's message says what it expected; the step's own "succeeds" is not put in front of it.
-        #expect(text.contains("Failing step 2, `vcpu-list`: expected 2 vCPUs online, saw 1 vCPUs online | <odd> & # text."))
+        #expect(
+            text.contains("Failing step 2, `vcpu-list`: expected 2 vCPUs online, saw 1 vCPUs online | <odd> & # text.")
+        )
         #expect(MarkdownSummaryReporter.cell("a | b\nc") == "a \\| b c", "cells escape pipes and fold lines")
     }
 }
 
 /// The reports of a real run, checked by tools nobody here wrote (Python's jsonschema and junitparser).
-@Suite("Reports read by other tools")
-struct ExternalReportReaderTests {
+@Suite("Reports read by other tools") struct ExternalReportReaderTests {
     static let checker = Fixtures.repositoryRoot.appendingPathComponent("Tests/tools/check_reports.py").path
     static let schema = Fixtures.repositoryRoot.appendingPathComponent("schemas/report.schema.json").path
 
@@ -164,8 +205,7 @@ struct ExternalReportReaderTests {
     @Test(
         "report.json of a real run validates against the schema, junit.xml reads in junitparser with the same counts",
         .enabled(if: toolsPresent, "needs python3 with jsonschema and junitparser: pip install jsonschema junitparser")
-    )
-    func realRun() async throws {
+    ) func realRun() async throws {
         let plan = try PlanLoader().load(path: Fixtures.realPlan("rc6")).plan
         let directory = try ScratchDirectory()
         let results = try ResultsDirectory(root: directory.path, plan: plan.name, host: "h", at: Date())
@@ -180,7 +220,8 @@ struct ExternalReportReaderTests {
             casesDirectory: results.casesPath,
             logger: Logger(label: "test"),
             emit: { results.record($0) }
-        ).run(runPlan)
+        )
+        .run(runPlan)
         let result = try #require(results.result())
         try RunReports.write(result, into: results.path)
         let output = try runChecker(results.path + "/report.json", results.path + "/junit.xml")
@@ -189,8 +230,7 @@ struct ExternalReportReaderTests {
         #expect(output.text.contains("tests=\(plan.cases.count) failures=0 errors=0 skipped=\(result.summary.skip)"))
     }
 
-    @Test("the sample result with every status validates too", .enabled(if: toolsPresent))
-    func sample() throws {
+    @Test("the sample result with every status validates too", .enabled(if: toolsPresent)) func sample() throws {
         let directory = try ScratchDirectory()
         let json = try directory.write(JSONReporter.render(sampleResult()), to: "report.json")
         let junit = try directory.write(JUnitReporter.render(sampleResult()), to: "junit.xml")
@@ -199,8 +239,7 @@ struct ExternalReportReaderTests {
         #expect(output.text.contains("tests=8 failures=2 errors=3 skipped=2"))
     }
 
-    @Test("a result measured against a baseline validates too", .enabled(if: toolsPresent))
-    func baseline() throws {
+    @Test("a result measured against a baseline validates too", .enabled(if: toolsPresent)) func baseline() throws {
         var result = sampleResult()
         var earlier = sampleResult()
         earlier.cases.removeFirst()
@@ -215,8 +254,9 @@ struct ExternalReportReaderTests {
         #expect(decoded.baseline == result.baseline)
     }
 
-    @Test("the schema rejects a skip without a reason", .enabled(if: toolsPresent))
-    func schemaCatchesMissingReason() throws {
+    @Test("the schema rejects a skip without a reason", .enabled(if: toolsPresent)) func schemaCatchesMissingReason()
+        throws
+    {
         var result = sampleResult()
         result.cases[4].reason = nil
         let directory = try ScratchDirectory()

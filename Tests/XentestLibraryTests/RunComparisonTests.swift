@@ -10,9 +10,7 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
-@Suite("Comparing runs: a verdict per case per toolstack, and where they differ")
-struct RunComparisonTests {
+@Suite("Comparing runs: a verdict per case per toolstack, and where they differ") struct RunComparisonTests {
     /// rc6 through xl on real Xen 4.17.7 in the lab (journal of a real run, kept as a fixture).
     static func labRun() throws -> RunResult {
         let path = try Fixtures.bundled.appendingPathComponent("runs/rc6-xl-lab.jsonl").path
@@ -43,7 +41,11 @@ struct RunComparisonTests {
         let path = try Fixtures.bundled.appendingPathComponent("runs/rc6-libvirt-lab.jsonl").path
         let libvirt = try #require(try Journal.result(path: path))
         let comparison = RunComparison([try Self.labRun(), libvirt])
-        #expect(comparison.columns.map(\.label) == ["xl (Xen 4.17.7) on xentest-lab", "libvirt xen+ssh (Xen 4.17.7) on xentest-lab"])
+        #expect(
+            comparison.columns.map(\.label) == [
+                "xl (Xen 4.17.7) on xentest-lab", "libvirt xen+ssh (Xen 4.17.7) on xentest-lab",
+            ]
+        )
         #expect(comparison.differences.map(\.id) == ["pci-assignable"])
         let hotAdd = try #require(comparison.rows.first { $0.id == "cpu-hotplug-hvm-add" })
         #expect(hotAdd.verdicts == [.pass, .pass])
@@ -67,12 +69,15 @@ struct RunComparisonTests {
         let text = comparison.markdown()
         #expect(text.contains("| network-vif-ping | pass | **FAIL** | **differs** |"))
         #expect(text.contains("1 case differs:"))
-        #expect(text.contains("- network-vif-ping: xl (Xen 4.17.7) on xentest-lab: pass; "
-            + "libvirt xen+ssh (Xen 4.17.7) on xentest-lab: fail (step 3 (ping guest): no reply)"))
+        #expect(
+            text.contains(
+                "- network-vif-ping: xl (Xen 4.17.7) on xentest-lab: pass; "
+                    + "libvirt xen+ssh (Xen 4.17.7) on xentest-lab: fail (step 3 (ping guest): no reply)"
+            )
+        )
     }
 
-    @Test("a case one plan lacks is shown as such, not as a difference")
-    func missingCase() throws {
+    @Test("a case one plan lacks is shown as such, not as a difference") func missingCase() throws {
         let lab = try Self.labRun()
         var fewer = lab
         fewer.cases.removeAll { $0.id == "network-split-event-channels" }

@@ -13,7 +13,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// A plan run in-process on libvirt's real test driver (or another libvirt backend), with every event kept.
 struct TestDriverRun {
     let backend: LibvirtBackend
@@ -56,7 +55,7 @@ struct TestDriverRun {
         _ = await task.value
         var builder = RunResultBuilder()
         let recorded = events.withLock { $0 }
-        recorded.forEach { builder.add($0) }
+        for event in recorded { builder.add(event) }
         let result = try #require(builder.result())
         return TestDriverRun(
             backend: backend,
@@ -99,8 +98,7 @@ let guestsYAML = """
         maxvcpus: 4
     """
 
-@Suite("Runner on libvirt's test driver")
-struct RunnerTests {
+@Suite("Runner on libvirt's test driver") struct RunnerTests {
     @Test("the whole rc6 plan: lifecycle and vCPU limits pass, the rest skip with the driver's reasons")
     func rc6OnTestDriver() async throws {
         let plan = try PlanLoader().load(path: Fixtures.realPlan("rc6")).plan
@@ -108,17 +106,15 @@ struct RunnerTests {
         let passing = [
             "lifecycle-create-destroy", "lifecycle-pause-unpause", "lifecycle-shutdown", "cpu-hotplug-above-max",
         ]
-        for id in passing {
-            #expect(run.status(id) == .pass, "\(id): \(run.reason(id))")
-        }
+        for id in passing { #expect(run.status(id) == .pass, "\(id): \(run.reason(id))") }
         #expect(run.status("pci-hotplug-attach-detach") == .skip)
         #expect(run.reason("pci-hotplug-attach-detach").contains("cannot hot-plug devices"))
         #expect(run.reason("pci-assignable").contains("cannot detach node devices"))
         #expect(run.reason("network-attach-detach").contains("virDomainAttachDeviceFlags is not supported"))
         // vCPU hot-plug is checked on a booted guest: the test driver runs none.
-        for id in ["cpu-hotplug-pv-add", "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-hvm-unplug"] {
-            #expect(run.reason(id).contains("runs no guest code"), "\(id): \(run.reason(id))")
-        }
+        for id in [
+            "cpu-hotplug-pv-add", "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-hvm-unplug",
+        ] { #expect(run.reason(id).contains("runs no guest code"), "\(id): \(run.reason(id))") }
         #expect(run.reason("network-split-event-channels") == "the case runs on xl only")
         #expect(run.result.summary.pass == passing.count)
         #expect(run.result.summary.skip == plan.cases.count - passing.count)
@@ -130,8 +126,7 @@ struct RunnerTests {
         #expect(refused.error.contains("exceeds maximum (5 > 4)"))
     }
 
-    @Test("a failing case keeps its evidence, is torn down, and the run goes on")
-    func failingCase() async throws {
+    @Test("a failing case keeps its evidence, is torn down, and the run goes on") func failingCase() async throws {
         let plan = try inlinePlan(
             guestsYAML + """
 
@@ -164,12 +159,17 @@ struct RunnerTests {
         #expect(failed.steps.count == 3, "steps after the failing one do not run")
         #expect(failed.steps.last?.evidence.map(\.call) == ["virDomainLookupByName", "virDomainGetVcpusFlags"])
         #expect(failed.teardown.map(\.label) == ["teardown: domain \(run.domainNames[0])"])
-        #expect(failed.teardown.first?.evidence.map(\.call) == ["virDomainLookupByName", "virDomainDestroy", "virDomainUndefineFlags"])
+        #expect(
+            failed.teardown.first?.evidence.map(\.call) == [
+                "virDomainLookupByName", "virDomainDestroy", "virDomainUndefineFlags",
+            ]
+        )
         #expect(try run.leftoverDomains().isEmpty)
     }
 
-    @Test("a step that never finishes times out, the guest is torn down, the run goes on")
-    func hangingStep() async throws {
+    @Test("a step that never finishes times out, the guest is torn down, the run goes on") func hangingStep()
+        async throws
+    {
         let plan = try inlinePlan(
             guestsYAML + """
 
@@ -239,8 +239,9 @@ struct RunnerTests {
         #expect(try run.leftoverDomains().isEmpty)
     }
 
-    @Test("known issues: a failure that matches is xfail, a pass is xpass (and fails the run)")
-    func knownIssues() async throws {
+    @Test("known issues: a failure that matches is xfail, a pass is xpass (and fails the run)") func knownIssues()
+        async throws
+    {
         let plan = try inlinePlan(
             guestsYAML + """
 
@@ -310,8 +311,7 @@ struct RunnerTests {
         #expect(try run.leftoverDomains().isEmpty)
     }
 
-    @Test("retry-for tries again until the expectation holds, then reports the attempts")
-    func retryFor() async throws {
+    @Test("retry-for tries again until the expectation holds, then reports the attempts") func retryFor() async throws {
         let plan = try inlinePlan(
             guestsYAML + """
 
@@ -336,8 +336,9 @@ struct RunnerTests {
         #expect(step.message?.contains("after \(step.attempts) attempts") == true)
     }
 
-    @Test("--only selects by id or area; an unknown selector is an error with a suggestion")
-    func onlySelection() async throws {
+    @Test("--only selects by id or area; an unknown selector is an error with a suggestion") func onlySelection()
+        async throws
+    {
         let plan = try PlanLoader().load(path: Fixtures.realPlan("rc6")).plan
         let run = try await TestDriverRun.run(plan, only: ["cpu-hotplug", "lifecycle-shutdown"])
         #expect(Set(run.result.cases.map(\.area)) == ["cpu-hotplug", "lifecycle"])
@@ -346,13 +347,10 @@ struct RunnerTests {
         let facts = try await backend.collectFacts(host: .testDriverDefault)
         #expect {
             try RunPlanner.resolve(plan, only: ["cpu-hotplg"], backend: backend, facts: facts, host: .testDriverDefault)
-        } throws: { error in
-            "\(error)".contains("did you mean 'cpu-hotplug'?")
-        }
+        } throws: { error in "\(error)".contains("did you mean 'cpu-hotplug'?") }
     }
 
-    @Test("a run over its whole-run time limit ends the remaining cases as timeouts")
-    func runTimeout() async throws {
+    @Test("a run over its whole-run time limit ends the remaining cases as timeouts") func runTimeout() async throws {
         let plan = try inlinePlan(
             guestsYAML + """
 
@@ -380,8 +378,7 @@ struct RunnerTests {
         #expect(try run.leftoverDomains().isEmpty)
     }
 
-    @Test("host prerequisites decide skips before anything is created")
-    func prerequisites() async throws {
+    @Test("host prerequisites decide skips before anything is created") func prerequisites() async throws {
         let plan = try inlinePlan(
             guestsYAML + """
 
@@ -405,10 +402,10 @@ struct RunnerTests {
     }
 }
 
-@Suite("Journal and rebuilt reports")
-struct JournalTests {
-    @Test("a journal cut in the middle (and mid-line) rebuilds a valid interrupted report")
-    func cutJournal() async throws {
+@Suite("Journal and rebuilt reports") struct JournalTests {
+    @Test("a journal cut in the middle (and mid-line) rebuilds a valid interrupted report") func cutJournal()
+        async throws
+    {
         let plan = try PlanLoader().load(path: Fixtures.realPlan("rc6")).plan
         let directory = try ScratchDirectory()
         let results = try ResultsDirectory(root: directory.path, plan: plan.name, host: "testhost", at: Date())
@@ -432,7 +429,9 @@ struct JournalTests {
 
         let text = try String(contentsOfFile: results.journal.path, encoding: .utf8)
         let lines = text.split(separator: "\n")
-        let firstCPUCase = try #require(lines.firstIndex { $0.contains("\"caseStarted\"") && $0.contains("cpu-hotplug-above-max") })
+        let firstCPUCase = try #require(
+            lines.firstIndex { $0.contains("\"caseStarted\"") && $0.contains("cpu-hotplug-above-max") }
+        )
         let cut = lines[..<(firstCPUCase + 2)].joined(separator: "\n") + "\n" + lines[firstCPUCase + 2].prefix(40)
         let cutPath = try directory.write(cut, to: "cut/journal.jsonl")
         let rebuilt = try #require(try Journal.result(path: cutPath))
@@ -443,26 +442,24 @@ struct JournalTests {
         let open = try #require(rebuilt.cases.first { $0.id == "cpu-hotplug-above-max" })
         #expect(open.status == .interrupted)
         #expect(open.steps.count == 1, "the step that ended before the cut is kept")
-        #expect(rebuilt.cases.first { $0.id == "network-vif-ping" }?.reason == "the run stopped before this case started")
+        #expect(
+            rebuilt.cases.first { $0.id == "network-vif-ping" }?.reason == "the run stopped before this case started"
+        )
         let json = ReportFormat.json.render(rebuilt)
         #expect(try JSONReporter.decode(json) == rebuilt)
         #expect(ReportFormat.junit.render(rebuilt).contains("type=\"interrupted\""))
     }
 
-    @Test("a bad line in the middle of a journal is an error naming the line")
-    func corruptJournal() throws {
+    @Test("a bad line in the middle of a journal is an error naming the line") func corruptJournal() throws {
         let directory = try ScratchDirectory()
         let path = try directory.write("{\"runEnded\":{}}\nnot json\n{}\n", to: "journal.jsonl")
-        #expect {
-            try Journal.read(path: path)
-        } throws: { error in
+        #expect { try Journal.read(path: path) } throws: { error in
             "\(error)".contains("journal.jsonl:1: error: not a journal event")
         }
     }
 }
 
-@Suite("Guest XML against libvirt itself")
-struct DomainXMLAcceptanceTests {
+@Suite("Guest XML against libvirt itself") struct DomainXMLAcceptanceTests {
     @Test("every guest of the rc6 plan renders to XML that libvirt's test driver defines and starts")
     func rc6GuestsDefine() throws {
         let plan = try PlanLoader().load(path: Fixtures.realPlan("rc6")).plan

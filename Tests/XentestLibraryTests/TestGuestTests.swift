@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// Whether a program is on PATH.
 func programExists(_ name: String) -> Bool {
     (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
@@ -107,8 +106,8 @@ func programExists(_ name: String) -> Bool {
         let names = Set(lines.compactMap { $0.split(separator: " ").last.map(String.init) })
         for name in [
             "init", "bin/busybox", "sbin/poweroff", "sbin/reboot", "etc/xentest/console.sh", "sbin/xentest-uevent",
-            "etc/acpi/PWRF/00000080",
-            "lib/modules/6.1.0-9-amd64/modules.dep", "lib/modules/6.1.0-9-amd64/kernel/drivers/net/e1000.ko",
+            "etc/acpi/PWRF/00000080", "lib/modules/6.1.0-9-amd64/modules.dep",
+            "lib/modules/6.1.0-9-amd64/kernel/drivers/net/e1000.ko",
         ] { #expect(names.contains(name), "\(name) in the initramfs") }
         #expect(lines.allSatisfy { $0.contains(" root ") }, "owned by root")
         #expect(lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix(" init") })
@@ -124,6 +123,9 @@ func programExists(_ name: String) -> Bool {
         #expect(extract.succeeded)
         let poweroff = try String(contentsOfFile: directory.path + "/x/sbin/poweroff", encoding: .utf8)
         #expect(poweroff == "#!/bin/busybox sh\nexec /bin/busybox poweroff -f\n", "so that `xl shutdown -w` returns")
-        #expect(lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix(" etc/acpi/PWRF/00000080") }, "acpid runs it")
+        #expect(
+            lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix(" etc/acpi/PWRF/00000080") },
+            "acpid runs it"
+        )
     }
 }

@@ -11,7 +11,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// Where the test fixtures are: copied into the test bundle (read), and in the source tree (golden updates).
 enum Fixtures {
     /// `Fixtures/` as copied into the test bundle.

@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 extension Result {
     /// The success value, or nil.
     var parsedValue: Success? { try? get() }

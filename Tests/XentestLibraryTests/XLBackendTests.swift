@@ -11,7 +11,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// Answers commands with output captured from real Xen 4.17 (`Fixtures/xl/`), for the backend's own logic.
 ///
 /// Only what cannot run here is replayed: xl needs a Xen hypervisor. A command it was not given is a test failure,
@@ -37,13 +36,18 @@ final class ReplayCommandRunner: CommandRunner {
             return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         }
         let status = Int32(try read("status").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        return CommandResult(argv: argv, status: status, stdout: try read("stdout"), stderr: try read("stderr"),
-            durationSeconds: 0, timedOut: false)
+        return CommandResult(
+            argv: argv,
+            status: status,
+            stdout: try read("stdout"),
+            stderr: try read("stderr"),
+            durationSeconds: 0,
+            timedOut: false
+        )
     }
 }
 
-@Suite("xl backend on captured real output")
-struct XLBackendTests {
+@Suite("xl backend on captured real output") struct XLBackendTests {
     let host = HostConfig(
         pciDevices: ["nic": .init(address: PCIAddress(domain: 0, bus: 0, device: 4, function: 0), largeBar: false)],
         bridge: "xenbr0",
@@ -73,12 +77,15 @@ struct XLBackendTests {
         return CaseSession(testCase: testCase, guest: guest, host: host, evidenceDirectory: "/nonexistent")
     }
 
-    @Test("host facts come from real `xl info`: Xen version, dom0 kernel, IOMMU from virt_caps")
-    func facts() async throws {
-        let backend = XLBackend(runner: ReplayCommandRunner([
-            ["xl", "info"]: "info",
-            ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
-        ]))
+    @Test("host facts come from real `xl info`: Xen version, dom0 kernel, IOMMU from virt_caps") func facts()
+        async throws
+    {
+        let backend = XLBackend(
+            runner: ReplayCommandRunner([
+                ["xl", "info"]: "info",
+                ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
+            ])
+        )
         let facts = try await backend.collectFacts(host: .empty(source: "none"))
         #expect(facts.xenVersion?.hasPrefix("4.17") == true)
         #expect(facts.parsedXenVersion.map { $0 >= Version([4, 17]) } == true)
@@ -86,19 +93,18 @@ struct XLBackendTests {
         #expect(facts.iommu == true, "the capture was taken with QEMU's intel-iommu: \(facts.virtCaps)")
         #expect(facts.runsGuestCode)
         #expect(facts.factsSource == "xl info")
-        #expect(HostShellQuery.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == ["br1", "xenbr0"])
+        #expect(
+            HostShellQuery.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == [
+                "br1", "xenbr0",
+            ]
+        )
     }
 
     @Test(
         "without Xen here, libxl says so (nothing crashes) and a backend that reads libxl falls back to `xl info`",
         .enabled(if: !XenHost.isPresent, "this machine is a Xen host: the lab test checks libxl's facts there")
-    )
-    func libxlWithoutXen() async throws {
-        #expect {
-            try LibxlHostInfo.read()
-        } throws: { error in
-            "\(error)".hasPrefix("no Xen hypervisor here")
-        }
+    ) func libxlWithoutXen() async throws {
+        #expect { try LibxlHostInfo.read() } throws: { error in "\(error)".hasPrefix("no Xen hypervisor here") }
         let backend = XLBackend(
             runner: ReplayCommandRunner([
                 ["xl", "info"]: "info",
@@ -107,13 +113,17 @@ struct XLBackendTests {
             readsLibxl: true
         )
         let facts = try await backend.collectFacts(host: .empty(source: "none"))
-        #expect(facts.factsSource?.hasPrefix("xl info (libxl: no Xen hypervisor here") == true, "\(facts.factsSource ?? "nil")")
+        #expect(
+            facts.factsSource?.hasPrefix("xl info (libxl: no Xen hypervisor here") == true,
+            "\(facts.factsSource ?? "nil")"
+        )
         #expect(facts.xenVersion?.hasPrefix("4.17") == true)
     }
 
-    @Test("list: running, paused, and an unknown domain is gone")
-    func list() async throws {
-        for (capture, state) in [("list-guest1", GuestState.running), ("list-paused", .paused), ("list-nonexistent", .gone)] {
+    @Test("list: running, paused, and an unknown domain is gone") func list() async throws {
+        for (capture, state) in [
+            ("list-guest1", GuestState.running), ("list-paused", .paused), ("list-nonexistent", .gone),
+        ] {
             let backend = XLBackend(runner: ReplayCommandRunner([["xl", "list", "guest1"]: capture]))
             let outcome = try await backend.perform(.list, in: try session())
             #expect(outcome.succeeded, "\(capture)")
@@ -121,18 +131,21 @@ struct XLBackendTests {
         }
     }
 
-    @Test("vcpu-list counts online vCPUs; vcpu-set above maxvcpus fails with libxl's words, explained")
-    func vcpus() async throws {
+    @Test("vcpu-list counts online vCPUs; vcpu-set above maxvcpus fails with libxl's words, explained") func vcpus()
+        async throws
+    {
         let runner = ReplayCommandRunner([
-            ["xl", "vcpu-list", "guest1"]: "vcpu-list-2",
-            ["xl", "vcpu-set", "-i", "guest1", "5"]: "vcpu-set-i-5",
+            ["xl", "vcpu-list", "guest1"]: "vcpu-list-2", ["xl", "vcpu-set", "-i", "guest1", "5"]: "vcpu-set-i-5",
         ])
         let backend = XLBackend(runner: runner)
         let listed = try await backend.perform(.vcpuList, in: try session())
         #expect(listed.observation == .onlineVcpus(2))
         let refused = try await backend.perform(.vcpuSet(5), in: try session())
         #expect(!refused.succeeded)
-        #expect(try PlanPattern("maxcpus is 4|exceeds maximum|greater than max").matches(refused.errorMessage ?? ""), "\(refused.errorMessage ?? "")")
+        #expect(
+            try PlanPattern("maxcpus is 4|exceeds maximum|greater than max").matches(refused.errorMessage ?? ""),
+            "\(refused.errorMessage ?? "")"
+        )
         #expect(refused.evidence.first?.error.contains("Requested 5 VCPUs, however maxcpus is 4!") == true)
     }
 
@@ -140,52 +153,62 @@ struct XLBackendTests {
     func assignableLedger() async throws {
         let add = ["xl", "pci-assignable-add", "0000:00:04.0"]
         let fresh = try session()
-        _ = try await XLBackend(runner: ReplayCommandRunner([
-            ["xl", "pci-assignable-list"]: "pci-assignable-list-empty", add: "pci-assignable-add",
-        ])).perform(.pciAssignableAdd(role: "nic"), in: fresh)
-        #expect(fresh.withState { $0.ledger.entries } == [.assignablePCIDevice(PCIAddress(domain: 0, bus: 0, device: 4, function: 0))])
+        _ = try await XLBackend(
+            runner: ReplayCommandRunner([
+                ["xl", "pci-assignable-list"]: "pci-assignable-list-empty", add: "pci-assignable-add",
+            ])
+        )
+        .perform(.pciAssignableAdd(role: "nic"), in: fresh)
+        #expect(
+            fresh.withState { $0.ledger.entries } == [
+                .assignablePCIDevice(PCIAddress(domain: 0, bus: 0, device: 4, function: 0))
+            ]
+        )
         let already = try session()
-        _ = try await XLBackend(runner: ReplayCommandRunner([
-            ["xl", "pci-assignable-list"]: "pci-assignable-list", add: "pci-assignable-add",
-        ])).perform(.pciAssignableAdd(role: "nic"), in: already)
+        _ = try await XLBackend(
+            runner: ReplayCommandRunner([
+                ["xl", "pci-assignable-list"]: "pci-assignable-list", add: "pci-assignable-add",
+            ])
+        )
+        .perform(.pciAssignableAdd(role: "nic"), in: already)
         #expect(already.withState { $0.ledger.entries }.isEmpty, "it was the tester's before the run: left as it was")
     }
 
-    @Test("pci-list and network-list observe the device and the interfaces")
-    func listings() async throws {
-        let backend = XLBackend(runner: ReplayCommandRunner([
-            ["xl", "pci-list", "guest1"]: "pci-list",
-            ["xl", "network-list", "guest1"]: "network-list-2",
-        ]))
+    @Test("pci-list and network-list observe the device and the interfaces") func listings() async throws {
+        let backend = XLBackend(
+            runner: ReplayCommandRunner([
+                ["xl", "pci-list", "guest1"]: "pci-list", ["xl", "network-list", "guest1"]: "network-list-2",
+            ])
+        )
         let pci = try await backend.perform(.pciList, in: try session())
         #expect(pci.observation == .pciDevices([PCIAddress(domain: 0, bus: 0, device: 4, function: 0)]))
         let nics = try await backend.perform(.networkList, in: try session())
         #expect(nics.observation == .interfaces(2))
     }
 
-    @Test("xenstore-read fills in the guest's domain id")
-    func xenstore() async throws {
+    @Test("xenstore-read fills in the guest's domain id") func xenstore() async throws {
         let runner = ReplayCommandRunner([
             ["xl", "domid", "guest1"]: "domid",
             ["xenstore-read", "/local/domain/0/backend/vif/1/0/feature-split-event-channels"]:
                 "xenstore-read-feature-split-event-channels",
         ])
-        let outcome = try await XLBackend(runner: runner).perform(
-            .xenstoreRead("/local/domain/0/backend/vif/{domid}/0/feature-split-event-channels"),
-            in: try session()
-        )
+        let outcome = try await XLBackend(runner: runner)
+            .perform(
+                .xenstoreRead("/local/domain/0/backend/vif/{domid}/0/feature-split-event-channels"),
+                in: try session()
+            )
         #expect(outcome.observation == .text("1"))
     }
 
-    @Test("teardown of a domain that is already gone is not an error")
-    func teardownGone() async throws {
+    @Test("teardown of a domain that is already gone is not an error") func teardownGone() async throws {
         let backend = XLBackend(runner: ReplayCommandRunner([["xl", "destroy", "nosuchguest"]: "destroy-nonexistent"]))
         let evidence = try await backend.undo(.domain(name: "nosuchguest"), in: try session())
         #expect(evidence.first?.status == 1)
     }
 
-    @Test("create writes the guest's xl.cfg on the Xen host, then records the domain before xl create")
-    func create() async throws {
+    @Test("create writes the guest's xl.cfg on the Xen host, then records the domain before xl create") func create()
+        async throws
+    {
         let runner = ReplayCommandRunner([
             ["mkdir", "-p", "/var/lib/xentest"]: "domid",
             ["dd", "of=/var/lib/xentest/guest1.cfg", "status=none"]: "pci-assignable-list-empty",
@@ -194,12 +217,15 @@ struct XLBackendTests {
         let session = try session()
         let outcome = try await XLBackend(runner: runner).perform(.create(paused: false), in: session)
         #expect(outcome.succeeded, "\(outcome.errorMessage ?? "")")
-        #expect(session.withState { $0.ledger.teardownOrder } == [.domain(name: "guest1"), .file(path: "/var/lib/xentest/guest1.cfg")])
+        #expect(
+            session.withState { $0.ledger.teardownOrder } == [
+                .domain(name: "guest1"), .file(path: "/var/lib/xentest/guest1.cfg"),
+            ]
+        )
     }
 }
 
-@Suite("Commands inside a guest, through its console")
-struct GuestConsoleParsingTests {
+@Suite("Commands inside a guest, through its console") struct GuestConsoleParsingTests {
     @Test("output between the markers, the exit status, and an echoed command line is not mistaken for output")
     func parse() throws {
         let transcript = """

@@ -10,7 +10,6 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-
 /// One command captured in dom0 of a real Xen 4.17 (Fixtures/xl, see the README there).
 struct XLCapture {
     let name: String

@@ -14,7 +14,9 @@ final class RunScratch {
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("xentest-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let host = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml")
+        let host = XentestProcess.repositoryRoot.appendingPathComponent(
+            "Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml"
+        )
         try FileManager.default.copyItem(at: host, to: root.appendingPathComponent("host.xml"))
     }
 
@@ -56,10 +58,10 @@ let slowPlan = """
           - create:
     """
 
-@Suite("xentest run, report and clean, through the built binary")
-struct RunCommandTests {
-    @Test("run rc6 on the simulated host: exit 0, a line per case, the three reports, the junit extra")
-    func runRC6() async throws {
+@Suite("xentest run, report and clean, through the built binary") struct RunCommandTests {
+    @Test("run rc6 on the simulated host: exit 0, a line per case, the three reports, the junit extra") func runRC6()
+        async throws
+    {
         let scratch = try RunScratch()
         let junit = scratch.root.appendingPathComponent("extra.xml").path
         let outcome = try await XentestProcess.run([
@@ -70,9 +72,9 @@ struct RunCommandTests {
         #expect(outcome.stderr.contains("pass        cpu-hotplug-above-max"))
         #expect(outcome.stderr.contains("4 pass, 12 skip"))
         let directory = try scratch.runDirectory()
-        for file in ["journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-above-max/evidence.txt"] {
-            #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)")
-        }
+        for file in [
+            "journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-above-max/evidence.txt",
+        ] { #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)") }
         #expect(FileManager.default.fileExists(atPath: junit))
         let report = try JSONReporter.decode(String(contentsOfFile: directory + "/report.json", encoding: .utf8))
         #expect(report.summary.pass == 4)
@@ -82,11 +84,16 @@ struct RunCommandTests {
     @Test("compare: a run on the simulated host beside rc6 on real Xen (the lab's journal); one run is a usage error")
     func compareRuns() async throws {
         let scratch = try RunScratch()
-        let ran = try await XentestProcess.run(["run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results])
+        let ran = try await XentestProcess.run([
+            "run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results,
+        ])
         #expect(ran.status == 0, "\(ran.stderr)")
-        let lab = XentestProcess.repositoryRoot.appendingPathComponent("Tests/XentestLibraryTests/Fixtures/runs/rc6-xl-lab.jsonl").path
+        let lab = XentestProcess.repositoryRoot
+            .appendingPathComponent("Tests/XentestLibraryTests/Fixtures/runs/rc6-xl-lab.jsonl").path
         let table = scratch.root.appendingPathComponent("backends.md").path
-        let compared = try await XentestProcess.run(["compare", try scratch.runDirectory(), lab, "--output", table, "--fail-on-difference"])
+        let compared = try await XentestProcess.run([
+            "compare", try scratch.runDirectory(), lab, "--output", table, "--fail-on-difference",
+        ])
         #expect(compared.status == 0, "\(compared.stderr)")
         let text = try String(contentsOfFile: table, encoding: .utf8)
         #expect(text.hasPrefix("| Case | libvirt test://"))
@@ -117,7 +124,9 @@ struct RunCommandTests {
             """,
             to: "fails.yaml"
         )
-        let outcome = try await XentestProcess.run(["run", plan, "--connect", scratch.hostURI, "--results", scratch.results])
+        let outcome = try await XentestProcess.run([
+            "run", plan, "--connect", scratch.hostURI, "--results", scratch.results,
+        ])
         #expect(outcome.status == 1, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("expected 2 vCPUs online, saw 1 vCPUs online"))
         let directory = try scratch.runDirectory()
@@ -128,8 +137,9 @@ struct RunCommandTests {
         #expect(tap.stdout.contains("not ok 1 - wrong [libvirt]"))
     }
 
-    @Test("--baseline: an rc5 run measures rc6's; only a failure rc5 did not have fails the run; a bad baseline exits 2")
-    func baseline() async throws {
+    @Test(
+        "--baseline: an rc5 run measures rc6's; only a failure rc5 did not have fails the run; a bad baseline exits 2"
+    ) func baseline() async throws {
         let scratch = try RunScratch()
         // The same cases in both plans; in rc6 'breaks' expects what the guest does not do, and 'fresh' is new.
         func plan(_ release: String, breaksExpects state: String, extra: String = "") -> String {
@@ -184,9 +194,15 @@ struct RunCommandTests {
         let rc5Run = try #require(try FileManager.default.contentsOfDirectory(atPath: scratch.results + "/rc5").first)
         let rc5Directory = scratch.results + "/rc5/" + rc5Run
 
-        let regressed = try await XentestProcess.run(["run", rc6] + connect + ["--results", scratch.results + "/rc6", "--baseline", rc5Directory])
+        let regressed = try await XentestProcess.run(
+            ["run", rc6] + connect + ["--results", scratch.results + "/rc6", "--baseline", rc5Directory]
+        )
         #expect(regressed.status == 1, "\(regressed.stderr)")
-        #expect(regressed.stderr.contains("1 regression (breaks), 1 still-failing (broken), 1 new (fresh); failing the run: breaks"))
+        #expect(
+            regressed.stderr.contains(
+                "1 regression (breaks), 1 still-failing (broken), 1 new (fresh); failing the run: breaks"
+            )
+        )
         let rc6Run = try #require(try FileManager.default.contentsOfDirectory(atPath: scratch.results + "/rc6").first)
         let rc6Directory = scratch.results + "/rc6/" + rc6Run
         let summary = try String(contentsOfFile: rc6Directory + "/summary.md", encoding: .utf8)
@@ -201,24 +217,31 @@ struct RunCommandTests {
         // The regression fixed, the old failure left: the run passes against rc5 (from its report.json), and fails
         // without a baseline.
         let fixed = try await XentestProcess.run(
-            ["run", rc6Fixed] + connect + ["--results", scratch.results + "/fixed", "--baseline", rc5Directory + "/report.json"]
+            ["run", rc6Fixed] + connect + [
+                "--results", scratch.results + "/fixed", "--baseline", rc5Directory + "/report.json",
+            ]
         )
         #expect(fixed.status == 0, "\(fixed.stderr)")
         #expect(fixed.stderr.contains("1 still-failing (broken), 1 new (fresh)\n"))
-        let alone = try await XentestProcess.run(["run", rc6Fixed] + connect + ["--results", scratch.results + "/alone"])
+        let alone = try await XentestProcess.run(
+            ["run", rc6Fixed] + connect + ["--results", scratch.results + "/alone"]
+        )
         #expect(alone.status == 1)
 
-        let missing = try await XentestProcess.run(["run", rc6] + connect + ["--results", scratch.results + "/none", "--baseline", "no/such/run"])
+        let missing = try await XentestProcess.run(
+            ["run", rc6] + connect + ["--results", scratch.results + "/none", "--baseline", "no/such/run"]
+        )
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot read the baseline no/such/run: no such file or directory"))
-        let notARun = try await XentestProcess.run(["run", rc6] + connect + ["--results", scratch.results + "/none", "--baseline", rc5])
+        let notARun = try await XentestProcess.run(
+            ["run", rc6] + connect + ["--results", scratch.results + "/none", "--baseline", rc5]
+        )
         #expect(notARun.status == 2)
         #expect(notARun.stderr.contains("error: cannot read the baseline \(rc5): "))
         #expect(!FileManager.default.fileExists(atPath: scratch.results + "/none"), "nothing was started")
     }
 
-    @Test("Ctrl-C mid-case: exit 130 after teardown, with a valid partial report")
-    func interrupt() async throws {
+    @Test("Ctrl-C mid-case: exit 130 after teardown, with a valid partial report") func interrupt() async throws {
         let scratch = try RunScratch()
         let plan = try scratch.write(slowPlan, to: "slow.yaml")
         let results = scratch.results
@@ -252,16 +275,19 @@ struct RunCommandTests {
         #expect(report.cases.first { $0.id == "after" }?.status == .interrupted)
     }
 
-    @Test("usage and backend problems exit 2 before anything starts")
-    func exitTwo() async throws {
+    @Test("usage and backend problems exit 2 before anything starts") func exitTwo() async throws {
         let scratch = try RunScratch()
         let noBackend = try await XentestProcess.run(["run", "rc6", "--results", scratch.results])
         #expect(noBackend.status == 2)
         #expect(noBackend.stderr.contains("--connect test:///default"))
-        let badURI = try await XentestProcess.run(["run", "rc6", "--connect", "qemu:///nonexistent", "--results", scratch.results])
+        let badURI = try await XentestProcess.run([
+            "run", "rc6", "--connect", "qemu:///nonexistent", "--results", scratch.results,
+        ])
         #expect(badURI.status == 2)
         #expect(badURI.stderr.contains("cannot connect to qemu:///nonexistent"))
-        let badOnly = try await XentestProcess.run(["run", "rc6", "--connect", scratch.hostURI, "--only", "cpu-hotplg", "--results", scratch.results])
+        let badOnly = try await XentestProcess.run([
+            "run", "rc6", "--connect", scratch.hostURI, "--only", "cpu-hotplg", "--results", scratch.results,
+        ])
         #expect(badOnly.status == 2)
         #expect(badOnly.stderr.contains("did you mean 'cpu-hotplug'?"))
         let badReport = try await XentestProcess.run(["run", "rc6", "--report", "pdf:x.pdf"])
@@ -288,10 +314,11 @@ struct RunCommandTests {
         }
     }
 
-    @Test("--dry-run lists what would run and be skipped, on stdout, and creates nothing")
-    func dryRun() async throws {
+    @Test("--dry-run lists what would run and be skipped, on stdout, and creates nothing") func dryRun() async throws {
         let scratch = try RunScratch()
-        let outcome = try await XentestProcess.run(["run", "smoke", "--connect", scratch.hostURI, "--dry-run", "--results", scratch.results])
+        let outcome = try await XentestProcess.run([
+            "run", "smoke", "--connect", scratch.hostURI, "--dry-run", "--results", scratch.results,
+        ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("run   cpu-hotplug-above-max"))
         #expect(outcome.stdout.contains("skip  pci-hotplug-attach-detach: "))
@@ -320,13 +347,14 @@ struct RunCommandTests {
         let cleaned = try await XentestProcess.run(["clean", "--connect", scratch.hostURI])
         #expect(cleaned.stdout == "removed xentest-0ld123-lifecycle-shutdown\nremoved xentest-0ld123-net\n")
         #expect(!cleaned.stdout.contains("resident") && !cleaned.stdout.contains("default"))
-        let run = try await XentestProcess.run(["run", "smoke", "--connect", scratch.hostURI, "--only", "lifecycle", "--results", scratch.results])
+        let run = try await XentestProcess.run([
+            "run", "smoke", "--connect", scratch.hostURI, "--only", "lifecycle", "--results", scratch.results,
+        ])
         #expect(run.stderr.contains("2 object(s) left by earlier runs"))
         #expect(run.status == 0)
     }
 
-    @Test("clean on a host with nothing of ours left says so and touches nothing")
-    func cleanNothing() async throws {
+    @Test("clean on a host with nothing of ours left says so and touches nothing") func cleanNothing() async throws {
         let scratch = try RunScratch()
         let outcome = try await XentestProcess.run(["clean", "--connect", scratch.hostURI])
         #expect(outcome.status == 0)

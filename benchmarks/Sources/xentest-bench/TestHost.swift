@@ -12,9 +12,9 @@ import XentestSupport
 enum TestHost {
     /// The one simulated host of the project (also used by the tests), read from the source tree.
     static var xml: String {
-        let file = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml")
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Tests/XentestLibraryTests/Fixtures/hosts/testhost.xml")
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             fatalError("xentest-bench: cannot read \(file.path): run it from a checkout of the project")
         }
