@@ -6,6 +6,10 @@ import XentestRun
 import XentestSupport
 
 extension LibvirtBackend {
+    /// The host's facts from libvirt (node info, capabilities, active networks and their bridges) and, except on the
+    /// test driver, from the shell on the hypervisor's host when there is one: its kernel and bridges, on Xen
+    /// `xl info`'s version and IOMMU, and which of `host`'s PCI devices have no reset method. Throws
+    /// `BackendUnavailable` when that shell does not answer.
     public func collectFacts(host: HostConfig) async throws -> HostFacts {
         var facts = try await Self.offPool { [self] in
             let node = try connection.nodeInfo()

@@ -184,6 +184,8 @@ extension LibvirtBackend {
         return evidence
     }
 
+    /// The `xentest-*` domains (running or only defined) and networks on the connection, sorted; a lost connection is
+    /// opened again first.
     public func leftovers() async throws -> [String] {
         try await Self.offPool { [self] in
             let calls = CallLog()
@@ -194,6 +196,8 @@ extension LibvirtBackend {
         }
     }
 
+    /// Destroys and undefines the domain `name`, or else stops and undefines the network `name`; returns the libvirt
+    /// calls made.
     public func removeLeftover(_ name: String) async throws -> [Evidence] {
         precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
         return try await Self.offPool { [self] in

@@ -9,7 +9,9 @@ import XentestSupport
 
 /// The libvirt toolstack, through the C API, on any URI: `xen:///system`, `qemu:///system`, `test:///default`.
 public final class LibvirtBackend: Backend {
+    /// Always `libvirt`.
     public let kind = BackendKind.libvirt
+    /// The driver behind the URI, from `virConnectGetType`: xen, qemu or test.
     public let driver: HypervisorDriver
     /// The connection every call goes through: the one opened last (see `liveConnection`).
     public var connection: LibvirtConnection { current.withLock { $0 } }
@@ -114,6 +116,9 @@ public final class LibvirtBackend: Backend {
         }
     }
 
+    /// Why this driver and host cannot do `action`: what libvirt's test driver lacks (a paused start, detaching node
+    /// devices, hot-plug), PCI work while the host has no IOMMU or cannot tell, more live vCPUs than libvirt allows on
+    /// Xen, `ping: guest` without a shell on the hypervisor's host, and any xenstore read; nil when it can.
     public func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? {
         switch (driver, action) {
         case (.test, .create(paused: true)):

@@ -98,7 +98,10 @@ public enum LibxlHostInfo {
 
 /// libxl could not be asked (no Xen here, not root, or a libxl call failed).
 public struct LibxlUnavailable: Error, CustomStringConvertible {
+    /// What could not be done, and the likely cause.
     public var message: String
+    /// libxl could not be asked, for the reason `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }

@@ -20,6 +20,8 @@ extension XLBackend {
         return (try XLParse.info(result.stdout), source)
     }
 
+    /// The host's facts from `xl info` (or libxl in dom0) and dom0's bridges; `host` is not consulted. Throws
+    /// `BackendUnavailable` when `xl info` fails, and `XLParseError` when its output cannot be read.
     public func collectFacts(host: HostConfig) async throws -> HostFacts {
         let (info, source) = try await hostInfo()
         let bridges = try await runner.run(HostShellQuery.bridges, timeout: .seconds(30))

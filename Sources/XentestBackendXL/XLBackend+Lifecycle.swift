@@ -74,6 +74,8 @@ extension XLBackend {
         )
     }
 
+    /// Destroys the domain (one xl no longer knows counts as gone), gives a PCI device back to its driver with
+    /// `xl pci-assignable-remove -r`, or removes the file with `rm -f`; throws `TeardownFailed` when xl refuses.
     public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
         var calls: [Evidence] = []
         switch entry {
@@ -97,12 +99,14 @@ extension XLBackend {
         return calls
     }
 
+    /// The `xentest-*` domains `xl list` shows, sorted; throws `TeardownFailed` when `xl list` fails.
     public func leftovers() async throws -> [String] {
         let result = try await runner.run(["xl", "list"], timeout: .seconds(30))
         guard result.succeeded else { throw TeardownFailed(evidence: result) }
         return try XLParse.list(result.stdout).map(\.name).filter { $0.hasPrefix("xentest-") }.sorted()
     }
 
+    /// Destroys the domain `name` with `xl destroy`; throws `TeardownFailed` when that fails.
     public func removeLeftover(_ name: String) async throws -> [Evidence] {
         precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
         let result = try await runner.run(["xl", "destroy", name], timeout: .seconds(60))

@@ -7,7 +7,9 @@ import XentestSupport
 /// The xl toolstack: every action is an `xl` command (or a dom0 tool) run through a `CommandRunner`, on this
 /// machine or on a Xen host over SSH, with its output parsed into typed values.
 public final class XLBackend: Backend {
+    /// Always `xl`.
     public let kind = BackendKind.xl
+    /// Always `xen`: xl drives Xen only.
     public let driver = HypervisorDriver.xen
     /// Where commands run.
     public let runner: any CommandRunner
@@ -24,8 +26,12 @@ public final class XLBackend: Backend {
         self.readsLibxl = readsLibxl
     }
 
+    /// Always nil: xl can perform every action a plan can name.
     public func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? { nil }
 
+    /// Runs the action's xl commands through `runner` and parses what they print (`guest-exec` and `ping` go through
+    /// the guest's console and dom0's shell); a command that fails is a failed outcome, its message xl's problem in
+    /// plain words.
     public func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
         var step = XLStep(backend: self, session: session)
         switch action {
@@ -63,7 +69,9 @@ public final class XLBackend: Backend {
 
 /// A command that should have undone something did not.
 public struct TeardownFailed: Error, CustomStringConvertible {
+    /// The command that failed.
     public var evidence: CommandResult
+    /// The command, its exit status, and xl's problem in plain words.
     public var description: String {
         "\(evidence.argv.joined(separator: " ")) failed (exit \(evidence.status)): \(XLBackend.problem(in: evidence.stderr))"
     }

@@ -21,7 +21,9 @@ public struct XLCommand: Sendable, Hashable, CustomStringConvertible {
 
 /// What an xl step needs to know beyond the plan: the concrete guest and the state the case has built up.
 public struct XLStepContext: Sendable {
+    /// The case's guest; nil for a case that acts on the host only (commands then name `GUEST`).
     public var guest: GuestInstance?
+    /// The host file, for the addresses of PCI roles.
     public var host: HostConfig
     /// Where the guest's xl.cfg is written.
     public var configPath: String

@@ -29,6 +29,7 @@ public struct NoXenHost: Error, CustomStringConvertible {
     /// Whether libvirt (`--backend libvirt` without `--connect`) was asked for.
     public var libvirtAsked: Bool
 
+    /// That there is no Xen hypervisor here: for libvirt's `xen:///system`, or for xl.
     public var description: String {
         libvirtAsked
             ? "no Xen hypervisor here for libvirt's xen:///system" : "no Xen host detected (no /proc/xen/capabilities)"

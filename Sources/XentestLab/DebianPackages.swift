@@ -15,6 +15,8 @@ public struct DebianPackageCache: Sendable {
     /// Runs apt-get, apt-cache and dpkg-deb.
     public var runner: any CommandRunner
 
+    /// A cache in `root`; its commands (apt-get, apt-cache, dpkg-deb) run on this machine unless `runner` says
+    /// otherwise.
     public init(root: String = DebianPackageCache.defaultRoot, runner: any CommandRunner = LocalCommandRunner()) {
         self.root = root
         self.runner = runner
@@ -231,6 +233,8 @@ public struct PackageTree: Sendable, Hashable {
 
 /// Where xentest keeps what it downloads and builds: `$XDG_CACHE_HOME/xentest` or `~/.cache/xentest`.
 public enum XentestCache {
+    /// `$XDG_CACHE_HOME/xentest` when that is an absolute path, else `.cache/xentest` in `$HOME` (or the user's home
+    /// folder when `HOME` is unset or empty).
     public static var directory: String {
         let environment = ProcessInfo.processInfo.environment
         if let base = environment["XDG_CACHE_HOME"], base.hasPrefix("/") { return base + "/xentest" }

@@ -12,7 +12,9 @@ import XentestSupport
 /// over SSH; `status` and `down` act only on the QEMU this lab folder started; `run` runs a plan in it with the xl
 /// backend over SSH. Everything the lab keeps is in its folder (`LabPaths`).
 public struct Lab: Sendable {
+    /// Where the lab keeps its images, keys, state and logs.
     public var paths: LabPaths
+    /// Where the images' Debian packages are downloaded and unpacked.
     public var packages: DebianPackageCache
     /// Runs qemu, ssh-keygen, apt and the image tools on this machine.
     public var runner: any CommandRunner
@@ -21,6 +23,7 @@ public struct Lab: Sendable {
     /// Where `/proc` is (tests point it elsewhere).
     var procRoot = "/proc"
 
+    /// A lab in `paths`; packages go to the default cache and commands run on this machine unless told otherwise.
     public init(
         paths: LabPaths,
         packages: DebianPackageCache = DebianPackageCache(),
@@ -107,6 +110,7 @@ public struct Lab: Sendable {
 
     /// What `up` did.
     public struct UpReport: Sendable {
+        /// The lab as it runs: QEMU's pid, the SSH port, and its boot time.
         public var state: LabState
         /// False when the lab was already running.
         public var started: Bool

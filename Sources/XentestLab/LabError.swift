@@ -6,10 +6,13 @@ import XentestSupport
 
 /// A problem building or running the lab (or the test guest): what went wrong, where, and what to do next.
 public struct LabError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What went wrong and what to do next, for a person.
     public var message: String
 
+    /// A lab error saying `message`.
     public init(_ message: String) { self.message = message }
 
+    /// The message.
     public var description: String { message }
 
     /// QEMU is not installed.

@@ -9,6 +9,8 @@ public struct LabPaths: Sendable, Hashable {
     /// The lab folder (`--lab-dir`).
     public var root: String
 
+    /// The paths of a lab in `root`, made absolute (from the current folder) and standardized, without a trailing
+    /// slash.
     public init(root: String) {
         // Absolute and without a trailing slash: QEMU runs from `/` once daemonized, and status compares paths.
         var path = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
@@ -19,15 +21,21 @@ public struct LabPaths: Sendable, Hashable {
     /// `$XDG_CACHE_HOME/xentest/lab`, or `~/.cache/xentest/lab`.
     public static var defaultRoot: String { XentestCache.directory + "/lab" }
 
+    /// The folder of the cached images.
     public var images: String { root + "/images" }
     /// Xen, gunzipped: QEMU's multiboot loader takes an ELF file, not `xen.gz`.
     public var xen: String { images + "/xen" }
+    /// The dom0 kernel, from Debian's kernel package; the test guest boots the same one.
     public var kernel: String { images + "/vmlinuz" }
+    /// dom0's initramfs (gzipped cpio): the xl toolstack, libvirt, dropbear and the test guest's files.
     public var dom0Ramdisk: String { images + "/dom0-initrd.gz" }
+    /// The test guest's initramfs (gzipped cpio), also copied into dom0's.
     public var guestRamdisk: String { images + "/guest-initrd.gz" }
+    /// What the last build recorded (`LabImages.Manifest`); written last, so a build that was cut off has none.
     public var manifest: String { images + "/manifest.json" }
     var staging: String { root + "/staging" }
 
+    /// The folder of the lab's SSH keys, known_hosts and the ssh for libvirt.
     public var ssh: String { root + "/ssh" }
     /// The key xentest logs in to dom0 with.
     public var clientKey: String { ssh + "/id_ed25519" }
@@ -40,7 +48,9 @@ public struct LabPaths: Sendable, Hashable {
 
     /// Runtime state, removed by `down`.
     public var run: String { root + "/run" }
+    /// QEMU's pid, written by QEMU itself once daemonized.
     public var pidFile: String { run + "/qemu.pid" }
+    /// The running lab's `LabState`, written by `up`.
     public var stateFile: String { run + "/state.json" }
     /// What QEMU itself printed (errors at start).
     public var qemuLog: String { run + "/qemu.log" }
@@ -59,8 +69,11 @@ public enum LabLayout {
     public static let managementDevice = "0000:00:02.0"
     /// The NIC dom0 keeps on the QEMU-internal hub the spare NIC is also plugged into.
     public static let hubDevice = "0000:00:05.0"
+    /// The bridge in dom0 that guests' interfaces join.
     public static let bridge = "xenbr0"
+    /// dom0's address on `bridge`.
     public static let hostAddress = "10.0.0.1"
+    /// The test guest's address on `bridge`.
     public static let guestAddress = "10.0.0.2"
     /// dom0's address on the hub link (the passed-through NIC's network, inside QEMU).
     public static let hubAddress = "10.0.1.1"
@@ -68,7 +81,9 @@ public enum LabLayout {
     public static let managementAddress = "10.0.2.15"
     /// The test guest, inside dom0.
     public static let guestKernel = "/var/lib/xentest/guest/vmlinuz"
+    /// The test guest's initramfs, inside dom0.
     public static let guestRamdisk = "/var/lib/xentest/guest/initrd.gz"
+    /// The test guest's extra kernel command line: its address on `bridge` (`xentest.ip=10.0.0.2/24`).
     public static var guestCommandLine: String { "\(TestGuestBuilder.addressParameter)=\(guestAddress)/24" }
     /// What dom0 prints on the serial console when its daemons and SSH are started.
     public static let dom0ReadyMarker = "XENTEST_LAB_DOM0_READY"
@@ -94,11 +109,16 @@ public enum LabLayout {
 /// Builds (once, then cached) what the lab boots: Xen, the dom0 kernel, dom0's initramfs with the xl toolstack,
 /// dropbear and the test guest, all from Debian packages downloaded and unpacked, never installed on the host.
 public struct LabImages: Sendable {
+    /// Where the images and keys go.
     public var paths: LabPaths
+    /// Where the Debian packages are downloaded and unpacked.
     public var packages: DebianPackageCache
+    /// Runs ssh-keygen, gzip and cpio for the build.
     public var runner: any CommandRunner
+    /// Progress lines for a person (stderr in the CLI).
     public var progress: @Sendable (String) -> Void
 
+    /// A builder of the images in `paths` from `packages`; commands run on this machine unless `runner` says otherwise.
     public init(
         paths: LabPaths,
         packages: DebianPackageCache,
@@ -143,20 +163,27 @@ public struct LabImages: Sendable {
         public var recipe: String
         /// The `.deb` files used, with their versions.
         public var packages: [String]
-        /// The public keys baked in: the client's (authorized) and dom0's host key.
+        /// The client's public key, baked into dom0 as authorized.
         public var clientKey: String
+        /// dom0's public host key.
         public var hostKey: String
+        /// When the build finished.
         public var builtAt: Date
+        /// How long the build took, in seconds.
         public var seconds: Double
+        /// The size of dom0's initramfs in bytes (gzipped).
         public var dom0RamdiskBytes: Int
+        /// The size of the test guest's initramfs in bytes (gzipped).
         public var guestRamdiskBytes: Int
     }
 
     /// What `ensure` did.
     public struct Outcome: Sendable {
+        /// The images' manifest: the cached one, or the new build's.
         public var manifest: Manifest
         /// False when the cached images were used.
         public var built: Bool
+        /// How long `ensure` took, in seconds: the build, or only the look at the cache.
         public var seconds: Double
     }
 

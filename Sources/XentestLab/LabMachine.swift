@@ -16,19 +16,25 @@ import XentestSupport
 /// SSH port forwarded from 127.0.0.1 comes in); a spare e1000 at 00:04.0 for passthrough; and a NIC dom0 keeps,
 /// on the same QEMU-internal hub as the spare, so traffic of a passed-through NIC stays inside QEMU.
 public struct LabMachine: Sendable, Hashable {
+    /// The lab whose images it boots, and where its pidfile and serial log go.
     public var paths: LabPaths
     /// The host port forwarded to dom0's port 22, on 127.0.0.1.
     public var sshPort: Int
+    /// The QEMU program: a name on PATH, or a path.
     public var qemu = "qemu-system-x86_64"
+    /// The machine's memory in MiB: Xen's, dom0's and the guests'.
     public var memoryMiB = 2048
+    /// dom0's memory in MiB, fixed (`dom0_mem`, also its maximum).
     public var dom0MemoryMiB = 768
     /// Xen's physical CPUs: 2 running, 4 possible (`-smp 2,maxcpus=4`). libvirt's libxl driver allows a guest no
     /// more live vCPUs than the host's possible CPUs (libxl_get_max_cpus), and rc6 hot-adds up to 4; xl overcommits.
     /// Only 2 run: under software emulation each is a thread on this machine's 2 cores, and with 4 running an HVM
     /// guest with 2 vCPUs took up to 3 minutes to boot instead of one.
     public var cpus = 2
+    /// The most CPUs the machine can have (`maxcpus`); see `cpus`.
     public var possibleCPUs = 4
 
+    /// The lab machine of `paths`, with dom0's SSH forwarded from 127.0.0.1:`sshPort`.
     public init(paths: LabPaths, sshPort: Int) {
         self.paths = paths
         self.sshPort = sshPort

@@ -10,6 +10,7 @@ public struct LabState: Codable, Sendable, Hashable {
     public var pid: Int32
     /// The host port forwarded to dom0's SSH (on 127.0.0.1 only).
     public var sshPort: Int
+    /// When QEMU was started.
     public var startedAt: Date
     /// Seconds from starting QEMU to the first `xl info` over SSH; nil while booting.
     public var bootSeconds: Double?
@@ -18,6 +19,7 @@ public struct LabState: Codable, Sendable, Hashable {
     /// How QEMU was started.
     public var qemuArgv: [String]
 
+    /// The state of a lab whose QEMU runs as `pid`; `bootSeconds` stays nil until dom0 answers.
     public init(
         pid: Int32,
         sshPort: Int,

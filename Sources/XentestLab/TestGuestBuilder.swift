@@ -15,6 +15,7 @@ public struct GuestKernel: Sendable, Hashable {
     /// Where it came from, for messages: `/boot`, `--kernel`, or the Debian package.
     public var origin: String
 
+    /// A kernel at `image`, of `version`, with its modules folder (if any) and where it came from.
     public init(image: String, version: String, modulesDirectory: String?, origin: String) {
         self.image = image
         self.version = version
@@ -51,6 +52,7 @@ public struct TestGuestBuilder: Sendable {
         "evdev",
     ]
 
+    /// A builder that downloads from `packages` and runs its commands on this machine unless `runner` says otherwise.
     public init(
         packages: DebianPackageCache = DebianPackageCache(),
         runner: any CommandRunner = LocalCommandRunner(),
@@ -71,10 +73,13 @@ public struct TestGuestBuilder: Sendable {
         public var source: GuestKernel
         /// Module files in the initramfs.
         public var modules: [String]
-        /// Requested drivers this kernel builds in, and those it lacks altogether.
+        /// Requested drivers this kernel builds in.
         public var builtin: [String]
+        /// Requested drivers this kernel has neither as a module nor built in.
         public var absent: [String]
+        /// The size of the initramfs in bytes (gzipped).
         public var ramdiskBytes: Int
+        /// How long the build took, in seconds.
         public var seconds: Double
 
         /// The host-file lines that point a plan at this guest.

@@ -3,7 +3,9 @@ import XentestSupport
 public struct GuestInstance: Sendable, Hashable {
     /// The domain name, `xentest-<run-id>-<case>`: the mark of everything a run owns.
     public var domainName: String
+    /// The plan's guest this makes concrete.
     public var spec: GuestSpec
+    /// The host file whose devices, bridge and boot files it uses.
     public var host: HostConfig
 
     /// A guest named `domainName` built from `spec` with the devices and files `host` offers.

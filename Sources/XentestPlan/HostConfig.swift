@@ -9,6 +9,7 @@ import XentestSupport
 public struct HostConfig: Sendable, Hashable {
     /// A PCI device offered for passthrough.
     public struct PCIDevice: Sendable, Hashable {
+        /// Its address on the host (`0000:03:00.0`).
         public var address: PCIAddress
         /// Whether it has a large BAR (a graphics card with much video RAM), for cases that need one.
         public var largeBar: Bool

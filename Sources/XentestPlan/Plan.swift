@@ -29,6 +29,7 @@ public struct Plan: Sendable {
 public enum BackendKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
     case xl, libvirt
 
+    /// By name: `libvirt` before `xl`.
     public static func < (lhs: BackendKind, rhs: BackendKind) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
@@ -36,9 +37,11 @@ public enum BackendKind: String, Sendable, Hashable, Codable, CaseIterable, Comp
 public struct TestCase: Sendable, Identifiable {
     /// Stable id, used in reports and baselines.
     public var id: String
+    /// One line for the tester (`Hot-add a vCPU to a PV guest`).
     public var title: String
     /// The area it belongs to (`pci-passthrough`, `cpu-hotplug`, `network`, `lifecycle`).
     public var area: String
+    /// Names the plan gives the case (`headline`, `qemu-xen`), shown with it in the instructions; empty when none.
     public var tags: [String]
     /// More words for the tester; Markdown.
     public var description: String?
@@ -48,6 +51,7 @@ public struct TestCase: Sendable, Identifiable {
     public var backends: [BackendKind]
     /// The guest every step acts on; nil for a case that acts on the host only.
     public var guest: GuestSpec?
+    /// What to do, in order; the first step that does not pass ends the case (teardown still runs).
     public var steps: [Step]
     /// Expected failures: when one applies to the run, a failure reports `xfail` and a pass `xpass`.
     public var knownIssues: [KnownIssue]
@@ -64,7 +68,9 @@ public enum GuestType: String, Sendable, Hashable, Codable, CaseIterable { case 
 public struct GuestSpec: Sendable, Hashable {
     /// The name the plan gave it under `guests:`; for display only.
     public var name: String
+    /// PV, PVH or HVM.
     public var type: GuestType
+    /// Its memory: `memory` in `xl.cfg`, `<memory>` in domain XML (256M unless the plan says otherwise).
     public var memory: MemorySize
     /// vCPUs online at start.
     public var vcpus: Int
@@ -120,6 +126,7 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
 
 /// An expected failure, with where it is tracked and when it applies.
 public struct KnownIssue: Sendable, Hashable {
+    /// What goes wrong; a report names it when the issue applies (`known issue: SUMMARY`).
     public var summary: String
     /// Where it is tracked (a mailing-list post, a bug).
     public var link: String?
@@ -142,7 +149,9 @@ public struct KnownIssue: Sendable, Hashable {
 
 /// One action and what is expected of it.
 public struct Step: Sendable, Hashable {
+    /// What the step does.
     public var action: Action
+    /// What it must show to pass: `succeeds` unless the plan says otherwise.
     public var expectation: Expectation
     /// This step's time limit: the plan's, or the action's default.
     public var timeout: PlanDuration
@@ -151,6 +160,7 @@ public struct Step: Sendable, Hashable {
     public var retryFor: PlanDuration?
     /// A word for the tester, shown with the instructions.
     public var note: String?
+    /// Where the step starts in its file.
     public var location: SourceLocation
 }
 

@@ -54,6 +54,7 @@ public struct PCIAddress: Sendable, Hashable, Codable, CustomStringConvertible, 
             + String(function)
     }
 
+    /// By domain, then bus, device and function.
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {
         (lhs.domain, lhs.bus, lhs.device, lhs.function) < (rhs.domain, rhs.bus, rhs.device, rhs.function)
     }
@@ -105,6 +106,7 @@ public struct Version: Sendable, Hashable, Codable, Comparable, CustomStringConv
         components = numbers
     }
 
+    /// The components joined with dots (`4.3.0`); a suffix such as `-rc6` is not kept.
     public var description: String { components.map(String.init).joined(separator: ".") }
 
     /// Equal when neither is less: `4.17` and `4.17.0` are the same version (so `== 4.17` matches a 4.17.0 host).
@@ -117,6 +119,7 @@ public struct Version: Sendable, Hashable, Codable, Comparable, CustomStringConv
         hasher.combine(Array(significant))
     }
 
+    /// Component by component, a missing one counting as 0: `4.17 < 4.17.1`, and `4.17` is not less than `4.17.0`.
     public static func < (lhs: Version, rhs: Version) -> Bool {
         let count = max(lhs.components.count, rhs.components.count)
         for index in 0..<count {

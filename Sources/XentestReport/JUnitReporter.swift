@@ -8,6 +8,8 @@ import XentestSupport
 /// JUnit has no expected failures: xfail is reported as skipped with the known issue (pytest does the same), xpass
 /// as a failure, timeout and interrupted as errors.
 public enum JUnitReporter {
+    /// `result` as a JUnit XML document, ending in a newline: the run's properties (release, run id, toolstack,
+    /// versions, baseline) on each testsuite, and the evidence of each case as its system-out.
     public static func render(_ result: RunResult) -> String {
         var areas: [String] = []
         for testCase in result.cases where !areas.contains(testCase.area) { areas.append(testCase.area) }

@@ -6,6 +6,8 @@ import XentestSupport
 /// `summary.md`: what a tester pastes into the TestDay thread: the host's facts, a table per area, and each
 /// failure with its failing step and an excerpt of the evidence.
 public enum MarkdownSummaryReporter {
+    /// `result` as Markdown: a table of the run's facts, a table of cases per area, the changes since the baseline if
+    /// there is one, and each failure with its failing step and the last 12 lines of its evidence.
     public static func render(_ result: RunResult) -> String {
         let summary = result.summary
         let counts = CaseStatus.allCases.filter { summary.count(of: $0) > 0 }

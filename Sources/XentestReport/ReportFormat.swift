@@ -30,6 +30,7 @@ public enum ReportFormat: String, Sendable, CaseIterable {
 
 /// `report.json`: the whole result, versioned (`schemaVersion`), keys sorted, dates in UTC ISO 8601.
 public enum JSONReporter {
+    /// `result` as pretty-printed JSON ending in a newline; `{}` if it cannot be encoded.
     public static func render(_ result: RunResult) -> String {
         let encoder = JSONCoders.makeEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

@@ -13,13 +13,17 @@ import XentestSupport
 public struct RunComparison: Sendable {
     /// One run: what the column is headed with, and its result.
     public struct Column: Sendable {
+        /// The column's heading: the run's toolstack and host (`RunResult.toolstackAndHost`).
         public var label: String
+        /// The run's result.
         public var result: RunResult
     }
 
     /// One case across the runs.
     public struct Row: Sendable, Equatable {
+        /// The case's id.
         public var id: String
+        /// The case's area, as the first run that has the case gives it.
         public var area: String
         /// Per column; nil when that run's plan has no such case.
         public var verdicts: [CaseStatus?]
@@ -27,9 +31,12 @@ public struct RunComparison: Sendable {
         public var differs: Bool
     }
 
+    /// The runs, in the order given.
     public let columns: [Column]
+    /// Every case of any run, in the order first seen: the first run's cases, then those only later runs have.
     public let rows: [Row]
 
+    /// Compares `results`, one column each, in that order.
     public init(_ results: [RunResult]) {
         columns = results.map { Column(label: $0.toolstackAndHost, result: $0) }
         var ids: [String] = []

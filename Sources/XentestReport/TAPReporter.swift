@@ -5,6 +5,8 @@ import XentestSupport
 
 /// TAP version 13: `ok`/`not ok` per case; skip as `# SKIP`, xfail as `not ok # TODO`, xpass as `ok # TODO`.
 public enum TAPReporter {
+    /// `result` as TAP version 13, one test point per case in the result's order; a case that failed, errored, timed
+    /// out or was interrupted gets a YAML block with its status and reason.
     public static func render(_ result: RunResult) -> String {
         var out = ["TAP version 13", "1..\(result.cases.count)"]
         for (index, testCase) in result.cases.enumerated() {

@@ -47,6 +47,7 @@ extension Backend {
     public var makesOwnNetwork: Bool { false }
     /// Most backends pass a device through as it is.
     public var resetsPCIDevicesBeforePassthrough: Bool { false }
+    /// None: a backend that keeps no logs of its own adds no evidence.
     public func logs(for session: CaseSession) async -> [Evidence] { [] }
 }
 
@@ -69,11 +70,13 @@ public struct BackendFailure: Error, CustomStringConvertible {
     /// The calls made before and while it broke.
     public var evidence: [Evidence]
 
+    /// A failure saying `message`, with the calls made up to then.
     public init(_ message: String, evidence: [Evidence]) {
         self.message = message
         self.evidence = evidence
     }
 
+    /// The message.
     public var description: String { message }
 }
 
@@ -108,6 +111,7 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
     case text(String)
     case commandOutput(exitStatus: Int, output: String)
 
+    /// In words for a failure message: `state running`, `2 vCPUs online`, `exit 0, output '...'`.
     public var description: String {
         switch self {
         case .state(let state): "state \(state.rawValue)"
@@ -125,6 +129,8 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
 public struct BackendUnavailable: Error, CustomStringConvertible {
     /// What is wrong and what to do.
     public var message: String
+    /// An unusable backend, for the reason `message`.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }

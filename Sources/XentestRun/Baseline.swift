@@ -7,18 +7,26 @@ import XentestSupport
 /// It is read before anything starts and written into the journal's first event, so a report made again from the
 /// journal (`xentest report`) compares with the same baseline, even when the baseline's own files are gone.
 public struct BaselineRun: Sendable, Hashable, Codable {
+    /// The baseline run's id.
     public var runID: String
+    /// Its plan's name (`rc5`).
     public var plan: String
+    /// The release it tested.
     public var release: String
     /// The toolstack and host it ran on, as `xentest compare` heads its column.
     public var ranOn: String
+    /// When it started.
     public var startedAt: Date
+    /// Each of its cases' verdicts, in its order.
     public var cases: [Verdict]
 
     /// One case's verdict in the baseline.
     public struct Verdict: Sendable, Hashable, Codable {
+        /// The case's id.
         public var id: String
+        /// How it ended in the baseline.
         public var status: CaseStatus
+        /// Why, as the baseline's result said (see `CaseResult.reason`).
         public var reason: String?
     }
 
@@ -45,20 +53,28 @@ public struct BaselineRun: Sendable, Hashable, Codable {
 /// fails it with one too, unless it also failed or broke in the baseline. So a run that passes without a baseline
 /// passes with one, and a CI job gated on a baseline goes red on what is new, as OSSTest's regression check does.
 public struct BaselineComparison: Sendable, Hashable, Codable {
+    /// The baseline run's id.
     public var runID: String
+    /// The baseline's plan name.
     public var plan: String
+    /// The release the baseline tested.
     public var release: String
+    /// The toolstack and host the baseline ran on (`RunResult.toolstackAndHost`).
     public var ranOn: String
+    /// When the baseline run started.
     public var startedAt: Date
     /// Every case of the run, in the run's order.
     public var cases: [CaseChange]
 
     /// One case: its verdict then and now.
     public struct CaseChange: Sendable, Hashable, Codable {
+        /// The case's id.
         public var id: String
         /// nil when the baseline's plan has no such case.
         public var before: CaseStatus?
+        /// How it ended in this run.
         public var now: CaseStatus
+        /// How `now` compares with `before`.
         public var change: Change
         /// Whether the case makes the run's exit status 1.
         public var blocking: Bool

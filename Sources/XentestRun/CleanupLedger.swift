@@ -9,6 +9,7 @@ public enum LedgerEntry: Sendable, Hashable, CustomStringConvertible {
     /// A file the run wrote (an xl.cfg).
     case file(path: String)
 
+    /// `domain NAME`, `assignable PCI device ADDRESS` or `file PATH`: for teardown's labels and messages.
     public var description: String {
         switch self {
         case .domain(let name): "domain \(name)"
@@ -23,8 +24,10 @@ public enum LedgerEntry: Sendable, Hashable, CustomStringConvertible {
 /// Steps of the plan that undo something themselves (destroy, pci-assignable-remove) take it off the ledger, so
 /// teardown only undoes what is still there.
 public struct CleanupLedger: Sendable {
+    /// What is recorded and not yet removed, in the order recorded.
     public private(set) var entries: [LedgerEntry] = []
 
+    /// An empty ledger.
     public init() {}
 
     /// Records `entry` before it is created; recording twice keeps one entry.

@@ -58,8 +58,12 @@ public final class Journal: @unchecked Sendable {
 
 /// A journal line that is not an event.
 public struct JournalError: Error, CustomStringConvertible {
+    /// The journal's path.
     public var path: String
+    /// The line that is not an event, counting from 1.
     public var line: Int
+    /// What the decoder said about it.
     public var message: String
+    /// `PATH:LINE: error: not a journal event: MESSAGE`.
     public var description: String { "\(path):\(line): error: not a journal event: \(message)" }
 }

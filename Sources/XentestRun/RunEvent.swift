@@ -21,13 +21,21 @@ public enum RunEvent: Sendable, Hashable, Codable {
 
 /// The facts fixed at a run's start.
 public struct RunHeader: Sendable, Hashable, Codable {
+    /// The run's id, part of every guest's name (`xentest-<run-id>-<case>`).
     public var runID: String
+    /// The plan's name (`rc6`).
     public var plan: String
+    /// The plan's title.
     public var planTitle: String
+    /// The release under test, as the plan writes it (`4.3.0-rc6`).
     public var release: String
+    /// The version of xentest that ran it.
     public var xentestVersion: String
+    /// The host's facts, collected before any case.
     public var host: HostFacts
+    /// Where the host file came from: its path, or which built-in one (`HostConfig.source`).
     public var hostConfig: String
+    /// When the run started.
     public var startedAt: Date
     /// Every case x backend in plan order, with its title and area, so a fold knows cases that never started.
     public var cases: [PlannedCase]
@@ -36,9 +44,13 @@ public struct RunHeader: Sendable, Hashable, Codable {
 
     /// A case as planned for this run.
     public struct PlannedCase: Sendable, Hashable, Codable {
+        /// The case's id.
         public var id: String
+        /// The case's title.
         public var title: String
+        /// The case's area.
         public var area: String
+        /// The toolstack it is to run on.
         public var backend: BackendKind
     }
 }

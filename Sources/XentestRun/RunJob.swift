@@ -47,6 +47,7 @@ public struct RunNotStarted: Error, CustomStringConvertible {
     /// The exit status it earns: a plan, usage or backend problem.
     public var status: XentestExitStatus { .unusable }
 
+    /// The problems, one a line.
     public var description: String { lines.joined(separator: "\n") }
 }
 
@@ -178,5 +179,6 @@ public struct SilentRecorder: RunRecorder {
     /// A recorder that drops every event.
     public init() {}
 
+    /// Drops the event.
     public func record(_ event: RunEvent) {}
 }

@@ -11,12 +11,17 @@ public enum CaseDecision: Sendable, Hashable {
 public struct RunPlan: Sendable {
     /// One case on one backend.
     public struct Entry: Sendable {
+        /// The case, as the plan gives it.
         public var testCase: TestCase
+        /// The toolstack it is resolved for.
         public var backend: BackendKind
+        /// Whether it runs, or why it is skipped.
         public var decision: CaseDecision
     }
 
+    /// The plan the cases come from.
     public var plan: Plan
+    /// The selected cases, in plan order.
     public var entries: [Entry]
 }
 

@@ -37,27 +37,38 @@ public struct StepResult: Sendable, Hashable, Codable {
     public var label: String
     /// What was expected, in words.
     public var expected: String
+    /// How it ended: pass, fail, error, timeout or interrupted.
     public var status: CaseStatus
     /// Why it failed, errored or timed out.
     public var message: String?
+    /// Seconds from its first attempt's start to its end, retries included.
     public var durationSeconds: Double
     /// How many times it was tried (more than 1 with retry-for).
     public var attempts: Int
+    /// The commands and calls it made, with their results, over all its attempts.
     public var evidence: [Evidence]
 }
 
 /// How one case ended on one backend.
 public struct CaseResult: Sendable, Hashable, Codable {
+    /// The case's id.
     public var id: String
+    /// The case's title.
     public var title: String
+    /// The case's area.
     public var area: String
+    /// The toolstack it ran on.
     public var backend: BackendKind
+    /// How it ended; `interrupted` when the run stopped before it ended.
     public var status: CaseStatus
     /// Required for skip, error, timeout, xfail and interrupted; the failing step's message for fail.
     public var reason: String?
     /// The known issue that applied, if any.
     public var knownIssue: String?
+    /// Seconds from its start to its end, teardown included; 0 for a case that never ran, and for a case the run
+    /// stopped in, the sum of its steps'.
     public var durationSeconds: Double
+    /// Its steps that ran, in order: all of them, or those up to the first that did not pass.
     public var steps: [StepResult]
     /// Teardown of what the case created, in the order it ran.
     public var teardown: [StepResult]
@@ -65,14 +76,23 @@ public struct CaseResult: Sendable, Hashable, Codable {
 
 /// Counts of cases per status.
 public struct RunSummary: Sendable, Hashable, Codable {
+    /// All cases.
     public var total: Int
+    /// Cases that passed.
     public var pass: Int
+    /// Cases whose expectations were not met.
     public var fail: Int
+    /// Cases where the harness, the toolstack or the environment broke.
     public var error: Int
+    /// Cases skipped before anything was created.
     public var skip: Int
+    /// Cases that failed as a known issue says.
     public var xfail: Int
+    /// Cases that passed though a known issue says they fail.
     public var xpass: Int
+    /// Cases that ran out of time.
     public var timeout: Int
+    /// Cases the run stopped in or before.
     public var interrupted: Int
 
     /// Counts the statuses of `cases`.
@@ -109,21 +129,31 @@ public struct RunResult: Sendable, Hashable, Codable {
     /// The version of this format; bumped on incompatible changes.
     public static let currentSchemaVersion = 1
 
+    /// The format version it was written in: `currentSchemaVersion` for a result this build made.
     public var schemaVersion: Int
+    /// The run's id, part of every guest's name (`xentest-<run-id>-<case>`).
     public var runID: String
     /// The plan's name (`rc6`).
     public var plan: String
+    /// The plan's title.
     public var planTitle: String
+    /// The release under test, as the plan writes it (`4.3.0-rc6`).
     public var release: String
+    /// The version of xentest that ran it.
     public var xentestVersion: String
+    /// The host's facts, collected before any case.
     public var host: HostFacts
     /// The host file used.
     public var hostConfig: String
+    /// When the run started.
     public var startedAt: Date
+    /// When it ended; for a journal cut short, the time of its last event.
     public var finishedAt: Date
     /// True when the run was stopped (Ctrl-C, SIGTERM, or a crash rebuilt from the journal).
     public var interrupted: Bool
+    /// The counts of `cases` by status.
     public var summary: RunSummary
+    /// Every planned case on its backend, in plan order, also those skipped or never started.
     public var cases: [CaseResult]
     /// Each case against the earlier run named with `--baseline`; nil without one.
     public var baseline: BaselineComparison? = nil
@@ -170,7 +200,10 @@ public struct RunResult: Sendable, Hashable, Codable {
 
 /// A run that could not be read back.
 public struct RunReadError: Error, CustomStringConvertible {
+    /// The file or folder that could not be read.
     public var path: String
+    /// What is wrong with it.
     public var message: String
+    /// `PATH: MESSAGE`.
     public var description: String { "\(path): \(message)" }
 }

@@ -8,9 +8,13 @@ import XentestSupport
 /// A case that fails, errors or times out never stops the run; teardown of what a case created runs on every
 /// path, Ctrl-C included (cancel the task that called `run`).
 public struct Runner: Sendable {
+    /// The toolstack every case runs through.
     public var backend: any Backend
+    /// The host file: the devices, bridge and test guest the cases use.
     public var host: HostConfig
+    /// The host's facts: for the header, and to decide which known issues apply.
     public var facts: HostFacts
+    /// The run's id, part of every guest's name (`xentest-<run-id>-<case>`).
     public var runID: String
     /// Where each case's evidence directory goes (`results/<run>/cases`).
     public var casesDirectory: String
@@ -20,10 +24,13 @@ public struct Runner: Sendable {
     public var baseline: BaselineRun?
     /// How long each teardown action may take.
     public var teardownTimeout = PlanDuration.seconds(120)
+    /// Where retries and teardown failures are logged.
     public var logger: Logger
     /// Receives every event, in order.
     public var emit: @Sendable (RunEvent) -> Void
 
+    /// A runner of cases on `backend` with `host`; every event goes to `emit`. It has no baseline, and teardown actions
+    /// get 120 s each.
     public init(
         backend: any Backend,
         host: HostConfig,

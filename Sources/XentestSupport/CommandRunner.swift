@@ -8,8 +8,12 @@ public struct CommandResult: Sendable, Hashable {
     public var argv: [String]
     /// Exit status; 128+N when killed by signal N.
     public var status: Int32
+    /// What it wrote to standard output, decoded as UTF-8; past the runner's output limit, cut with a note of the bytes
+    /// dropped.
     public var stdout: String
+    /// What it wrote to standard error, read like `stdout`.
     public var stderr: String
+    /// Seconds from its start until it ended and its output was read.
     public var durationSeconds: Double
     /// Whether it was killed at its time limit.
     public var timedOut: Bool
@@ -53,10 +57,14 @@ public struct LocalCommandRunner: CommandRunner {
     /// Output beyond this many bytes per stream is dropped (and said so), so a runaway command cannot balloon.
     public var outputLimit = 4 * 1024 * 1024
 
+    /// A runner on this machine, with the default output limit.
     public init() {}
 
+    /// `local`: for reports.
     public var description: String { "local" }
 
+    /// Runs `argv` on this machine (the program found on PATH) as one of the current step's commands; throws
+    /// `CommandNotStarted` when it cannot be started.
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         try await StepActivity.tracking(argv) {
             try await ProcessExecution.run(
@@ -71,7 +79,10 @@ public struct LocalCommandRunner: CommandRunner {
 
 /// A command could not be started at all (no such program, no permission).
 public struct CommandNotStarted: Error, CustomStringConvertible {
+    /// The command that could not be started.
     public var argv: [String]
+    /// Why not: the program is not installed or not on PATH, the system's error, or an empty argv.
     public var reason: String
+    /// `cannot run PROGRAM : REASON`.
     public var description: String { "cannot run \(argv.first ?? "") : \(reason)" }
 }

@@ -2,7 +2,9 @@ import Foundation
 
 /// A step or teardown took longer than its time limit.
 public struct DeadlineExceeded: Error, CustomStringConvertible {
+    /// The time limit that was exceeded.
     public var limit: PlanDuration
+    /// `did not finish within LIMIT`.
     public var description: String { "did not finish within \(limit)" }
 }
 
@@ -42,6 +44,7 @@ package func withDeadline<T: Sendable>(_ limit: PlanDuration, _ operation: @esca
 /// take no longer, so that a command on another host ends there too when the step's time is up (cancelling the
 /// local ssh alone would leave it running).
 public enum TaskDeadline {
+    /// The deadline of the current task; nil outside `withDeadline`.
     @TaskLocal public static var current: Date?
 
     /// `candidate`, or the current deadline when that comes first.

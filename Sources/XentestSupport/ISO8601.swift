@@ -19,6 +19,7 @@ public enum ISO8601 {
             + pad(Int32(fraction), 3) + "Z"
     }
 
+    /// Parses an ISO 8601 date and time with its time zone, with or without fractional seconds; nil when it is not one.
     public static func parse(_ text: String) -> Date? {
         parserLock.withLock { fractional.date(from: text) ?? whole.date(from: text) }
     }
@@ -35,6 +36,7 @@ public enum ISO8601 {
 
 /// The JSON coders of journals and reports: dates as `ISO8601.format` writes them.
 public enum JSONCoders {
+    /// A JSON encoder that writes dates as `ISO8601.format` does.
     public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -44,6 +46,7 @@ public enum JSONCoders {
         return encoder
     }
 
+    /// A JSON decoder that reads dates with `ISO8601.parse`; a string that is not a date is a `DecodingError`.
     public static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in

@@ -46,6 +46,7 @@ public struct PlanDuration: Sendable, Hashable, Codable, CustomStringConvertible
 public struct ValueError: Error, Sendable, CustomStringConvertible {
     /// What is wrong with the text.
     public var message: String
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
     /// The message.
     public var description: String { message }

@@ -5,8 +5,11 @@ import Foundation
 /// ssh hands the far side one command line, which its shell splits again: each argument is quoted for that shell,
 /// so plan text arrives as the same single arguments and is never interpreted.
 public struct SSHCommandRunner: CommandRunner {
+    /// The user to log in as (`root` when a URL names none).
     public var user: String
+    /// The host's name or address.
     public var host: String
+    /// sshd's port on the host.
     public var port: Int
     /// A private key to log in with; nil for ssh's defaults.
     public var identityFile: String?
@@ -15,6 +18,7 @@ public struct SSHCommandRunner: CommandRunner {
     /// Kept for the evidence of the far side's command, not the local ssh process.
     public var outputLimit = 4 * 1024 * 1024
 
+    /// A runner for `user@host:port`; without `identityFile` or `knownHostsFile`, ssh uses its own defaults.
     public init(user: String, host: String, port: Int = 22, identityFile: String? = nil, knownHostsFile: String? = nil)
     {
         self.user = user
@@ -43,6 +47,7 @@ public struct SSHCommandRunner: CommandRunner {
         self.init(user: user, host: rest, port: port)
     }
 
+    /// `ssh user@host:port`: for reports.
     public var description: String { "ssh \(user)@\(host):\(port)" }
 
     /// The local argv that runs `argv` on the far side.
@@ -67,6 +72,10 @@ public struct SSHCommandRunner: CommandRunner {
         return ["timeout", "-k", "2", String(seconds)] + argv
     }
 
+    /// Runs `argv` on the host as one of the current step's commands: the far side ends it at the time limit
+    /// (`remoteArgv`), the local ssh is killed `transportGrace` later. The result names `argv`, not ssh, and is marked
+    /// timed out when the far side's `timeout` ended it; when ssh itself failed, its stderr starts with
+    /// `ssh to USER@HOST:PORT failed:`.
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         try await StepActivity.tracking(argv) { try await runRemotely(argv, timeout: timeout, input: input) }
     }

@@ -33,6 +33,7 @@ public final class StepActivity: Sendable {
 
     private let state = Mutex(State())
 
+    /// An activity with nothing run yet.
     public init() {}
 
     /// Notes that `argv` (a command, or a libvirt call and its arguments) started; give the token back to `finished`.

@@ -2,6 +2,11 @@ import Foundation
 import XentestPlan
 
 extension XLParse {
+    /// Parses `xl vcpu-list` and `xl vcpu-list NAME...`.
+    ///
+    /// Accepts the 4.5+ header (`... Affinity (Hard / Soft)`) and the older single `Affinity` column. Header-only
+    /// output is an empty list: xl prints the header before it finds out a named domain does not exist. An offline
+    /// vCPU must show CPU `-` and state `--p`; an online one a CPU number and a state ending in `-`.
     public static func vcpuList(_ text: String) throws(XLParseError) -> [XLVcpuRow] {
         let command = "xl vcpu-list"
         let numbered = numberedLines(text).filter { !isBlank($0.1) }

@@ -179,10 +179,4 @@ public enum XLParse {
         }
         return domains
     }
-
-    /// Parses `xl vcpu-list` and `xl vcpu-list NAME...`.
-    ///
-    /// Accepts the 4.5+ header (`... Affinity (Hard / Soft)`) and the older single `Affinity` column. Header-only
-    /// output is an empty list: xl prints the header before it finds out a named domain does not exist. An offline
-    /// vCPU must show CPU `-` and state `--p`; an online one a CPU number and a state ending in `-`.
 }
