@@ -1,7 +1,6 @@
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
-@testable import XentestBackends
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestReport

@@ -1,13 +1,11 @@
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
-@testable import XentestBackends
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestReport
 @testable import XentestRun
 @testable import XentestSupport
-@testable import XentestXLParsing
 
 @Suite("libvirt backend on QEMU and Xen: what it decides without a daemon") struct LibvirtQemuDecisionTests {
     @Test("a URI without a host name is this machine, so ping: guest can run here") func localURIs() {

@@ -2,12 +2,10 @@ import Foundation
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
-@testable import XentestBackends
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestReport
 @testable import XentestRun
-@testable import XentestSupport
 @testable import XentestXLParsing
 
 @Suite("Plan includes: nested, filtered, cycles, missing files, duplicates across files") struct PlanIncludeTests {

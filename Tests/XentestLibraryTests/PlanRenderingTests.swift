@@ -2,12 +2,10 @@ import Foundation
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
-@testable import XentestBackends
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestReport
 @testable import XentestRun
-@testable import XentestSupport
 @testable import XentestXLParsing
 
 /// `xentest show` (the plan as Markdown instructions) and `xentest list` (the cases as a table), golden-file tested.

@@ -3,7 +3,6 @@ import Libvirt
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
-@testable import XentestBackends
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestReport

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
-@testable import XentestBackends
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestReport
