@@ -61,7 +61,11 @@ public struct PlanLoader: Sendable {
         }
         folders.append("testplans")
         // Installed (the Debian package): /usr/bin/xentest finds /usr/share/xentest/testplans.
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        // The running binary (/proc/self/exe: argv[0] is a bare name when it was found on PATH).
+        let executablePath =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments
+            .first ?? ""
+        let executable = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath()
         let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("share/xentest/testplans").path
         if FileManager.default.fileExists(atPath: installed) { folders.append(installed) }

@@ -9,59 +9,62 @@ import Testing
 @testable import XentestSupport
 @testable import XentestXLParsing
 
-/// xentest itself in dom0, as a TestDay tester runs it on their Xen host: no backend options, xl by default through
-/// the local runner, the host's facts from libxl in-process. In the lab suite, so that one lab boots at a time.
+/// xentest itself in dom0, as a TestDay tester runs it on their Xen host: installed from the Debian package (its
+/// files, `dpkg-deb -x`, since the lab's dom0 has no dpkg), no backend options, xl by default through the local
+/// runner, the host's facts from libxl in-process, the plans found by name in /usr/share/xentest/testplans. In the
+/// lab suite, so that one lab boots at a time.
 extension LabEndToEndTests {
-    /// Where the test puts xentest in dom0, and the argv prefix that runs it there.
-    static let dom0Folder = "/opt/xentest"
-    static let inDom0 = [
-        "env", "LD_LIBRARY_PATH=\(dom0Folder)/lib", "XENTEST_PLANS=\(dom0Folder)/testplans", "\(dom0Folder)/xentest",
-    ]
+    /// The package to install: `$XENTEST_DEB`, or `dist/xentest_VERSION_amd64.deb` (built by `scripts/package-deb`,
+    /// which `scripts/test` runs through `scripts/check-deb` before the tests), built here when there is none.
+    static func debianPackage() async throws -> String {
+        if let named = ProcessInfo.processInfo.environment["XENTEST_DEB"], !named.isEmpty { return named }
+        let built = Fixtures.repositoryRoot.appendingPathComponent("dist/xentest_\(XentestVersion.current)_amd64.deb")
+        if FileManager.default.fileExists(atPath: built.path) { return built.path }
+        let script = Fixtures.repositoryRoot.appendingPathComponent("scripts/package-deb").path
+        let made = try await LocalCommandRunner().run([script], timeout: .seconds(1800))
+        try #require(made.succeeded, "scripts/package-deb failed: \(made.stderr.suffix(2000))")
+        return made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     @Test(
-        "xentest in dom0: facts from libxl equal xl info's over SSH; smoke cases pass with no backend options",
+        "xentest installed in dom0 from its Debian package: facts from libxl equal xl info's over SSH; smoke passes",
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
-        .timeLimit(.minutes(20))
+        .timeLimit(.minutes(30))
     ) func xentestInDom0() async throws {
-        let binary = try #require(
-            XentestBinary.executable?.path,
-            "no xentest executable next to the test bundle; build it first"
-        )
+        let deb = try await Self.debianPackage()
         try await Self.withBootedLabLeftAsItWas { lab, _, folder, ssh, _ in
-            // dom0 has libvirt's and libxl's libraries (the lab's libvirtd and xl need them); the Swift runtime goes
-            // along with the binary, the plans and the lab's host file.
+            // The package's files, as dpkg would install them; dom0 has libvirt's and libxl's libraries (the lab's
+            // libvirtd and xl need them), and the binary carries the Swift runtime.
             let stage = folder + "/stage"
-            try FileManager.default.createDirectory(atPath: stage + "/lib", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: binary, toPath: stage + "/xentest")
-            let ldd = try await LocalCommandRunner().run(["ldd", binary], timeout: .seconds(30))
-            let runtime = ldd.stdout.split(separator: "\n")
+            let unpack = try await LocalCommandRunner().run(["dpkg-deb", "-x", deb, stage], timeout: .seconds(120))
+            try #require(unpack.succeeded, "\(unpack.stderr)")
+            let files = try await LocalCommandRunner().run(["dpkg-deb", "-c", deb], timeout: .seconds(60))
+            let installed = files.stdout.split(separator: "\n")
                 .compactMap { line -> String? in
-                    let path = line.split(separator: " ").first { $0.hasPrefix("/") }.map(String.init)
-                    return path.flatMap { $0.contains("/usr/lib/swift/") ? $0 : nil }
+                    guard let path = line.split(separator: " ").last, !path.hasSuffix("/") else { return nil }
+                    return String(path.dropFirst())  // ./usr/bin/xentest -> /usr/bin/xentest
                 }
-            #expect(runtime.contains { $0.hasSuffix("/libswiftCore.so") }, "\(ldd.stdout)")
-            for library in runtime {
-                try FileManager.default.copyItem(
-                    atPath: library,
-                    toPath: stage + "/lib/" + (library as NSString).lastPathComponent
-                )
-            }
-            try FileManager.default.copyItem(
-                atPath: Fixtures.repositoryRoot.appendingPathComponent("testplans").path,
-                toPath: stage + "/testplans"
+            #expect(
+                installed.contains("/usr/bin/xentest") && installed.contains("/usr/share/xentest/testplans/rc6.yaml")
             )
             try FileManager.default.copyItem(atPath: lab.paths.hostFile, toPath: stage + "/host.yaml")
             let shipStart = Date()
-            try await Self.ship(stage, to: Self.dom0Folder, through: ssh)
+            try await Self.ship(stage, to: "/tmp/xentest-package", through: ssh)
+            let install = try await ssh.run(
+                [
+                    "sh", "-c",
+                    "cp -R /tmp/xentest-package/usr/. /usr/ && cp /tmp/xentest-package/host.yaml /root/host.yaml"
+                        + " && rm -rf /tmp/xentest-package",
+                ],
+                timeout: .seconds(120)
+            )
+            try #require(install.succeeded, "\(install.stderr)")
             print(
-                String(
-                    format: "xentest and the Swift runtime shipped to dom0 in %.1f s",
-                    Date().timeIntervalSince(shipStart)
-                )
+                String(format: "the package's files installed in dom0 in %.1f s", Date().timeIntervalSince(shipStart))
             )
 
             // The same host, asked two ways: libxl inside dom0, and `xl info` over SSH.
-            let factsRun = try await ssh.run(Self.inDom0 + ["facts", "--json"], timeout: .seconds(120))
+            let factsRun = try await ssh.run(["xentest", "facts", "--json"], timeout: .seconds(120))
             #expect(factsRun.succeeded, "\(factsRun.stderr)")
             let fromLibxl = try JSONDecoder().decode(HostFacts.self, from: Data(factsRun.stdout.utf8))
             let fromXL = try await XLBackend(runner: ssh).collectFacts(host: .empty(source: "none"))
@@ -75,24 +78,29 @@ extension LabEndToEndTests {
             xlFacts.factsSource = nil
             #expect(libxlFacts == xlFacts, "libxl: \(fromLibxl)\nxl info: \(fromXL)")
 
-            // What a tester types in dom0: no --backend, --connect or --host.
+            // What a tester types in dom0, from their own folder: no --backend, --connect or --host, the plan by
+            // name from the installed plans, the results in ./results.
             let cases = ["lifecycle-create-destroy", "cpu-hotplug-pv-add-in-guest", "network-vif-ping"]
-            let results = "/tmp/xentest-results"
+            let home = "/tmp/xentest-tester"
             let run = try await ssh.run(
-                Self.inDom0 + ["run", "smoke", "--host-config", Self.dom0Folder + "/host.yaml", "--results", results]
-                    + cases.flatMap { ["--only", $0] },
+                ["sh", "-c", "mkdir -p \(home) && cd \(home) && exec xentest \"$@\"", "xentest"] + [
+                    "run", "smoke", "--host-config", "/root/host.yaml",
+                ] + cases.flatMap { ["--only", $0] },
                 timeout: .seconds(900)
             )
             print(run.stderr)
             if run.status != 0 {
                 let evidence = try await ssh.run(
-                    ["find", results, "-name", "evidence.txt", "-exec", "cat", "{}", ";"],
+                    ["find", home, "-name", "evidence.txt", "-exec", "cat", "{}", ";"],
                     timeout: .seconds(30)
                 )
                 print(evidence.stdout)
             }
             #expect(run.status == 0, "\(run.stderr)")
-            let reportPath = try await ssh.run(["find", results, "-name", "report.json"], timeout: .seconds(30))
+            let reportPath = try await ssh.run(
+                ["find", home + "/results", "-name", "report.json"],
+                timeout: .seconds(30)
+            )
             let report = try await ssh.run(
                 ["cat", reportPath.stdout.trimmingCharacters(in: .whitespacesAndNewlines)],
                 timeout: .seconds(30)
@@ -107,7 +115,11 @@ extension LabEndToEndTests {
             )
             #expect(result.cases.allSatisfy { $0.backend == .xl })
 
-            _ = try await ssh.run(["rm", "-rf", Self.dom0Folder, results], timeout: .seconds(60))
+            let removed = try await ssh.run(
+                ["rm", "-rf", home, "/root/host.yaml", "/usr/share/xentest", "/usr/share/doc/xentest"] + installed,
+                timeout: .seconds(60)
+            )
+            #expect(removed.succeeded, "\(removed.stderr)")
         }
     }
 
