@@ -63,7 +63,15 @@ public struct PreparedRun: Sendable {
     public var host: HostConfig
     /// The runner, with the run's id; it records nowhere until `RunJob.run` gives it a journal.
     public var runner: Runner
-    /// Warnings found while loading (a plan's), for the caller to show.
+}
+
+/// A plan and the baseline it is measured against, loaded and checked; no host asked yet.
+public struct LoadedRun: Sendable {
+    /// The plan.
+    public var plan: Plan
+    /// The earlier run named with `--baseline`.
+    public var baseline: BaselineRun?
+    /// The plan's warnings, compiler-style, for the caller to show.
     public var warnings: [String]
 }
 
@@ -81,24 +89,27 @@ public struct RunOutcome: Sendable {
 /// `xentest run`: load, resolve, run. It returns values and prints nothing: the caller shows the warnings, the
 /// dry-run listing, progress (through a recorder) and the closing lines, and writes the reports.
 public enum RunJob {
-    /// Loads the plan, the baseline and the host file, collects the host's facts through `backend` and resolves
-    /// every case; nothing is created. Throws every problem that stops the run.
-    public static func prepare(_ options: RunOptions, backend: any Backend, logger: Logger) async throws(RunNotStarted)
-        -> PreparedRun
-    {
-        let plan: Plan
-        var warnings: [String] = []
-        do {
-            let loaded = try PlanLoader().load(nameOrPath: options.plan)
-            warnings += loaded.warnings.map(\.description)
-            plan = loaded.plan
-        } catch { throw RunNotStarted(error.diagnostics.map(\.description)) }
+    /// Loads the plan and the baseline: every problem in them stops the run before a backend is even asked.
+    public static func load(_ options: RunOptions) throws(RunNotStarted) -> LoadedRun {
+        let loaded: (plan: Plan, warnings: [Diagnostic])
+        do { loaded = try PlanLoader().load(nameOrPath: options.plan) } catch {
+            throw RunNotStarted(error.diagnostics.map(\.description))
+        }
         var baseline: BaselineRun?
         if let path = options.baselinePath {
             do { baseline = try BaselineRun.load(run: path) } catch {
                 throw RunNotStarted(["error: cannot read the baseline \(error)"])
             }
         }
+        return LoadedRun(plan: loaded.plan, baseline: baseline, warnings: loaded.warnings.map(\.description))
+    }
+
+    /// Reads the host file, collects the host's facts through `backend` and resolves every case of a loaded plan;
+    /// nothing is created. Throws every problem that stops the run.
+    public static func prepare(_ loaded: LoadedRun, options: RunOptions, backend: any Backend, logger: Logger)
+        async throws(RunNotStarted) -> PreparedRun
+    {
+        let plan = loaded.plan
         let host = try hostConfig(options.hostConfigPath, backend: backend)
         let facts: HostFacts
         let runPlan: RunPlan
@@ -118,8 +129,8 @@ public enum RunJob {
             logger: logger,
             emit: { _ in }
         )
-        runner.baseline = baseline
-        return PreparedRun(plan: plan, runPlan: runPlan, facts: facts, host: host, runner: runner, warnings: warnings)
+        runner.baseline = loaded.baseline
+        return PreparedRun(plan: plan, runPlan: runPlan, facts: facts, host: host, runner: runner)
     }
 
     /// The host file at `path`, or without one the built-in host of libvirt's test driver (elsewhere: none, and

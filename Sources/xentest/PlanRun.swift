@@ -18,13 +18,19 @@ struct PlanRun {
     var advice: BackendAdvice { .run(plan: options.plan) }
 
     func execute() async throws {
-        let backend = try makeBackend(selection, advice: advice)
-        let prepared: PreparedRun
-        do { prepared = try await RunJob.prepare(options, backend: backend, logger: logger) } catch {
+        // The plan first: a broken plan says so on any machine, with or without a hypervisor.
+        let loaded: LoadedRun
+        do { loaded = try RunJob.load(options) } catch {
             Console.error(error.lines)
             throw ExitCode(error.status)
         }
-        Console.error(prepared.warnings)
+        Console.error(loaded.warnings)
+        let backend = try makeBackend(selection, advice: advice)
+        let prepared: PreparedRun
+        do { prepared = try await RunJob.prepare(loaded, options: options, backend: backend, logger: logger) } catch {
+            Console.error(error.lines)
+            throw ExitCode(error.status)
+        }
         if dryRun {
             Console.out(DryRunListing.render(prepared))
             return

@@ -181,7 +181,13 @@ extension Lab {
         var options = options
         options.hostConfigPath = target.hostConfigPath
         let backend = try BackendFactory.make(target.selection)
-        let prepared = try await RunJob.prepare(options, backend: backend, logger: Logger(label: "test"))
+        let loaded = try RunJob.load(options)
+        let prepared = try await RunJob.prepare(
+            loaded,
+            options: options,
+            backend: backend,
+            logger: Logger(label: "test")
+        )
         let outcome = try await RunJob.run(prepared, resultsRoot: options.resultsRoot, progress: SilentRecorder())
         try RunReports.write(outcome.result, into: outcome.directory.path)
         return outcome.status

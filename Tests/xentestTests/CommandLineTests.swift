@@ -73,6 +73,16 @@ import XentestSupport
         #expect(result.stdout.hasPrefix(Self.testplans + "/rc6.yaml: ok"), "\(result)")
     }
 
+    @Test("run with a broken plan: its problems first, exit 2, whatever the machine has for a backend")
+    func runBrokenPlanSaysSoBeforeAnyBackend() async throws {
+        let expected = diagnostics(of: Self.brokenPlan)
+        for backend in [[], ["--backend", "libvirt"], ["--connect", "qemu+ssh://nowhere.invalid/system"]] {
+            let result = try await XentestProcess.run(["run", Self.brokenPlan] + backend)
+            #expect(result.status == 2, "\(backend): \(result)")
+            #expect(result.stderr == expected.joined(separator: "\n") + "\n", "\(backend)")
+        }
+    }
+
     @Test func validateBrokenPlanPrintsEveryDiagnosticOnStderr() async throws {
         let expected = diagnostics(of: Self.brokenPlan)
         #expect(expected.count > 10)
