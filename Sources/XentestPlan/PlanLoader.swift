@@ -250,8 +250,17 @@ private struct LoadSession {
         extraDiagnostics += fileDiagnostics
         let included = YAMLReader(file: path)
         readers.append(included)
-        guard let root = source.root,
-            let includedFields = included.mapping(root, "an included file", allowed: PlanSyntax.includedFileKeys)
+        guard let root = source.root, !included.isNull(root) else {
+            // An included file that says nothing is a mistake (a wrong path, a file not yet written), not a no-op.
+            if fileDiagnostics.isEmpty {
+                reader.error(
+                    "included file '\(relative)' is empty; it needs 'guests', 'cases' or 'include'",
+                    at: fileNode
+                )
+            }
+            return
+        }
+        guard let includedFields = included.mapping(root, "an included file", allowed: PlanSyntax.includedFileKeys)
         else { return }
         let outerFound = foundFilteredIDs
         foundFilteredIDs = []

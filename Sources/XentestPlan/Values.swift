@@ -168,6 +168,22 @@ public struct VersionRange: Sendable, Hashable, Codable, CustomStringConvertible
                 return .failure(ValueError("'\(trimmed)' must start with <, <=, >, >= or =="))
             }
             let versionText = trimmed.dropFirst(comparison.count).trimmingCharacters(in: .whitespaces)
+            // One version and nothing after it: `>= 4.17 < 4.18` is two comparisons without their comma, not
+            // `>= 4.17` (Version alone would read the leading number and drop the rest).
+            if let extra = versionText.firstIndex(where: { $0.isWhitespace || "<>=!&|".contains($0) }),
+                extra != versionText.startIndex
+            {
+                let rest = versionText[extra...].trimmingCharacters(in: .whitespaces)
+                let comparisonFollows = ["<", ">", "=", "!", "&", "|"].contains { rest.hasPrefix($0) }
+                return .failure(
+                    ValueError(
+                        "'\(trimmed)' has '\(rest)' after its version"
+                            + (comparisonFollows
+                                ? "; join comparisons with a comma: '>= 4.17, < 4.18'"
+                                : "; a bound is one comparison and one version: '>= 4.17'")
+                    )
+                )
+            }
             guard let version = Version(versionText) else {
                 return .failure(ValueError("'\(versionText)' is not a version such as 4.3 or 4.17.2"))
             }

@@ -21,6 +21,13 @@ public enum MarkdownSummaryReporter {
             "| Run | `\(result.runID)`, \(ISO8601.format(result.startedAt)), \(CaseWording.seconds(result.finishedAt.timeIntervalSince(result.startedAt))), xentest \(result.xentestVersion) |",
         ]
         if let baseline = result.baseline { out.append("| Baseline | \(cell(baselineRun(baseline))) |") }
+        if result.nothingTested {
+            out += [
+                "",
+                "> **Nothing was tested**: every case was skipped on this host; each one's reason is in the tables "
+                    + "below.",
+            ]
+        }
         var areas: [String] = []
         for testCase in result.cases where !areas.contains(testCase.area) { areas.append(testCase.area) }
         for area in areas {

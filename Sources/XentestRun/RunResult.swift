@@ -166,6 +166,9 @@ public struct RunResult: Sendable, Hashable, Codable {
         return cases.contains { $0.status.isFailure } ? .failed : .success
     }
 
+    /// Whether the run tested nothing: it had cases and every one was skipped (this host lacks what they need).
+    public var nothingTested: Bool { !cases.isEmpty && cases.allSatisfy { $0.status == .skip } }
+
     /// `xl (Xen 4.17.7) on xentest-lab`, `libvirt qemu:///system`, `libvirt xen+ssh (Xen 4.17.7) on xentest-lab`:
     /// the toolstack and host, naming a remote URI by scheme (its port and options change from run to run).
     public var toolstackAndHost: String {
@@ -182,7 +185,15 @@ public struct RunResult: Sendable, Hashable, Codable {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         guard exists else { throw RunReadError(path: path, message: "no such file or directory") }
-        let file = isDirectory.boolValue ? path + "/journal.jsonl" : path
+        var file = path
+        if isDirectory.boolValue {
+            // A run directory has its journal; one copied without it may still have its report.
+            let candidates = [path + "/journal.jsonl", path + "/report.json"]
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw RunReadError(path: path, message: "no journal.jsonl or report.json here: not a run directory")
+            }
+            file = found
+        }
         do {
             if file.hasSuffix(".json") {
                 return try JSONCoders.makeDecoder()

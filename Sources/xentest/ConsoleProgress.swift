@@ -6,10 +6,18 @@ import XentestRun
 /// is rewritten in place.
 final class ConsoleProgress: RunRecorder {
     private let isTerminal: Bool
+    private let colour: Bool
     private let state = Mutex<(done: Int, total: Int)>((0, 0))
 
-    /// Progress written to stderr; `isTerminal` decides whether the live line and colour are used.
-    init(isTerminal: Bool = isatty(STDERR_FILENO) == 1) { self.isTerminal = isTerminal }
+    /// Progress written to stderr; `isTerminal` decides whether the live line and colour are used, and `NO_COLOR`
+    /// (no-color.org: set and not empty) turns the colour off.
+    init(
+        isTerminal: Bool = isatty(STDERR_FILENO) == 1,
+        noColor: Bool = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+    ) {
+        self.isTerminal = isTerminal
+        self.colour = isTerminal && !noColor
+    }
 
     func record(_ event: RunEvent) {
         switch event {
@@ -38,9 +46,9 @@ final class ConsoleProgress: RunRecorder {
         let width = String(total).count
         let counter = String(repeating: " ", count: max(0, width - String(done).count)) + "\(done)/\(total)"
         var label = status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
-        if isTerminal {
-            let colour = status.isFailure ? "31" : status == .pass ? "32" : "33"
-            label = "\u{1B}[\(colour)m\(label)\u{1B}[0m"
+        if colour {
+            let code = status.isFailure ? "31" : status == .pass ? "32" : "33"
+            label = "\u{1B}[\(code)m\(label)\u{1B}[0m"
         }
         var text = (isTerminal ? "\r\u{1B}[K" : "") + "[\(counter)] \(label) \(id)  \(String(format: "%.2fs", seconds))"
         if let reason, status != .pass { text += "\n        \(reason)" }

@@ -61,6 +61,9 @@ struct PlanRun {
             "\(counts.joined(separator: ", ")) in \(String(format: "%.2fs", seconds))",
             "results: \(outcome.directory.path) (summary.md to paste into the TestDay thread)",
         ])
+        if result.nothingTested {
+            Console.error("warning: nothing was tested: every case was skipped on this host (the reasons are above)")
+        }
         try endUnlessSuccess(outcome.status)
     }
 

@@ -142,4 +142,31 @@ import Testing
             ]
         )
     }
+
+    @Test("an empty included file is an error at its include, not a silent no-op") func emptyIncludedFile() throws {
+        let outcome = try loadPlanText(
+            """
+            release: 4.3.0-rc6
+            title: Fixture plan
+            include:
+              - empty.yaml
+              - only-comments.yaml
+            cases:
+              - id: one
+                title: One
+                area: lifecycle
+                steps:
+                  - pci-assignable-list:
+            """,
+            extraFiles: ["empty.yaml": "", "only-comments.yaml": "# nothing yet\n---\n"]
+        )
+        #expect(outcome.plan == nil)
+        #expect(
+            outcome.lines == [
+                "plan.yaml:4:5: error: included file 'empty.yaml' is empty; it needs 'guests', 'cases' or 'include'",
+                "plan.yaml:5:5: error: included file 'only-comments.yaml' is empty; it needs 'guests', 'cases' or "
+                    + "'include'",
+            ]
+        )
+    }
 }

@@ -190,6 +190,22 @@ extension Result {
         ("> = 4.3", "'= 4.3' is not a version such as 4.3 or 4.17.2"),
         (">=", "'' is not a version such as 4.3 or 4.17.2"), ("", "a version range such as '>= 4.3' is needed"),
         (",,", "a version range such as '>= 4.3' is needed"),
+        (
+            ">=4.17 <4.18",
+            "'>=4.17 <4.18' has '<4.18' after its version; join comparisons with a comma: '>= 4.17, < 4.18'"
+        ),
+        (
+            ">= 4.17 && < 4.18",
+            "'>= 4.17 && < 4.18' has '&& < 4.18' after its version; join comparisons with a comma: '>= 4.17, < 4.18'"
+        ),
+        (
+            ">= 4.17 junk",
+            "'>= 4.17 junk' has 'junk' after its version; a bound is one comparison and one version: '>= 4.17'"
+        ),
+        (
+            ">= 4.17<4.18",
+            "'>= 4.17<4.18' has '<4.18' after its version; join comparisons with a comma: '>= 4.17, < 4.18'"
+        ),
     ]) func versionRangeRejects(_ text: String, _ message: String) {
         #expect(VersionRange.parse(text).failureMessage == message)
     }

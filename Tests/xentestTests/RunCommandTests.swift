@@ -59,6 +59,64 @@ let slowPlan = """
     """
 
 @Suite("xentest run, report and clean, through the built binary") struct RunCommandTests {
+    @Test("a run in which every case was skipped says that nothing was tested, on stderr and in summary.md")
+    func everyCaseSkipped() async throws {
+        let scratch = try RunScratch()
+        let outcome = try await XentestProcess.run([
+            "run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results, "--only", "network",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("\n4 skip in "), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("warning: nothing was tested: every case was skipped on this host"))
+        let summary = try String(contentsOfFile: try scratch.runDirectory() + "/summary.md", encoding: .utf8)
+        #expect(summary.contains("> **Nothing was tested**: every case was skipped on this host"))
+
+        let tested = try await XentestProcess.run([
+            "run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results + "-2", "--only", "lifecycle",
+        ])
+        #expect(tested.status == 0, "\(tested.stderr)")
+        #expect(!tested.stderr.contains("nothing was tested"))
+    }
+
+    @Test("report on a folder that is not a run: a clear error, exit 2") func reportOnAFolderWithoutARun() async throws
+    {
+        let scratch = try RunScratch()
+        let outcome = try await XentestProcess.run(["report", scratch.root.path])
+        #expect(outcome.status == 2, "\(outcome)")
+        #expect(
+            outcome.stderr.contains(scratch.root.path + ": no journal.jsonl or report.json here: not a run directory"),
+            "\(outcome.stderr)"
+        )
+        #expect(!outcome.stderr.contains("NSCocoaErrorDomain"))
+    }
+
+    @Test("progress on a terminal is coloured, and not with NO_COLOR set (through script(1)'s terminal)") func noColor()
+        async throws
+    {
+        let binary = try #require(XentestProcess.productsDirectory?.appendingPathComponent("xentest").path)
+        let scratch = try RunScratch()
+        func onATerminal(_ environment: [String: String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            let command = [binary, "run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results]
+                .map { "'\($0)'" }.joined(separator: " ")
+            process.arguments = ["-qec", command, "/dev/null"]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
+        let coloured = try onATerminal(["NO_COLOR": ""])
+        #expect(coloured.contains("\u{1B}[32mpass"), "\(coloured)")
+        let plain = try onATerminal(["NO_COLOR": "1"])
+        #expect(plain.contains("pass        cpu-hotplug-above-max"), "\(plain)")
+        #expect(!plain.contains("\u{1B}[32m") && !plain.contains("\u{1B}[33m"))
+    }
+
     @Test("run rc6 on the simulated host: exit 0, a line per case, the three reports, the junit extra") func runRC6()
         async throws
     {
