@@ -64,7 +64,7 @@ public enum DomainXMLRenderer {
         }
         if !features.isEmpty { xml += ["  <features>"] + features + ["  </features>"] }
         xml += [
-            "  <on_poweroff>destroy</on_poweroff>", "  <on_reboot>destroy</on_reboot>",
+            "  <on_poweroff>destroy</on_poweroff>", "  <on_reboot>restart</on_reboot>",
             "  <on_crash>destroy</on_crash>", "  <devices>",
         ]
         switch dialect {

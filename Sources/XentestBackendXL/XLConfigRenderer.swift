@@ -24,7 +24,7 @@ public enum XLConfigRenderer {
         }
         if spec.passthrough { lines.append("passthrough = \"enabled\"") }
         if spec.type == .hvm { lines += ["serial = \"pty\"", "vga = \"none\"", "vnc = 0", "sdl = 0"] }
-        lines += ["on_poweroff = \"destroy\"", "on_reboot = \"destroy\"", "on_crash = \"destroy\""]
+        lines += ["on_poweroff = \"destroy\"", "on_reboot = \"restart\"", "on_crash = \"destroy\""]
         return lines.joined(separator: "\n") + "\n"
     }
 
