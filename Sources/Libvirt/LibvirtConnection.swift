@@ -236,6 +236,13 @@ public final class LibvirtConnection: @unchecked Sendable {
         }
     }
 
+    /// Starts a domain again from the file `LibvirtDomain.save(to:)` wrote on the hypervisor's host.
+    public func restoreDomain(from path: String) throws(LibvirtError) {
+        try withHandle("virDomainRestore") { handle throws(LibvirtError) in
+            _ = try check(virDomainRestore(handle, path), "virDomainRestore")
+        }
+    }
+
     // MARK: Networks
 
     /// All networks, active and defined, in libvirt's order.

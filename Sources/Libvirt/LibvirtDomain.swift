@@ -61,6 +61,22 @@ public final class LibvirtDomain: @unchecked Sendable {
     /// Asks the guest to shut down; returns before the guest has stopped, which it may never do.
     public func shutdown() throws(LibvirtError) { try check(virDomainShutdown(handle), "virDomainShutdown") }
 
+    /// Asks the guest to reboot; returns before it has, and the domain keeps its name (and, on QEMU, its process).
+    public func reboot() throws(LibvirtError) { try check(virDomainReboot(handle, 0), "virDomainReboot") }
+
+    /// Saves the running domain's memory and device state to `path` on the hypervisor's host and stops it; the
+    /// definition stays. `LibvirtConnection.restoreDomain(from:)` starts it again from the file.
+    public func save(to path: String) throws(LibvirtError) { try check(virDomainSave(handle, path), "virDomainSave") }
+
+    /// Sets the most memory the domain may have, in KiB (`virDomainSetMaxMemory`: the live domain where the driver
+    /// allows it).
+    public func setMaxMemory(kiB: UInt64) throws(LibvirtError) {
+        guard let kiB = UInt(exactly: kiB) else {
+            throw LibvirtError.invalidArgument("memory \(kiB) KiB is out of range", call: "virDomainSetMaxMemory")
+        }
+        try check(virDomainSetMaxMemory(handle, kiB), "virDomainSetMaxMemory")
+    }
+
     /// Pauses the domain's vCPUs; memory stays allocated.
     public func suspend() throws(LibvirtError) { try check(virDomainSuspend(handle), "virDomainSuspend") }
 

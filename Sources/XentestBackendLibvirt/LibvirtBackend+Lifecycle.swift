@@ -174,9 +174,18 @@ extension LibvirtBackend {
                 if let node = try connection.nodeDevice(named: nodeName) {
                     try calls.call("virNodeDeviceReAttach", [nodeName]) { try node.reattach() }
                 }
-            case .file(let path): try? FileManager.default.removeItem(atPath: path)
+            case .file(let path):
+                // On another host, through its shell (below).
+                if driver == .test || hostShell == nil { try? FileManager.default.removeItem(atPath: path) }
             }
             return calls.evidence
+        }
+        if case .file(let path) = entry, driver != .test, let hostShell {
+            let removed = try await hostShell.run(["rm", "-f", path], timeout: .seconds(30))
+            evidence.append(removed.evidence)
+            if !removed.succeeded {
+                throw BackendFailure("cannot remove \(path): \(removed.stderr)", evidence: evidence)
+            }
         }
         if case .assignablePCIDevice(let address) = entry {
             evidence += try await giveBackFromPciback(address, after: evidence)

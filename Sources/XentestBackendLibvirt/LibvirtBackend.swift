@@ -90,10 +90,13 @@ public final class LibvirtBackend: Backend {
         case .create(let paused): return try await create(paused: paused, session, calls)
         case .destroy: return try await destroy(session, calls)
         case .pause, .unpause: return try await pauseOrResume(action, session, calls)
-        case .list:
-            return try await outcome(calls) { [self] in
-                .success(calls.evidence, observation: .state(try currentState(session.domainName, calls)))
-            }
+        case .list: return try await listing(session, calls)
+        case .save: return try await save(session)
+        case .restore: return try await restore(session)
+        case .reboot: return try await reboot(session)
+        case .memSet, .memMax: return try await setMemory(action, session, calls)
+        case .migrate:
+            return .failure(unsupportedReason(for: action, guest: session.guest?.spec) ?? "not supported", [])
         case .waitForState(let wanted): return try await waitForState(wanted, name: session.domainName)
         case .shutdown: return try await shutdown(session)
         case .vcpuSet(let count): return try await setVcpus(count, session)
@@ -156,6 +159,17 @@ public final class LibvirtBackend: Backend {
                 : "the hypervisor is on another machine (\(connection.requestedURI)) and xentest has no shell there to "
                     + "ping its guests from: give it one with --host ssh://root@HOST"
         case (_, .xenstoreRead): "xenstore is read through the xl backend only"
+        case (_, .migrate):
+            "libvirt migrates a guest only to another host (virDomainMigrate refuses its own as the destination); "
+                + "xl migrates it locally"
+        case (.qemu, .memMax), (.test, .memMax):
+            "libvirt's \(driver == .qemu ? "QEMU" : "test") driver cannot change a running guest's maximum memory "
+                + "(virDomainSetMaxMemory: cannot resize the maximum memory on an active domain)"
+        case (_, .save), (_, .restore):
+            driver == .test || hostShell != nil
+                ? nil
+                : "save writes a file on the hypervisor's host (\(connection.requestedURI)), and xentest has no shell "
+                    + "there to remove it afterwards: give it one with --host ssh://root@HOST"
         default: nil
         }
     }

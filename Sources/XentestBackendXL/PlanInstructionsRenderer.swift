@@ -81,7 +81,16 @@ public enum PlanInstructionsRenderer {
     static func instruction(for step: Step, context: XLStepContext) -> String {
         let name = context.guest?.domainName ?? "GUEST"
         if let command = XLCommand.forAction(step.action, context: context, timeout: step.timeout) {
-            return "`\(command)`."
+            let bootID = "`cat /proc/sys/kernel/random/boot_id` in the guest's console"
+            switch step.action {
+            case .save: return "Note \(bootID), then `\(command)`."
+            case .restore: return "`\(command)`; then \(bootID) shows the id noted before the save."
+            case .migrate(let times):
+                let repeated = times == 1 ? "" : ", \(times) times over"
+                return "Note \(bootID), then `\(command)`\(repeated); after each, the same id."
+            case .reboot: return "Note \(bootID), then `\(command)`; the guest comes back with a new id."
+            default: return "`\(command)`."
+            }
         }
         switch step.action {
         case .waitForState(let state): return "Watch `xl list \(name)` until the guest is \(state.rawValue)."

@@ -40,8 +40,9 @@ extension XLBackend {
 
     /// The guest's state from `xl list NAME` (gone when xl does not know it).
     func list(_ step: inout XLStep) async throws -> ActionOutcome {
-        switch try await step.state() {
-        case .success(let seen): return .success(step.calls, observation: .state(seen))
+        switch try await step.listing() {
+        case .success(let seen):
+            return .success(step.calls, observation: .listing(seen.state, memoryMiB: seen.memoryMiB))
         case .failure(let failed): return step.failure(failed.result)
         }
     }

@@ -39,7 +39,12 @@ public final class XLBackend: Backend {
         case .destroy, .shutdown: return try await stop(action, &step)
         case .list: return try await list(&step)
         case .waitForState(let wanted): return try await waitForState(wanted, &step)
-        case .pause, .unpause, .vcpuSet, .pciAttach, .pciDetach: return try await step.xlSucceeds(action)
+        case .pause, .unpause, .vcpuSet, .pciAttach, .pciDetach, .memSet, .memMax:
+            return try await step.xlSucceeds(action)
+        case .save: return try await save(&step)
+        case .restore: return try await restore(&step)
+        case .migrate(let times): return try await migrate(times: times, &step)
+        case .reboot: return try await reboot(&step)
         case .vcpuList: return try await vcpuList(&step)
         case .pciList, .pciAssignableList, .pciAssignableAdd, .pciAssignableRemove: return try await pci(action, &step)
         case .networkList, .networkAttach, .networkDetach: return try await network(action, &step)

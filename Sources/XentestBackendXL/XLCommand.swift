@@ -31,6 +31,10 @@ public struct XLStepContext: Sendable {
     public var attachedNICs: Int
     /// Pass `-i` to `vcpu-set` so xl does not refuse more vCPUs than physical CPUs (xl 4.5 and later).
     public var ignoreHostCPUCount: Bool
+    /// Where `save` writes the guest's state and `restore` reads it: beside its xl.cfg.
+    public var savePath: String {
+        (configPath.hasSuffix(".cfg") ? String(configPath.dropLast(4)) : configPath) + ".save"
+    }
 
     /// A context for `guest` on `host`.
     public init(
@@ -78,8 +82,18 @@ extension XLCommand {
             let index = (context.guest?.spec.nics ?? 0) + max(0, context.attachedNICs - 1)
             argv = ["xl", "network-detach", name, context.guest?.macAddress(nic: index) ?? "MAC"]
         case .networkList: argv = ["xl", "network-list", name]
+        case .save: argv = ["xl", "save", name, context.savePath]
+        case .restore: argv = ["xl", "restore", context.savePath]
+        case .migrate: argv = localMigration(name)
+        case .reboot: argv = ["xl", "reboot", "-w", name]
+        case .memSet(let size): argv = ["xl", "mem-set", name, "\(size.mebibytes)m"]
+        case .memMax(let size): argv = ["xl", "mem-max", name, "\(size.mebibytes)m"]
         case .waitForState, .guestExec, .ping, .xenstoreRead: return nil
         }
         return XLCommand(argv, timeout: timeout)
     }
+
+    /// One local migration of `name`: with an empty SSH command (`-s ''`), xl runs its receiver
+    /// (`xl migrate-receive`) on this host instead of over SSH, so no SSH to localhost is needed.
+    static func localMigration(_ name: String) -> [String] { ["xl", "migrate", "-s", "", name, "xl migrate-receive"] }
 }

@@ -48,8 +48,8 @@ public struct TestGuestBuilder: Sendable {
     /// devices an HVM or QEMU guest may get (e1000 is also what a passed-through lab NIC needs), and the ACPI power
     /// button with its input events, which is how QEMU (libvirt's virDomainShutdown) asks a guest to shut down.
     public static let modules = [
-        "xen-netfront", "xen-blkfront", "xen-pcifront", "e1000", "virtio_pci", "virtio_net", "virtio_blk", "button",
-        "evdev",
+        "xen-netfront", "xen-blkfront", "xen-pcifront", "e1000", "virtio_pci", "virtio_net", "virtio_blk",
+        "virtio_balloon", "button", "evdev",
     ]
 
     /// A builder that downloads from `packages` and runs its commands on this machine unless `runner` says otherwise.
@@ -290,9 +290,10 @@ public struct TestGuestBuilder: Sendable {
         done
         [ -c "/dev/$console" ] || console=console
 
-        # Drivers for Xen's paravirtual devices and, in HVM and QEMU guests, emulated ones, and the ACPI power
-        # button: those this kernel has as modules.
-        for module in xen-netfront xen-blkfront xen-pcifront e1000 virtio_pci virtio_net virtio_blk button evdev; do
+        # Drivers for Xen's paravirtual devices and, in HVM and QEMU guests, emulated ones (virtio's balloon for
+        # mem-set under QEMU; Xen's balloon is built in), and the ACPI power button: those this kernel has as modules.
+        for module in xen-netfront xen-blkfront xen-pcifront e1000 virtio_pci virtio_net virtio_blk virtio_balloon \
+            button evdev; do
           modprobe -q "$module" 2>/dev/null
         done
         ip link set lo up

@@ -22,6 +22,12 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case guestExec = "guest-exec"
     case ping
     case xenstoreRead = "xenstore-read"
+    case save
+    case restore
+    case migrate
+    case reboot
+    case memSet = "mem-set"
+    case memMax = "mem-max"
 
     /// The name as a plan writes it, so that `"\(name)"` reads `vcpu-set`, never `vcpuSet`.
     public var description: String { rawValue }
@@ -29,14 +35,15 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// The `expect:` keys this action accepts besides `succeeds` and `fails`.
     var expectationKeys: [String] {
         switch self {
-        case .list: ["fails-matching", "state"]
+        case .list: ["fails-matching", "state", "memory"]
         case .vcpuList: ["fails-matching", "online-vcpus"]
         case .pciList, .pciAssignableList: ["fails-matching", "contains", "lacks"]
         case .networkList: ["fails-matching", "count"]
         case .xenstoreRead: ["fails-matching", "equals"]
         case .guestExec: ["fails-matching", "exit-status", "output-matches"]
         case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .pciAssignableAdd, .pciAssignableRemove,
-            .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping:
+            .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping, .save, .restore, .migrate,
+            .reboot, .memSet, .memMax:
             ["fails-matching"]
         }
     }

@@ -100,6 +100,8 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
     case bridge
     /// The test guest (kernel and ramdisk) is available, so checks can run inside the guest.
     case testGuest
+    /// Xen has shadow paging, which a PV guest's live migration needs to track the pages it dirties.
+    case shadowPaging
     /// At least this much memory is free for guests.
     case minFreeMemory(MemorySize)
     /// At least this many physical CPUs.
@@ -117,6 +119,7 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
         case .largeBarDevice(let role): "large-bar-device: \(role)"
         case .bridge: "bridge"
         case .testGuest: "test-guest"
+        case .shadowPaging: "shadow-paging"
         case .minFreeMemory(let size): "min-free-memory: \(size)"
         case .minHostCPUs(let count): "min-host-cpus: \(count)"
         case .xenVersion(let range): "xen: \(range)"
@@ -206,6 +209,18 @@ public enum Action: Sendable, Hashable {
     case ping(PingDirection)
     /// Reads a xenstore path; `{domid}` is replaced by the guest's domain id.
     case xenstoreRead(String)
+    /// Saves the guest's state to a file the run owns (the guest is gone until `restore`).
+    case save
+    /// Restores the guest the last `save` saved; with the test guest, the same boot must answer on its console.
+    case restore
+    /// Migrates the guest to this host (`localhost`), `times` times over; the same boot must answer afterwards.
+    case migrate(times: Int)
+    /// Reboots the guest; with the test guest, a new boot must answer on its console.
+    case reboot
+    /// Sets the guest's memory target (the balloon driver gives memory back or takes it).
+    case memSet(MemorySize)
+    /// Sets the most memory the guest may have.
+    case memMax(MemorySize)
 
     /// The name used in plans.
     public var name: ActionName {
@@ -231,6 +246,12 @@ public enum Action: Sendable, Hashable {
         case .guestExec: .guestExec
         case .ping: .ping
         case .xenstoreRead: .xenstoreRead
+        case .save: .save
+        case .restore: .restore
+        case .migrate: .migrate
+        case .reboot: .reboot
+        case .memSet: .memSet
+        case .memMax: .memMax
         }
     }
 
@@ -245,6 +266,8 @@ public enum Action: Sendable, Hashable {
         case .guestExec(let command): command
         case .ping(let direction): direction.rawValue
         case .xenstoreRead(let path): path
+        case .migrate(let times): times == 1 ? "localhost" : "localhost \(times) times"
+        case .memSet(let size), .memMax(let size): size.description
         default: nil
         }
     }
@@ -273,6 +296,8 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     case equals(String)
     /// A guest command's exit status and output (a pattern, searched for in the whole output).
     case output(exitStatus: Int, matching: PlanPattern?)
+    /// The toolstack gives the guest this much memory now.
+    case memory(MemorySize)
 
     /// As a tester reads it.
     public var description: String {
@@ -287,6 +312,7 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
         case .equals(let text): "reads '\(text)'"
         case .output(let status, let pattern):
             "exits \(status)" + (pattern.map { " with output matching /\($0.source)/" } ?? "")
+        case .memory(let size): "the guest has \(size) of memory"
         }
     }
 }

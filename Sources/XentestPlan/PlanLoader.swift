@@ -100,19 +100,23 @@ package enum PlanSyntax {
     static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
     /// The action names, as plans write them.
     static let actions = ActionName.allCases.map(\.rawValue)
-    static let simpleRequirements = ["iommu", "hvm", "pvh", "bridge", "test-guest"]
+    static let simpleRequirements = ["iommu", "hvm", "pvh", "bridge", "test-guest", "shadow-paging"]
     static let valuedRequirements = ["min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device"]
     static let expectationKeys = [
         "fails-matching", "state", "online-vcpus", "contains", "lacks", "count", "equals", "exit-status",
-        "output-matches",
+        "output-matches", "memory",
     ]
+    /// The most times one `migrate` step migrates the guest.
+    static let maximumMigrations = 100
     static let defaultCaseTimeout = PlanDuration.seconds(600)
     static let maximumVcpus = 512
 
     package static func defaultTimeout(for action: Action) -> PlanDuration {
         switch action {
         case .create, .shutdown, .waitForState: .seconds(120)
-        case .ping, .guestExec: .seconds(60)
+        case .save, .restore, .reboot: .seconds(180)
+        case .migrate(let times): .seconds(180 * times)
+        case .ping, .guestExec, .memSet: .seconds(60)
         default: .seconds(30)
         }
     }
@@ -458,6 +462,7 @@ private struct LoadSession {
             case "pvh": requirements.append(.pvh)
             case "bridge": requirements.append(.bridge)
             case "test-guest": requirements.append(.testGuest)
+            case "shadow-paging": requirements.append(.shadowPaging)
             default:
                 ok = false
                 let all = PlanSyntax.simpleRequirements + PlanSyntax.valuedRequirements
@@ -549,37 +554,59 @@ private struct LoadSession {
         var ok = true
         var created = false
         var everCreated = false
+        var saved = false
         var attachedInterfaces = 0
         for item in items {
             guard let step = parseStep(item, reader: reader, guest: guest) else {
                 ok = false
                 // A create or destroy with errors still counts, so that the steps after it are not blamed too.
                 switch Self.peekAction(item) {
-                case .create:
+                case .create, .restore:
                     created = true
                     everCreated = true
                 case .destroy, .shutdown: created = false
+                case .save:
+                    created = false
+                    saved = true
                 default: break
                 }
                 continue
             }
+            var outOfOrder = false
             if step.action.actsOnGuest {
                 if guest == nil, !guestHasErrors {
                     reader.error("step '\(step.action.name)' acts on a guest, but \(what) has no 'guest'", at: item)
                     ok = false
+                    outOfOrder = true
                 } else if step.action.needsRunningGuest && !created {
-                    let hint = everCreated ? "after the guest was destroyed or shut down" : "before a 'create' step"
+                    let hint =
+                        saved
+                        ? "while it is saved; 'restore' it first"
+                        : everCreated ? "after the guest was destroyed or shut down" : "before a 'create' step"
                     reader.error("step '\(step.action.name)' acts on the guest \(hint)", at: item)
                     ok = false
-                } else if case .create = step.action, created {
-                    reader.error("the guest is already created; destroy or shut it down first", at: item)
+                    outOfOrder = true
+                } else if case .create = step.action, created || saved {
+                    let hint = saved ? "is saved; 'restore' it" : "is already created; destroy or shut it down first"
+                    reader.error("the guest \(hint)", at: item)
                     ok = false
+                    outOfOrder = true
+                } else if case .restore = step.action, !saved {
+                    reader.error("'restore' restores what a 'save' step saved, and no 'save' comes before it", at: item)
+                    ok = false
+                    outOfOrder = true
                 }
             }
+            // A step out of order changes nothing, so that the steps after it are judged as if it were not there.
+            if outOfOrder { continue }
             switch step.action {
-            case .create:
+            case .create, .restore:
                 created = true
                 everCreated = true
+                saved = false
+            case .save:
+                created = false
+                saved = true
             case .destroy, .shutdown:
                 created = false
                 attachedInterfaces = 0
@@ -716,6 +743,12 @@ private struct LoadSession {
         case .networkAttach: return noArgument(.networkAttach)
         case .networkDetach: return noArgument(.networkDetach)
         case .networkList: return noArgument(.networkList)
+        case .save: return noArgument(.save)
+        case .restore: return noArgument(.restore)
+        case .reboot: return noArgument(.reboot)
+        case .migrate: return parseMigration(node, reader: reader)
+        case .memSet: return reader.parsed(node, "mem-set", MemorySize.parse).map { .memSet($0) }
+        case .memMax: return reader.parsed(node, "mem-max", MemorySize.parse).map { .memMax($0) }
         case .vcpuSet: return reader.int(node, "vcpu-set", in: 1...PlanSyntax.maximumVcpus).map { .vcpuSet($0) }
         case .pciAssignableAdd: return reader.name(node, "PCI role").map { .pciAssignableAdd(role: $0) }
         case .pciAssignableRemove: return reader.name(node, "PCI role").map { .pciAssignableRemove(role: $0) }
@@ -736,6 +769,34 @@ private struct LoadSession {
             }
             return .xenstoreRead(path)
         }
+    }
+
+    /// `migrate: localhost`, or `migrate: {to: localhost, times: N}` to migrate N times over. Only this host can be
+    /// named: a second host is not part of a host file yet.
+    func parseMigration(_ node: Node, reader: YAMLReader) -> Action? {
+        var targetNode = node
+        var times = 1
+        if case .mapping = node {
+            guard let fields = reader.mapping(node, "migrate", allowed: ["to", "times"], required: ["to"]),
+                let to = fields["to"]
+            else { return nil }
+            targetNode = to
+            if let timesNode = fields["times"] {
+                guard let count = reader.int(timesNode, "times", in: 1...PlanSyntax.maximumMigrations) else {
+                    return nil
+                }
+                times = count
+            }
+        }
+        guard let target = reader.string(targetNode, "migrate target") else { return nil }
+        guard target == "localhost" else {
+            reader.error(
+                "migrate goes to 'localhost' (this host: a local migration, as OSSTest's); not '\(target)'",
+                at: targetNode
+            )
+            return nil
+        }
+        return .migrate(times: times)
     }
 
     func parseExpectation(_ node: Node, for action: Action, reader: YAMLReader) -> Expectation? {
@@ -787,6 +848,7 @@ private struct LoadSession {
         case "contains": return reader.name(entry.value, "PCI role").map { .contains(role: $0) }
         case "lacks": return reader.name(entry.value, "PCI role").map { .lacks(role: $0) }
         case "count": return reader.int(entry.value, "count", in: 0...64).map { .count($0) }
+        case "memory": return reader.parsed(entry.value, "memory", MemorySize.parse).map { .memory($0) }
         default: return reader.string(entry.value, "equals").map { .equals($0) }
         }
     }
@@ -820,6 +882,7 @@ private struct LoadSession {
                 add(.pciDevice(role: role))
             case .networkAttach: add(.bridge)
             case .guestExec: add(.testGuest)
+            case .migrate where guest?.type == .pv: add(.shadowPaging)
             case .ping:
                 add(.testGuest)
                 add(.bridge)
@@ -846,7 +909,7 @@ extension Action {
     /// Whether the guest must exist (created and not yet destroyed) for the action.
     var needsRunningGuest: Bool {
         switch self {
-        case .create, .list, .waitForState, .pciAssignableAdd, .pciAssignableRemove, .pciAssignableList: false
+        case .create, .restore, .list, .waitForState, .pciAssignableAdd, .pciAssignableRemove, .pciAssignableList: false
         default: true
         }
     }

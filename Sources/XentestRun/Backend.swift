@@ -105,6 +105,8 @@ public struct ActionOutcome: Sendable {
 /// What a query observed, in neutral terms.
 public enum Observation: Sendable, Hashable, CustomStringConvertible {
     case state(GuestState)
+    /// What the toolstack lists for the guest: its state and, while it exists, its memory now in MiB.
+    case listing(GuestState, memoryMiB: Int?)
     case onlineVcpus(Int)
     case pciDevices([PCIAddress])
     case interfaces(Int)
@@ -115,6 +117,7 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .state(let state): "state \(state.rawValue)"
+        case .listing(let state, let memory): "state \(state.rawValue)" + (memory.map { ", \($0) MiB" } ?? "")
         case .onlineVcpus(let count): "\(count) vCPUs online"
         case .pciDevices(let devices):
             devices.isEmpty ? "no PCI devices" : devices.map(\.description).joined(separator: ", ")

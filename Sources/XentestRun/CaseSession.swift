@@ -14,6 +14,9 @@ public final class CaseSession: Sendable {
     public let host: HostConfig
     /// Where this case's evidence goes (`results/<run>/cases/<id>`).
     public let evidenceDirectory: String
+    /// Whether the guest is the test guest on a toolstack that runs it, so its console shell answers: lifecycle
+    /// steps then check what the guest itself says (the same boot after a restore, a new one after a reboot).
+    public let guestAnswers: Bool
 
     private let state = Mutex(State())
 
@@ -23,14 +26,23 @@ public final class CaseSession: Sendable {
         public var ledger = CleanupLedger()
         /// Interfaces attached by network-attach and not yet detached.
         public var attachedNICs = 0
+        /// The guest's boot id when `save` saved it, for `restore` to compare.
+        public var savedBootID: String?
     }
 
     /// A session for `testCase` with `guest` named as this run names it.
-    public init(testCase: TestCase, guest: GuestInstance?, host: HostConfig, evidenceDirectory: String) {
+    public init(
+        testCase: TestCase,
+        guest: GuestInstance?,
+        host: HostConfig,
+        evidenceDirectory: String,
+        guestAnswers: Bool = false
+    ) {
         self.testCase = testCase
         self.guest = guest
         self.host = host
         self.evidenceDirectory = evidenceDirectory
+        self.guestAnswers = guestAnswers
     }
 
     /// Reads or changes the state under its lock.

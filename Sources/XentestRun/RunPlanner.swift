@@ -127,6 +127,13 @@ public enum RunPlanner {
                 return "the host file names no bridge for guests' network interfaces"
             }
             return facts.bridges.contains(wanted) ? nil : "bridge or network '\(wanted)' does not exist on this host"
+        case .shadowPaging:
+            // Xen lists `hap` and `shadow` in virt_caps since 4.13 or so; a host that lists neither cannot tell.
+            guard facts.virtCaps.contains("hap") || facts.virtCaps.contains("shadow") else { return nil }
+            return facts.virtCaps.contains("shadow")
+                ? nil
+                : "Xen on this host has no shadow paging (no 'shadow' in xl info's virt_caps: \(capsText(facts))), "
+                    + "which a PV guest's live migration needs to track the pages it dirties (log-dirty mode)"
         case .testGuest:
             guard facts.runsGuestCode else {
                 return "checks inside the guest need a real guest, and \(facts.toolstack) runs no guest code"

@@ -117,7 +117,8 @@ public struct Runner: Sendable {
             testCase: testCase,
             guest: testCase.guest.map { GuestInstance(domainName: domainName(for: testCase), spec: $0, host: host) },
             host: host,
-            evidenceDirectory: casesDirectory + "/" + testCase.id
+            evidenceDirectory: casesDirectory + "/" + testCase.id,
+            guestAnswers: RunPlanner.unmet(.testGuest, backend: backend, facts: facts, host: host) == nil
         )
         var caseDeadline = start.addingTimeInterval(Double(testCase.timeout.milliseconds) / 1000)
         if let runDeadline, runDeadline < caseDeadline { caseDeadline = runDeadline }
@@ -340,7 +341,9 @@ public struct Runner: Sendable {
         }
         func check(_ ok: Bool) -> Verdict { ok ? .met : .notMet("expected \(expectation), saw \(observation)") }
         switch (expectation, observation) {
-        case (.state(let wanted), .state(let seen)): return check(wanted == seen)
+        case (.state(let wanted), .state(let seen)), (.state(let wanted), .listing(let seen, _)):
+            return check(wanted == seen)
+        case (.memory(let wanted), .listing(_, let seen)): return check(wanted.mebibytes == seen)
         case (.onlineVcpus(let wanted), .onlineVcpus(let seen)): return check(wanted == seen)
         case (.contains(let role), .pciDevices(let seen)), (.lacks(let role), .pciDevices(let seen)):
             guard let address = host.pciDevices[role]?.address else {

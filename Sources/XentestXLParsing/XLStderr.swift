@@ -25,6 +25,11 @@ public enum XLMessageKind: Sendable, Hashable {
     case domainNameInUse(String)
     /// `xenstore-read: couldn't read path PATH`.
     case xenstorePathUnreadable(String)
+    /// `xc: error: Failed to enable logdirty: 95,...` (`xl migrate` of a PV guest on a Xen without shadow paging).
+    case logDirtyUnsupported
+    /// `memory_dynamic_max must be less than or equal to memory_static_max` (`xl mem-set` above the guest's
+    /// maximum, which `xl mem-max` sets).
+    case memoryAboveMaximum
     /// A libxl line reporting that a step failed after an earlier line gave the reason: `cannot make domain`,
     /// `libxl_set_vcpuonline failed`, `libxl__device_pci_add failed`, `unable to add device`, the destroy-after-failed
     /// create lines.
@@ -129,19 +134,44 @@ extension XLParse {
         if let match = body.firstMatch(of: /^xenstore-read: couldn't read path (.+)$/) {
             return (.xenstorePathUnreadable(String(match.1)), "xenstore has no readable \(match.1)")
         }
+        if body.contains("Failed to enable logdirty: 95") {
+            return (
+                .logDirtyUnsupported,
+                "Xen cannot track the pages the guest dirties (log-dirty mode): a PV guest's live migration needs "
+                    + "shadow paging, which this Xen lacks"
+            )
+        }
+        if body.contains("memory_dynamic_max must be less than or equal to memory_static_max") {
+            return (.memoryAboveMaximum, "the memory target is above the guest's maximum memory (see xl mem-max)")
+        }
         let consequences = [
             "cannot make domain", "libxl_set_vcpuonline failed", "libxl__device_pci_add failed", "unable to add device",
             "Unable to destroy guest", "Destruction of domain failed", "Non-existant domain",
+            "Failed to save domain, resuming domain", "cannot (re-)build domain", "xc: error: Save failed",
+            "xc: error: Restore failed", "xc: error: Failed to read Record Header", "saving domain: domain did not",
+            "restoring domain: ", "migration sender: libxl_domain_suspend failed", "Domain creation failed",
+            "Migration failed", "cannot set domid",
         ]
         if consequences.contains(where: { body.contains($0) }) { return (.consequence, nil) }
         if level == "info" || body.hasPrefix("Parsing config from ") || body.hasPrefix("Shutting down domain ")
             || body.firstMatch(of: /^Waiting for \d+ domains$/) != nil
             || body.firstMatch(of: /^Domain \d+ has been shut down, reason code \d+$/) != nil
+            || saveAndMigrationProgress.contains(where: { body.drop { $0 == " " }.hasPrefix($0) })
         {
             return (.progress, nil)
         }
         return (.unrecognized, nil)
     }
+
+    /// How `xl save`, `xl restore`, `xl migrate` and `xl reboot` tell their progress (seen on Xen 4.17): libxc's
+    /// `xc: info:` and `xc: progress:` lines, and xl's own.
+    static let saveAndMigrationProgress = [
+        "xc: info:", "xc: progress:", "Saving to ", "Loading new save file ", "Savefile contains xl domain config",
+        "Rebooting domain ", "migration target: Ready", "migration target: Transfer complete",
+        "migration target: Got permission", "migration target: Domain started", "migration sender: Target has",
+        "migration sender: Giving target permission", "migration sender: Target reports successful",
+        "Migration successful",
+    ]
 
     /// `libxl: error: libxl_pci.c:1529:pci_add_dm_done: Domain 1:MESSAGE` -> ("error", "MESSAGE").
     private static func splitLibxlPrefix(_ line: String) -> (String?, String) {

@@ -545,7 +545,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:12:9: error: a step needs an action: one of create, destroy, shutdown, pause, unpause, list, "
                     + "vcpu-set, vcpu-list, pci-assignable-add, pci-assignable-remove, pci-assignable-list, pci-attach, "
                     + "pci-detach, pci-list, network-attach, network-detach, network-list, wait-for-state, guest-exec, "
-                    + "ping, xenstore-read",
+                    + "ping, xenstore-read, save, restore, migrate, reboot, mem-set, mem-max",
                 "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
                 "plan.yaml:13:9: error: a step needs an action: *",
                 "plan.yaml:13:9: error: unknown key 'reboot-now' in a step; expected one of: *",
@@ -605,7 +605,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 """,
             expected: [
                 "plan.yaml:13:18: error: 'create' cannot expect 'state'",
-                "plan.yaml:15:18: error: 'list' cannot expect 'count'; 'list' can expect: fails-matching, state",
+                "plan.yaml:15:18: error: 'list' cannot expect 'count'; 'list' can expect: fails-matching, state, memory",
                 "plan.yaml:17:17: error: expect 'succeed' is not known: write 'succeeds', 'fails', or a mapping such as "
                     + "{fails-matching: REGEX}; did you mean 'succeeds'?",
                 "plan.yaml:19:17: error: expect one thing per step; this one has: state, fails-matching",
@@ -675,7 +675,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:8:16: error: unknown requirement 'iomu'; did you mean 'iommu'?",
                 "plan.yaml:8:22: error: requirement 'min-free-memory' needs a value: write 'min-free-memory: VALUE'",
                 "plan.yaml:8:39: error: unknown requirement 'gpu-with-fan'; known: iommu, hvm, pvh, bridge, test-guest, "
-                    + "min-free-memory, min-host-cpus, xen, pci-device, large-bar-device",
+                    + "shadow-paging, min-free-memory, min-host-cpus, xen, pci-device, large-bar-device",
                 "plan.yaml:8:53: error: write one requirement per list item",
                 "plan.yaml:14:15: error: backends must name at least one of xl, libvirt",
             ]
@@ -843,6 +843,48 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             yaml: "release: 4.3.0-rc6\ntitle: Fixture plan\ncases:\n\t- id: one\n",
             expected: ["plan.yaml:4:*: error: invalid YAML: *"]
         ),
+        DiagnosticExample(
+            name: "save, restore, migrate and memory steps out of order or mistyped",
+            yaml: """
+                release: 4.3.0-rc6
+                title: Fixture plan
+                guests:
+                  small: {type: pv}
+                cases:
+                  - id: one
+                    title: One
+                    area: general
+                    guest: small
+                    steps:
+                      - restore:
+                      - create:
+                      - save:
+                      - pause:
+                      - create:
+                      - restore:
+                      - migrate: elsewhere
+                      - migrate: {to: localhost, times: 0}
+                      - migrate: {times: 2}
+                      - mem-set: lots
+                      - mem-max: 512M
+                        expect: {memory: 512M}
+                      - list:
+                        expect: {memory: 2x}
+                      - save: now
+                """,
+            expected: [
+                "plan.yaml:11:9: error: 'restore' restores what a 'save' step saved, and no 'save' comes before it",
+                "plan.yaml:14:9: error: step 'pause' acts on the guest while it is saved; 'restore' it first",
+                "plan.yaml:15:9: error: the guest is saved; 'restore' it",
+                "plan.yaml:17:18: error: migrate goes to 'localhost' (this host: a local migration, as OSSTest's); "
+                    + "not 'elsewhere'", "plan.yaml:18:41: error: times must be between 1 and 100, not 0",
+                "plan.yaml:19:18: error: migrate is missing required key 'to'",
+                "plan.yaml:20:18: error: mem-set: 'lots' is not a memory size; write a number and M or G, such as 256M "
+                    + "or 1G", "plan.yaml:22:18: error: 'mem-max' cannot expect 'memory'",
+                "plan.yaml:24:26: error: memory: '2x' is not a memory size; write a number and M or G, such as 256M or "
+                    + "1G", "plan.yaml:25:15: error: 'save' takes no value; write '- save:'",
+            ]
+        ),
     ]
 
     @Test(arguments: examples) func reportsExactly(_ example: DiagnosticExample) throws {
@@ -863,14 +905,13 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             "\(file):16:9: error: case id 'Create-Destroy' is not a valid name: use lowercase letters, digits and '-', "
                 + "starting with a letter", "\(file):19:12: error: unknown guest 'smal'; did you mean 'small'?",
             "\(file):25:11: error: area 'cpu hotplug' is not a valid name: use lowercase letters, digits and '-', "
-                + "starting with a letter",
-            "\(file):28:9: error: a step needs an action: one of create, *, xenstore-read",
+                + "starting with a letter", "\(file):28:9: error: a step needs an action: one of create, *, mem-max",
             "\(file):28:9: error: unknown key 'crate' in a step; did you mean 'create'?",
             "\(file):29:9: error: step 'vcpu-set' acts on the guest before a 'create' step",
             "\(file):31:19: error: vcpu-set 9 is more than guest 'small' allows (maxvcpus 1); raise maxvcpus, or "
                 + "expect it to fail with 'expect: {fails-matching: ...}'",
             "\(file):33:9: error: step 'pause' acts on the guest after the guest was destroyed or shut down",
-            "\(file):35:18: error: 'list' cannot expect 'count'; 'list' can expect: fails-matching, state",
+            "\(file):35:18: error: 'list' cannot expect 'count'; 'list' can expect: fails-matching, state, memory",
             "\(file):38:13: error: link must be an http(s) URL, not 'xen-devel, June 2013'",
             "\(file):42:14: error: timeout: '30' is not a duration; write a number and a unit: 500ms, 30s, 2m, 1h",
             "\(file):45:5: error: duplicate case id 'cpu-hotplug-add'; first defined at \(file):23:5",

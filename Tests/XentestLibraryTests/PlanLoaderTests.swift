@@ -164,6 +164,7 @@ import Testing
         let values: [ActionName: String] = [
             .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic", .pciDetach: "nic",
             .waitForState: "running", .guestExec: "true", .ping: "guest", .xenstoreRead: "/local/domain/{domid}/name",
+            .migrate: "localhost", .memSet: "192M", .memMax: "320M",
         ]
         for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
             steps += "      - \(action.rawValue): \(values[action] ?? "")\n"

@@ -104,6 +104,7 @@ let guestsYAML = """
         let run = try await TestDriverRun.run(plan)
         let passing = [
             "lifecycle-create-destroy", "lifecycle-pause-unpause", "lifecycle-shutdown", "cpu-hotplug-above-max",
+            "general-save-restore", "general-reboot", "general-balloon",
         ]
         for id in passing { #expect(run.status(id) == .pass, "\(id): \(run.reason(id))") }
         #expect(run.status("pci-hotplug-attach-detach") == .skip)
@@ -115,6 +116,10 @@ let guestsYAML = """
             "cpu-hotplug-pv-add", "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-hvm-unplug",
         ] { #expect(run.reason(id).contains("runs no guest code"), "\(id): \(run.reason(id))") }
         #expect(run.reason("network-split-event-channels") == "the case runs on xl only")
+        for id in ["general-local-migrate", "general-local-migrate-pv"] {
+            #expect(run.reason(id) == "the case runs on xl only", "\(id): \(run.reason(id))")
+        }
+        #expect(run.reason("general-mem-max").contains("cannot change a running guest's maximum memory"))
         #expect(run.result.summary.pass == passing.count)
         #expect(run.result.summary.skip == plan.cases.count - passing.count)
         #expect(run.result.exitStatus == .success)
@@ -123,6 +128,63 @@ let guestsYAML = """
         let refused = try #require(above.steps.first { $0.label == "vcpu-set 5" }?.evidence.last)
         #expect(refused.call == "virDomainSetVcpusFlags")
         #expect(refused.error.contains("exceeds maximum (5 > 4)"))
+    }
+
+    @Test("save and restore through libvirt: the save file exists between them and is gone after the run")
+    func saveRestoreFile() async throws {
+        let plan = try inlinePlan(
+            guestsYAML + """
+
+                cases:
+                  - id: keep
+                    title: Save and restore
+                    area: general
+                    guest: g
+                    steps:
+                      - create:
+                      - save:
+                      - list:
+                        expect: {state: shutoff}
+                      - restore:
+                      - mem-set: 192M
+                      - list:
+                        expect: {memory: 192M}
+                      - destroy:
+                """
+        )
+        let backend = try privateTestHost()
+        let seenBetween = Mutex<Bool?>(nil)
+        let run = try await TestDriverRun.run(
+            plan,
+            backend: backend,
+            observe: { event in
+                guard case .stepEnded(_, let step, false) = event, step.label == "save" else { return }
+                let files =
+                    (try? FileManager.default.contentsOfDirectory(
+                        atPath: FileManager.default.temporaryDirectory.appendingPathComponent("xentest").path
+                    )) ?? []
+                seenBetween.withLock { $0 = files.contains { $0.hasSuffix("-keep.save") } }
+            }
+        )
+        #expect(run.status("keep") == .pass, "\(run.reason("keep"))")
+        #expect(seenBetween.withLock { $0 } == true)
+        let path = backend.savePath(try #require(run.domainNames.first))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let steps = try #require(run.result.cases.first).steps
+        let calls = { (label: String) in steps.first { $0.label == label }?.evidence.map { $0.call } ?? [] }
+        #expect(calls("save").contains("virDomainSave"))
+        #expect(calls("restore").contains("virDomainRestore"))
+        #expect(try run.leftoverDomains().isEmpty)
+    }
+
+    @Test("libvirt says why it cannot migrate locally or change a running guest's maximum on the test driver")
+    func libvirtRefusals() throws {
+        let backend = try privateTestHost()
+        #expect(backend.unsupportedReason(for: .migrate(times: 1), guest: nil)?.contains("only to another host") == true)
+        let maximum = backend.unsupportedReason(for: .memMax(MemorySize(mebibytes: 256)), guest: nil)
+        #expect(maximum?.contains("virDomainSetMaxMemory") == true)
+        #expect(backend.unsupportedReason(for: .memSet(MemorySize(mebibytes: 256)), guest: nil) == nil)
+        #expect(backend.unsupportedReason(for: .save, guest: nil) == nil)
     }
 
     @Test("a failing case keeps its evidence, is torn down, and the run goes on") func failingCase() async throws {

@@ -120,13 +120,13 @@ final class ReplayCommandRunner: CommandRunner {
     }
 
     @Test("list: running, paused, and an unknown domain is gone") func list() async throws {
-        for (capture, state) in [
-            ("list-guest1", GuestState.running), ("list-paused", .paused), ("list-nonexistent", .gone),
+        for (capture, state, memory) in [
+            ("list-guest1", GuestState.running, 256), ("list-paused", .paused, 256), ("list-nonexistent", .gone, nil),
         ] {
             let backend = XLBackend(runner: ReplayCommandRunner([["xl", "list", "guest1"]: capture]))
             let outcome = try await backend.perform(.list, in: try session())
             #expect(outcome.succeeded, "\(capture)")
-            #expect(outcome.observation == .state(state), "\(capture)")
+            #expect(outcome.observation == .listing(state, memoryMiB: memory), "\(capture)")
         }
     }
 

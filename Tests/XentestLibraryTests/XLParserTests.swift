@@ -86,7 +86,9 @@ let xlCaptures: [String: XLOutputKind] = [
     "pause": .nothing, "unpause": .nothing, "destroy-nonexistent": .nothing, "shutdown-w": .nothing,
     "noiommu-create-passthrough-enabled": .nothing, "noiommu-create": .nothing, "noiommu-pci-assignable-add": .nothing,
     "noiommu-pci-attach": .nothing, "noiommu-create-duplicate": .nothing, "noiommu-destroy": .nothing,
-    "noiommu-create-2": .nothing, "noiommu-shutdown-w": .nothing, "dmesg-tail": .log,
+    "noiommu-create-2": .nothing, "noiommu-shutdown-w": .nothing, "dmesg-tail": .log, "save": .nothing,
+    "restore": .nothing, "migrate-pvh": .nothing, "migrate-pv-no-shadow": .nothing, "reboot": .nothing,
+    "mem-set-96": .nothing, "list-ballooned": .list, "mem-max-112": .nothing, "mem-set-above-max": .nothing,
 ]
 
 /// The `xl network-list` header, with single spaces.
@@ -793,6 +795,22 @@ func expectParseError<T>(
     }
 
     // MARK: stderr
+
+    @Test("save, restore, migrate and reboot print only progress; what fails is explained")
+    func saveMigrateRebootAndMemory() throws {
+        for name in ["save", "restore", "migrate-pvh", "reboot", "mem-set-96", "mem-max-112"] {
+            let capture = try XLCapture(name)
+            #expect(capture.status == 0)
+            #expect(XLParse.stderr(capture.stderr).messages.allSatisfy { $0.kind == .progress }, "\(name)")
+        }
+        let migration = XLParse.stderr(try XLCapture("migrate-pv-no-shadow").stderr)
+        #expect(migration.primaryProblem?.kind == .logDirtyUnsupported)
+        #expect(migration.summary?.contains("shadow paging") == true)
+        let above = XLParse.stderr(try XLCapture("mem-set-above-max").stderr)
+        #expect(above.primaryProblem?.kind == .memoryAboveMaximum)
+        let ballooned = try XLParse.list(try XLCapture("list-ballooned").stdout)
+        #expect(ballooned.map(\.memoryMiB) == [96], "after xl mem-set guest-pv 96m, from 128M")
+    }
 
     @Test func vcpuSetAboveMaxvcpus() throws {
         let capture = try XLCapture("vcpu-set-i-5")
