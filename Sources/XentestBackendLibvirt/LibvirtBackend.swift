@@ -65,6 +65,13 @@ public final class LibvirtBackend: Backend {
         liveVcpuLimit = dialect == .xen ? try? connection.maxVcpus(type: "xen") : nil
     }
 
+    /// The Xen host's inventory through its shell, on libvirt's libxl driver only: on QEMU the shell is this machine's,
+    /// whose logs are not the hypervisor's.
+    public func readInventory() async -> InventoryReading? {
+        guard driver == .xen, let hostShell else { return nil }
+        return await InventoryReading.read(through: hostShell, runDirectories: ["/var/lib/xentest"])
+    }
+
     /// On QEMU the run gives each guest that needs a network an isolated one of its own (see `ownNetworkName`).
     public var makesOwnNetwork: Bool { driver == .qemu }
 

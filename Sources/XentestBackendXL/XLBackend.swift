@@ -62,6 +62,11 @@ public final class XLBackend: Backend {
 
     func configPath(_ domainName: String) -> String { configDirectory + "/" + domainName + ".cfg" }
 
+    /// The Xen host's inventory, through the same runner as every xl command; the config folder is the run's own.
+    public func readInventory() async -> InventoryReading? {
+        await InventoryReading.read(through: runner, runDirectories: [configDirectory])
+    }
+
     /// What went wrong, in plain words, followed by xl's own text: plans match expected failures against xl's words
     /// (`maxcpus is 4`), testers read the explanation.
     static func problem(in stderr: String) -> String {

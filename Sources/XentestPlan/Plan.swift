@@ -13,6 +13,8 @@ public struct Plan: Sendable {
     public var summary: String?
     /// The cases in plan order (includes inlined where they stand).
     public var cases: [TestCase]
+    /// What the check of the host around every case lets pass.
+    public var hostHealth = HostHealthRules()
 
     /// The case with `id`, if any.
     public func testCase(_ id: String) -> TestCase? { cases.first { $0.id == id } }
@@ -23,6 +25,24 @@ public struct Plan: Sendable {
         for testCase in cases where !seen.contains(testCase.area) { seen.append(testCase.area) }
         return seen
     }
+}
+
+/// What the host-health check around every case lets pass: log lines known to be benign, objects a host changes
+/// of its own accord.
+public struct HostHealthRules: Sendable {
+    /// Warnings in the hypervisor's or dom0's log that say nothing about the release (each a pattern).
+    public var benignLog: [PlanPattern] = []
+    /// Objects that may appear during a case without being a leak, matched against `KIND NAME` (`files
+    /// /var/lib/xen/some-cache`).
+    public var ignore: [PlanPattern] = []
+
+    /// No exceptions.
+    public init() {}
+
+    /// Whether `line` is a log line the plan calls benign.
+    public func isBenign(_ line: String) -> Bool { benignLog.contains { $0.matches(line) } }
+    /// Whether the object `name` of `kind` is one a host changes of its own accord.
+    public func ignores(kind: String, name: String) -> Bool { ignore.contains { $0.matches("\(kind) \(name)") } }
 }
 
 /// The toolstacks a case can run through.

@@ -89,11 +89,11 @@ public struct PlanLoader: Sendable {
 
 /// Keys and defaults of the plan language, in one place for the loader and for documentation tests.
 package enum PlanSyntax {
-    static let planKeys = ["release", "title", "summary", "include", "guests", "cases"]
+    static let planKeys = ["release", "title", "summary", "host-health", "include", "guests", "cases"]
     static let includedFileKeys = ["include", "guests", "cases"]
     static let caseKeys = [
-        "id", "title", "area", "tags", "description", "requires", "backends", "guest", "steps", "known-issue",
-        "timeout",
+        "id", "title", "area", "tags", "description", "requires", "backends", "guest", "for-each", "steps",
+        "known-issue", "timeout",
     ]
     static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
@@ -156,6 +156,8 @@ private struct LoadSession {
         let release = fields["release"].flatMap { reader.string($0, "release") }
         let title = fields["title"].flatMap { reader.string($0, "title") }
         let summary = fields["summary"].flatMap { reader.string($0, "summary") }
+        let hostHealth: HostHealthRules? =
+            fields["host-health"].map { parseHostHealth($0, reader: reader) } ?? HostHealthRules()
         collect(fields, reader: reader, directory: directory(of: path))
 
         let guests = parseGuests()
@@ -166,19 +168,21 @@ private struct LoadSession {
             if let id = Self.peekID(node) {
                 if let earlier = firstSeen[id] {
                     caseReader.error("duplicate case id '\(id)'; first defined at \(earlier)", at: node)
-                    _ = parseCase(node, reader: caseReader, guests: guests)  // for its own problems
+                    _ = parseCases(node, reader: caseReader, guests: guests)  // for its own problems
                     continue
                 }
                 firstSeen[id] = caseReader.location(of: node)
             }
-            if let testCase = parseCase(node, reader: caseReader, guests: guests) { cases.append(testCase) }
+            cases += parseCases(node, reader: caseReader, guests: guests) ?? []
         }
         // A `cases:` that is not a list has been reported already; an empty list, or none, is reported here.
         let casesIsNotAList = fields["cases"].map { if case .sequence = $0 { false } else { true } } ?? false
         if caseNodes.isEmpty, !casesIsNotAList { reader.error("the plan has no cases; add a 'cases:' list", at: root) }
-        guard let release, let title else { return nil }
+        guard let release, let title, let hostHealth else { return nil }
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return Plan(name: name, path: path, release: release, title: title, summary: summary, cases: cases)
+        var plan = Plan(name: name, path: path, release: release, title: title, summary: summary, cases: cases)
+        plan.hostHealth = hostHealth
+        return plan
     }
 
     private func directory(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
@@ -328,7 +332,28 @@ private struct LoadSession {
         )
     }
 
-    func parseCase(_ node: Node, reader: YAMLReader, guests: [String: GuestSpec]) -> TestCase? {
+    /// `host-health: {benign-log: [REGEX], ignore: [REGEX]}`.
+    func parseHostHealth(_ node: Node, reader: YAMLReader) -> HostHealthRules? {
+        guard let fields = reader.mapping(node, "host-health", allowed: ["benign-log", "ignore"]) else { return nil }
+        var rules = HostHealthRules()
+        var ok = true
+        func patterns(_ key: String) -> [PlanPattern] {
+            guard let list = fields[key] else { return [] }
+            guard let items = reader.sequence(list, key) else {
+                ok = false
+                return []
+            }
+            let parsed = items.map { regex($0, reader: reader) }
+            if parsed.contains(where: { $0 == nil }) { ok = false }
+            return parsed.compactMap { $0 }
+        }
+        rules.benignLog = patterns("benign-log")
+        rules.ignore = patterns("ignore")
+        return ok ? rules : nil
+    }
+
+    /// One case, or with `for-each: {type: [...]}` one per guest type (`ID.TYPE`), each with its own prerequisites.
+    func parseCases(_ node: Node, reader: YAMLReader, guests: [String: GuestSpec]) -> [TestCase]? {
         guard
             let fields = reader.mapping(
                 node,
@@ -353,6 +378,14 @@ private struct LoadSession {
         if let node = fields["guest"] {
             guest = parseCaseGuest(node, reader: reader, guests: guests).map(Optional.some)
         }
+        var guestTypes: [GuestType]?? = .some(nil)
+        if let node = fields["for-each"] {
+            guestTypes = parseForEach(node, reader: reader).map(Optional.some)
+            if fields["guest"] == nil {
+                reader.error("for-each varies the case's guest, and \(what) has no 'guest'", at: node)
+                guestTypes = .none
+            }
+        }
         let knownIssues = fields["known-issue"].map { parseKnownIssues($0, reader: reader) } ?? []
         let timeout =
             fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) } ?? PlanSyntax.defaultCaseTimeout
@@ -366,7 +399,7 @@ private struct LoadSession {
             }
         }
         guard let id, let title, let area, let tags, let explicitRequirements, let backends,
-            case .some(let guest) = guest, let steps, let timeout
+            case .some(let guest) = guest, case .some(let guestTypes) = guestTypes, let steps, let timeout
         else { return nil }
         guard let knownIssues else { return nil }
         let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
@@ -376,7 +409,7 @@ private struct LoadSession {
                 at: node
             )
         }
-        return TestCase(
+        let testCase = TestCase(
             id: id,
             title: title,
             area: area,
@@ -390,6 +423,42 @@ private struct LoadSession {
             timeout: timeout,
             location: reader.location(of: node)
         )
+        guard let guestTypes, let guest else { return [testCase] }
+        return guestTypes.map { type in
+            var variant = testCase
+            var variantGuest = guest
+            variantGuest.type = type
+            variant.id = "\(id).\(type.rawValue)"
+            variant.title = "\(title) (\(type.rawValue.uppercased()))"
+            variant.guest = variantGuest
+            variant.requirements = implied(explicitRequirements, guest: variantGuest, steps: steps)
+            return variant
+        }
+    }
+
+    /// `for-each: {type: [pv, pvh, hvm]}`: the guest types to run the case with, each once.
+    func parseForEach(_ node: Node, reader: YAMLReader) -> [GuestType]? {
+        guard let fields = reader.mapping(node, "for-each", allowed: ["type"], required: ["type"]),
+            let typesNode = fields["type"], let items = reader.sequence(typesNode, "for-each type")
+        else { return nil }
+        var types: [GuestType] = []
+        var ok = true
+        for item in items {
+            guard let type = reader.word(item, "guest type", as: GuestType.self) else {
+                ok = false
+                continue
+            }
+            if types.contains(type) {
+                reader.error("guest type '\(type.rawValue)' is listed twice in for-each", at: item)
+                ok = false
+            }
+            types.append(type)
+        }
+        if items.isEmpty {
+            reader.error("for-each type lists no guest types; write for example [pv, pvh, hvm]", at: typesNode)
+            ok = false
+        }
+        return ok ? types : nil
     }
 
     /// A guest by name from `guests:`, or written inline.

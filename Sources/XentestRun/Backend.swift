@@ -40,6 +40,10 @@ public protocol Backend: AnyObject, Sendable {
     /// The toolstack's own logs of the case's guest (their last lines), kept as evidence when a case does not pass,
     /// before teardown: what libxl, the device model or the guest's console said. Empty when there are none.
     func logs(for session: CaseSession) async -> [Evidence]
+
+    /// What a case can leave behind on the Xen host and the tails of its logs, read before each case and after its
+    /// teardown (`HostInventory`); nil when this backend has no Xen host to look at (QEMU, the test driver).
+    func readInventory() async -> InventoryReading?
 }
 
 extension Backend {
@@ -49,6 +53,8 @@ extension Backend {
     public var resetsPCIDevicesBeforePassthrough: Bool { false }
     /// None: a backend that keeps no logs of its own adds no evidence.
     public func logs(for session: CaseSession) async -> [Evidence] { [] }
+    /// None: without a Xen host there is nothing to take stock of.
+    public func readInventory() async -> InventoryReading? { nil }
 }
 
 /// The last lines of each of `paths`, read through `shell` (a log that does not exist is left out).

@@ -27,21 +27,25 @@ public struct RunPlan: Sendable {
 
 /// Resolves a plan against a host: no side effects, only facts.
 public enum RunPlanner {
-    /// Selects cases by id or area (`only`; empty selects all) and decides run or skip for each.
+    /// Selects cases by id, by the id of a case that `for-each` expanded (all its variants), or by area (`only`; empty
+    /// selects all) and decides run or skip for each.
     ///
     /// Throws when a selector matches nothing, with the closest id or area.
     public static func resolve(_ plan: Plan, only: [String], backend: any Backend, facts: HostFacts, host: HostConfig)
         throws(DiagnosticsError) -> RunPlan
     {
         var problems: [Diagnostic] = []
-        for selector in only where !plan.cases.contains(where: { $0.id == selector || $0.area == selector }) {
+        func selects(_ selector: String, _ testCase: TestCase) -> Bool {
+            testCase.id == selector || testCase.area == selector || testCase.id.hasPrefix(selector + ".")
+        }
+        for selector in only where !plan.cases.contains(where: { selects(selector, $0) }) {
             let known = plan.cases.map(\.id) + plan.areas
             var message = "--only '\(selector)' matches no case id or area of plan '\(plan.name)'"
             if let suggestion = closestMatch(to: selector, in: known) { message += "; did you mean '\(suggestion)'?" }
             problems.append(.error(message, at: SourceLocation(file: "command line")))
         }
         guard problems.isEmpty else { throw DiagnosticsError(problems) }
-        let selected = plan.cases.filter { only.isEmpty || only.contains($0.id) || only.contains($0.area) }
+        let selected = plan.cases.filter { testCase in only.isEmpty || only.contains { selects($0, testCase) } }
         let entries = selected.map { testCase in
             let reasons = skipReasons(testCase, backend: backend, facts: facts, host: host)
             return RunPlan.Entry(

@@ -102,7 +102,7 @@ public struct Runner: Sendable {
                     )
                     continue
                 }
-                await runCase(entry.testCase, runDeadline: runDeadline)
+                await runCase(entry.testCase, runDeadline: runDeadline, hostHealth: runPlan.plan.hostHealth)
             }
         }
         let interrupted = Task.isCancelled
@@ -110,7 +110,7 @@ public struct Runner: Sendable {
         return interrupted
     }
 
-    func runCase(_ testCase: TestCase, runDeadline: Date?) async {
+    func runCase(_ testCase: TestCase, runDeadline: Date?, hostHealth: HostHealthRules = HostHealthRules()) async {
         let start = Date()
         emit(.caseStarted(caseID: testCase.id, backend: backend.kind, at: start))
         let session = CaseSession(
@@ -122,6 +122,7 @@ public struct Runner: Sendable {
         )
         var caseDeadline = start.addingTimeInterval(Double(testCase.timeout.milliseconds) / 1000)
         if let runDeadline, runDeadline < caseDeadline { caseDeadline = runDeadline }
+        let before = await backend.readInventory()
         var status = CaseStatus.pass
         var reason: String?
         for (index, step) in testCase.steps.enumerated() {
@@ -135,11 +136,27 @@ public struct Runner: Sendable {
         }
         var stepsSoFar = testCase.steps.count
         if [.fail, .error, .timeout].contains(status), await keepLogs(session, index: stepsSoFar) { stepsSoFar += 1 }
+        let teardownSteps = session.withState { $0.ledger.entries.count }
         // Teardown runs in a task of its own: it must not inherit the cancellation of a Ctrl-C.
         let teardownFailure = await Task { [stepsSoFar] in await teardown(session, after: stepsSoFar) }.value
         if let teardownFailure, status == .pass || status == .fail {
             status = .error
             reason = (reason.map { $0 + "; " } ?? "") + teardownFailure
+        }
+        if let before, !Task.isCancelled {
+            let check = await checkHostHealth(
+                session,
+                before: before,
+                rules: hostHealth,
+                index: stepsSoFar + teardownSteps
+            )
+            if let leak = check.leak, status != .interrupted {
+                status = .error
+                reason = (reason.map { $0 + "; " } ?? "") + leak
+            } else if let logged = check.logged, status == .pass {
+                status = .fail
+                reason = logged
+            }
         }
         var knownIssueText: String?
         if let issue = RunPlanner.applicableKnownIssue(testCase, backend: backend, facts: facts) {

@@ -93,7 +93,7 @@ extension LabEndToEndTests {
             #expect(verdicts["cpu-hotplug-pv-add-in-guest"] == .pass)
             #expect(verdicts["pci-hotplug-attach-detach"] == .pass)
             #expect(verdicts["network-vif-ping"] == .pass)
-            #expect(result.cases.count == 7)
+            #expect(result.cases.count == 8)
             #expect(status == .success)
             let inGuest = result.cases.first { $0.id == "cpu-hotplug-pv-add-in-guest" }?.steps ?? []
             let onlineSeen = inGuest.flatMap(\.evidence).map(\.output).filter { $0.contains("0-3") }
@@ -163,6 +163,84 @@ extension LabEndToEndTests {
             let processes = try await ssh.run(["ps", "-o", "args"], timeout: .seconds(30))
             let leftover = processes.stdout.split(separator: "\n").filter { $0.contains("xl shutdown") }
             #expect(leftover.isEmpty, "xl processes left in dom0: \(leftover)")
+        }
+    }
+
+    @Test(
+        "host health: a loop device left behind during a case makes it an error naming it; the next case passes",
+        .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
+        .timeLimit(.minutes(15))
+    ) func leakIsAnError() async throws {
+        try await Self.withBootedLab { lab, state, folder in
+            let ssh = lab.sshRunner(port: state.sshPort)
+            let plan = folder + "/leak.yaml"
+            try """
+            release: 4.17.0
+            title: A leak
+            guests:
+              pv: {type: pv, memory: 128M}
+            cases:
+              - id: leaks
+                title: Something is left behind while the guest runs
+                area: lifecycle
+                guest: pv
+                steps:
+                  - create:
+                  - guest-exec: sleep 20
+                  - destroy:
+              - id: after-the-leak
+                title: The next case is not blamed for it
+                area: lifecycle
+                guest: pv
+                steps:
+                  - create:
+                  - destroy:
+
+            """
+            .write(toFile: plan, atomically: true, encoding: .utf8)
+            let image = "/tmp/xentest-leak.img"
+            let run = Task { try await lab.runPlan(RunOptions(plan: plan, resultsRoot: folder + "/results")) }
+            // Once the first case's guest exists, a loop device appears on the host, as a case's disk could leave it.
+            var leaked = false
+            for _ in 0..<120 where !leaked {
+                let list = try await ssh.run(["xl", "list"], timeout: .seconds(30))
+                if list.stdout.contains("-leaks ") {
+                    let made = try await ssh.run(
+                        [
+                            "sh", "-c",
+                            "dd if=/dev/zero of=\(image) bs=1024 count=1024 2>/dev/null && losetup -f \(image)",
+                        ],
+                        timeout: .seconds(30)
+                    )
+                    #expect(made.succeeded, "\(made.stderr)")
+                    leaked = true
+                } else {
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            #expect(leaked, "the first case's guest appeared")
+            let status = try await run.value
+            let result = try Self.onlyResult(under: folder + "/results")
+            let leaking = try #require(result.cases.first { $0.id == "leaks" })
+            #expect(leaking.status == .error)
+            #expect(
+                leaking.reason?.contains("teardown left behind loop-devices: loop") == true,
+                "\(leaking.reason ?? "")"
+            )
+            #expect(leaking.reason?.contains(image) == true)
+            let health = leaking.teardown.first { $0.label == "host health" }
+            #expect(health?.status == .error)
+            #expect(health?.evidence.count == 2, "the readings before and after")
+            #expect(result.cases.first { $0.id == "after-the-leak" }?.status == .pass)
+            #expect(status == .failed)
+            _ = try await ssh.run(
+                [
+                    "sh", "-c",
+                    "for d in /sys/block/loop*; do [ \"$(cat $d/loop/backing_file 2>/dev/null)\" = \(image) ] "
+                        + "&& losetup -d /dev/${d##*/}; done; rm -f \(image)",
+                ],
+                timeout: .seconds(30)
+            )
         }
     }
 }

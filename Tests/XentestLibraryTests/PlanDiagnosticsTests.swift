@@ -53,7 +53,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:8:5: error: a case is missing required key 'steps'",
                 "plan.yaml:12:5: error: unknown key 'stpes' in a case; did you mean 'steps'?",
                 "plan.yaml:14:5: error: unknown key 'frobnicate' in a case; expected one of: id, title, area, tags, "
-                    + "description, requires, backends, guest, steps, known-issue, timeout",
+                    + "description, requires, backends, guest, for-each, steps, known-issue, timeout",
                 "plan.yaml:21:9: error: unknown key 'expct' in a step; did you mean 'expect'?",
             ]
         ),
@@ -883,6 +883,46 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                     + "or 1G", "plan.yaml:22:18: error: 'mem-max' cannot expect 'memory'",
                 "plan.yaml:24:26: error: memory: '2x' is not a memory size; write a number and M or G, such as 256M or "
                     + "1G", "plan.yaml:25:15: error: 'save' takes no value; write '- save:'",
+            ]
+        ),
+        DiagnosticExample(
+            name: "for-each and host-health",
+            yaml: """
+                release: 4.3.0-rc6
+                title: Fixture plan
+                host-health:
+                  benign-log: ['(unclosed']
+                  ignored: []
+                cases:
+                  - id: one
+                    title: One
+                    area: general
+                    for-each: {type: [pv]}
+                    steps:
+                      - pci-assignable-list:
+                  - id: two
+                    title: Two
+                    area: general
+                    guest: {type: pv}
+                    for-each: {type: [pv, pv, xen], kind: [a]}
+                    steps:
+                      - create:
+                  - id: three
+                    title: Three
+                    area: general
+                    guest: {type: pv}
+                    for-each: {type: []}
+                    steps:
+                      - create:
+                """,
+            expected: [
+                "plan.yaml:4:16: error: '(unclosed' is not a valid regular expression: *",
+                "plan.yaml:5:3: error: unknown key 'ignored' in host-health; did you mean 'ignore'?",
+                "plan.yaml:10:15: error: for-each varies the case's guest, and case 'one' has no 'guest'",
+                "plan.yaml:17:27: error: guest type 'pv' is listed twice in for-each",
+                "plan.yaml:17:31: error: guest type 'xen' is not one of: pv, pvh, hvm",
+                "plan.yaml:17:37: error: unknown key 'kind' in for-each; expected one of: type",
+                "plan.yaml:24:22: error: for-each type lists no guest types; write for example [pv, pvh, hvm]",
             ]
         ),
     ]

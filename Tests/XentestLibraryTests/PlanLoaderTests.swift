@@ -158,6 +158,32 @@ import Testing
         #expect(Expectation.output(exitStatus: 1, matching: nil).description == "exits 1")
     }
 
+    @Test("for-each: one case per guest type, ids ID.TYPE, each variant with its own prerequisites")
+    func forEachExpands() throws {
+        let outcome = try loadPlanText(
+            """
+            release: 4.3.0-rc6
+            title: Variants
+            cases:
+              - id: migrate
+                title: Migrate
+                area: general
+                guest: {type: pvh, memory: 128M}
+                for-each: {type: [pv, pvh, hvm]}
+                steps:
+                  - create:
+                  - migrate: localhost
+                  - destroy:
+            """
+        )
+        let plan = try #require(outcome.plan, "\(outcome.lines)")
+        #expect(plan.cases.map(\.id) == ["migrate.pv", "migrate.pvh", "migrate.hvm"])
+        #expect(plan.cases.map(\.title) == ["Migrate (PV)", "Migrate (PVH)", "Migrate (HVM)"])
+        #expect(plan.cases.map { $0.guest?.type } == [.pv, .pvh, .hvm])
+        #expect(plan.cases.allSatisfy { $0.guest?.memory == MemorySize(mebibytes: 128) })
+        #expect(plan.cases.map(\.requirements) == [[.shadowPaging], [.pvh], [.hvm]])
+    }
+
     /// Every action name parses to an action of that name, and back.
     @Test func everyActionNameRoundTrips() throws {
         var steps = ""

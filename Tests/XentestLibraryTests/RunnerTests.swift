@@ -104,7 +104,8 @@ let guestsYAML = """
         let run = try await TestDriverRun.run(plan)
         let passing = [
             "lifecycle-create-destroy", "lifecycle-pause-unpause", "lifecycle-shutdown", "cpu-hotplug-above-max",
-            "general-save-restore", "general-reboot", "general-balloon",
+            "general-save-restore.pv", "general-save-restore.hvm", "general-reboot.pv", "general-reboot.hvm",
+            "general-balloon",
         ]
         for id in passing { #expect(run.status(id) == .pass, "\(id): \(run.reason(id))") }
         #expect(run.status("pci-hotplug-attach-detach") == .skip)
@@ -116,10 +117,12 @@ let guestsYAML = """
             "cpu-hotplug-pv-add", "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-hvm-unplug",
         ] { #expect(run.reason(id).contains("runs no guest code"), "\(id): \(run.reason(id))") }
         #expect(run.reason("network-split-event-channels") == "the case runs on xl only")
-        for id in ["general-local-migrate", "general-local-migrate-pv"] {
+        for id in ["general-local-migrate.pv", "general-local-migrate.pvh", "general-local-migrate.hvm"] {
             #expect(run.reason(id) == "the case runs on xl only", "\(id): \(run.reason(id))")
         }
         #expect(run.reason("general-mem-max").contains("cannot change a running guest's maximum memory"))
+        // for-each: the PVH variant alone is skipped where the host has no PVH.
+        #expect(run.reason("general-reboot.pvh").contains("PVH"), "\(run.reason("general-reboot.pvh"))")
         #expect(run.result.summary.pass == passing.count)
         #expect(run.result.summary.skip == plan.cases.count - passing.count)
         #expect(run.result.exitStatus == .success)
