@@ -77,6 +77,9 @@ public struct TestCase: Sendable, Identifiable {
     public var knownIssues: [KnownIssue]
     /// The whole case's time limit.
     public var timeout: PlanDuration
+    /// Patterns no line the host logs during the case may match (`host-log-lacks`), besides the warnings the
+    /// host-health check always looks for.
+    public var hostLogLacks: [PlanPattern] = []
     /// Where the case starts in its file.
     public var location: SourceLocation
 }

@@ -93,7 +93,7 @@ package enum PlanSyntax {
     static let includedFileKeys = ["include", "guests", "cases"]
     static let caseKeys = [
         "id", "title", "area", "tags", "description", "requires", "backends", "guest", "for-each", "steps",
-        "known-issue", "timeout",
+        "known-issue", "host-log-lacks", "timeout",
     ]
     static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
@@ -335,21 +335,21 @@ private struct LoadSession {
     /// `host-health: {benign-log: [REGEX], ignore: [REGEX]}`.
     func parseHostHealth(_ node: Node, reader: YAMLReader) -> HostHealthRules? {
         guard let fields = reader.mapping(node, "host-health", allowed: ["benign-log", "ignore"]) else { return nil }
+        let benignLog = fields["benign-log"].map { patternList($0, "benign-log", reader: reader) } ?? []
+        let ignore = fields["ignore"].map { patternList($0, "ignore", reader: reader) } ?? []
+        guard let benignLog, let ignore else { return nil }
         var rules = HostHealthRules()
-        var ok = true
-        func patterns(_ key: String) -> [PlanPattern] {
-            guard let list = fields[key] else { return [] }
-            guard let items = reader.sequence(list, key) else {
-                ok = false
-                return []
-            }
-            let parsed = items.map { regex($0, reader: reader) }
-            if parsed.contains(where: { $0 == nil }) { ok = false }
-            return parsed.compactMap { $0 }
-        }
-        rules.benignLog = patterns("benign-log")
-        rules.ignore = patterns("ignore")
-        return ok ? rules : nil
+        rules.benignLog = benignLog
+        rules.ignore = ignore
+        return rules
+    }
+
+    /// One regex, or a list of them; nil when any is not valid (each reported).
+    func patternList(_ node: Node, _ what: String, reader: YAMLReader) -> [PlanPattern]? {
+        if case .scalar = node { return regex(node, reader: reader).map { [$0] } }
+        guard let items = reader.sequence(node, what) else { return nil }
+        let parsed = items.map { regex($0, reader: reader) }
+        return parsed.contains { $0 == nil } ? nil : parsed.compactMap { $0 }
     }
 
     /// One case, or with `for-each: {type: [...]}` one per guest type (`ID.TYPE`), each with its own prerequisites.
@@ -387,6 +387,7 @@ private struct LoadSession {
             }
         }
         let knownIssues = fields["known-issue"].map { parseKnownIssues($0, reader: reader) } ?? []
+        let hostLogLacks = fields["host-log-lacks"].map { patternList($0, "host-log-lacks", reader: reader) } ?? []
         let timeout =
             fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) } ?? PlanSyntax.defaultCaseTimeout
         var steps: [Step]?
@@ -401,7 +402,7 @@ private struct LoadSession {
         guard let id, let title, let area, let tags, let explicitRequirements, let backends,
             case .some(let guest) = guest, case .some(let guestTypes) = guestTypes, let steps, let timeout
         else { return nil }
-        guard let knownIssues else { return nil }
+        guard let knownIssues, let hostLogLacks else { return nil }
         let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
         if let node = fields["timeout"], stepTotal > timeout.milliseconds {
             reader.warning(
@@ -409,7 +410,7 @@ private struct LoadSession {
                 at: node
             )
         }
-        let testCase = TestCase(
+        var testCase = TestCase(
             id: id,
             title: title,
             area: area,
@@ -423,6 +424,7 @@ private struct LoadSession {
             timeout: timeout,
             location: reader.location(of: node)
         )
+        testCase.hostLogLacks = hostLogLacks
         guard let guestTypes, let guest else { return [testCase] }
         return guestTypes.map { type in
             var variant = testCase

@@ -31,7 +31,10 @@ extension Runner {
             let lines =
                 HostInventory.newLines(old.hypervisorLog, new.hypervisorLog)
                 + HostInventory.newLines(old.kernelLog, new.kernelLog)
-            let problems = lines.filter { HostInventory.isProblem($0) && !rules.isBenign($0) }
+            let lacks = session.testCase.hostLogLacks
+            let problems = lines.filter { line in
+                (HostInventory.isProblem(line) || lacks.contains { $0.matches(line) }) && !rules.isBenign(line)
+            }
             if !problems.isEmpty {
                 check.logged =
                     "the host logged during the case: " + problems.prefix(5).joined(separator: " | ")

@@ -1,7 +1,11 @@
 import Foundation
+import Logging
+import Synchronization
 import Testing
+@testable import XentestBackendLibvirt
 @testable import XentestPlan
 @testable import XentestRun
+@testable import XentestSupport
 
 /// The host-health inventory, read from what its script printed in the lab's dom0 (Fixtures/host/, see the README
 /// there), and its comparisons.
@@ -72,5 +76,127 @@ import Testing
         #expect(!rules.isBenign("WARNING: something else"))
         #expect(rules.ignores(kind: "files", name: "/var/lib/xen/dump/core.1"))
         #expect(!rules.ignores(kind: "vifs", name: "/var/lib/xen/dump/core.1"))
+    }
+}
+
+/// libvirt's real test driver, whose host-health readings are ones captured in the lab's dom0, handed out in turn:
+/// the test driver has no Xen host to take stock of, the runner's judgement of the readings is what is tested.
+private final class TestDriverWithReadings: Backend {
+    let inner: LibvirtBackend
+    let readings: Mutex<[HostInventory]>
+
+    init(_ inner: LibvirtBackend, readings: [HostInventory]) {
+        self.inner = inner
+        self.readings = Mutex(readings)
+    }
+
+    var kind: BackendKind { inner.kind }
+    var driver: HypervisorDriver { inner.driver }
+    func collectFacts(host: HostConfig) async throws -> HostFacts { try await inner.collectFacts(host: host) }
+    func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? {
+        inner.unsupportedReason(for: action, guest: guest)
+    }
+    func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
+        try await inner.perform(action, in: session)
+    }
+    func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
+        try await inner.undo(entry, in: session)
+    }
+    func leftovers() async throws -> [String] { try await inner.leftovers() }
+    func removeLeftover(_ name: String) async throws -> [Evidence] { try await inner.removeLeftover(name) }
+    func readInventory() async -> InventoryReading? {
+        let next = readings.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        guard let next else {
+            Issue.record("more inventory readings than the test gave")
+            return nil
+        }
+        return InventoryReading(inventory: next, evidence: [], problem: nil)
+    }
+}
+
+extension HostInventoryTests {
+    /// Runs one create/destroy case on the test driver with `before` and `after` as the host's readings.
+    static func runCase(before: HostInventory, after: HostInventory, hostHealth: String = "", caseKeys: String = "")
+        async throws -> CaseResult
+    {
+        let plan = try inlinePlan(
+            """
+            release: 4.17.0
+            title: Host health
+            \(hostHealth)
+            cases:
+              - id: one
+                title: One
+                area: lifecycle
+                guest: {type: pv}
+                \(caseKeys)
+                steps:
+                  - create:
+                  - destroy:
+            """
+        )
+        let backend = TestDriverWithReadings(try privateTestHost(), readings: [before, after])
+        let facts = try await backend.collectFacts(host: .testDriverDefault)
+        let runPlan = try RunPlanner.resolve(plan, only: [], backend: backend, facts: facts, host: .testDriverDefault)
+        let events = Mutex<[RunEvent]>([])
+        let runner = Runner(
+            backend: backend,
+            host: .testDriverDefault,
+            facts: facts,
+            runID: "health",
+            casesDirectory: "/nonexistent",
+            logger: Logger(label: "test"),
+            emit: { event in events.withLock { $0.append(event) } }
+        )
+        await runner.run(runPlan)
+        var builder = RunResultBuilder()
+        for event in events.withLock({ $0 }) { builder.add(event) }
+        return try #require(builder.result()?.cases.first)
+    }
+
+    @Test("the runner: a vif and a domain left after teardown make the case an error naming them")
+    func leakMakesAnError() async throws {
+        let idle = try HostInventoryScript.parse(try Self.capture("inventory-idle"))
+        let running = try HostInventoryScript.parse(try Self.capture("inventory-guest-running"))
+        let result = try await Self.runCase(before: idle, after: running)
+        #expect(result.status == .error)
+        #expect(
+            result.reason?.contains("teardown left behind domains: inventory-guest") == true,
+            "\(result.reason ?? "")"
+        )
+        #expect(result.reason?.contains("vifs: vif23.0") == true)
+        #expect(result.teardown.last?.label == "host health")
+        #expect(result.teardown.last?.status == .error)
+        let ignored = try await Self.runCase(
+            before: idle,
+            after: running,
+            hostHealth: "host-health: {ignore: ['^domains ', '^vifs ', '^xenstore-domains ', '^files /var/lib/xen/']}"
+        )
+        #expect(ignored.status == .pass, "\(ignored.reason ?? "")")
+    }
+
+    @Test("the runner: a new warning in the hypervisor's log fails a passing case, unless the plan calls it benign")
+    func warningFailsTheCase() async throws {
+        let idle = try HostInventoryScript.parse(try Self.capture("inventory-idle"))
+        var warned = idle
+        warned.hypervisorLog.append("(XEN) d1v0 Warning: something the case caused")
+        let result = try await Self.runCase(before: idle, after: warned)
+        #expect(result.status == .fail)
+        #expect(result.reason == "the host logged during the case: (XEN) d1v0 Warning: something the case caused")
+        let benign = try await Self.runCase(
+            before: idle,
+            after: warned,
+            hostHealth: "host-health: {benign-log: ['something the case caused']}"
+        )
+        #expect(benign.status == .pass)
+        // A case's own pattern fails it on a line that is no warning.
+        var bridged = idle
+        bridged.kernelLog.append("[  99.1] xenbr0: port 1(vif7.0) entered disabled state")
+        let lacks = try await Self.runCase(before: idle, after: bridged, caseKeys: "host-log-lacks: 'entered disabled'")
+        #expect(lacks.status == .fail)
+        #expect(lacks.reason?.contains("vif7.0") == true)
+        let same = try await Self.runCase(before: idle, after: idle)
+        #expect(same.status == .pass)
+        #expect(same.teardown.last?.label == "host health")
     }
 }
