@@ -14,15 +14,18 @@ public final class LibvirtConnection: @unchecked Sendable {
     // thread cannot free the connection under a running call.
     private struct State: Sendable {
         var handle: Handle?
-        var eventCallbackIDs: Set<Int32> = []
+        /// The one lifecycle registration, made with the first stream.
+        var lifecycleCallbackID: Int32?
     }
 
     /// The `virConnectPtr`, Sendable for the reason the class is.
     private struct Handle: @unchecked Sendable { let pointer: OpaquePointer }
 
     private let state: Mutex<State>
+    /// The lifecycle streams, fed by the connection's one registration.
+    private let lifecycle: LifecycleSubscribers
     /// What libvirt's close callback reaches: the lifecycle streams to end, and why it closed.
-    private let closeWatch = ConnectionCloseWatch()
+    private let closeWatch: ConnectionCloseWatch
 
     /// The URI this connection was opened with.
     public let requestedURI: String
@@ -38,6 +41,8 @@ public final class LibvirtConnection: @unchecked Sendable {
             : try check(virConnectOpen(uri), "virConnectOpen")
         state = Mutex(State(handle: Handle(pointer: handle)))
         requestedURI = uri
+        lifecycle = LifecycleSubscribers()
+        closeWatch = ConnectionCloseWatch(ending: lifecycle)
         watchForClose(handle)
     }
 
@@ -45,23 +50,22 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Closes the connection; later calls throw an error whose `isInvalidConnection` is true.
     ///
-    /// Deregisters this connection's event callbacks first, which ends their streams. Closing twice is harmless.
+    /// Deregisters this connection's event callback first, which ends its streams. Closing twice is harmless.
     public func close() { closeReportingRelease() }
 
     /// Closes the connection: true when libvirt freed it, false when libvirt objects (domains, networks,
     /// devices, streams, calls in flight) still hold references to it, nil when it was already closed.
     @discardableResult func closeReportingRelease() -> Bool? {
-        let (handle, callbackIDs) = state.withLock { state in
+        let (handle, callbackID) = state.withLock { state in
             defer { state = State() }
-            return (state.handle, state.eventCallbackIDs)
+            return (state.handle, state.lifecycleCallbackID)
         }
         guard let handle = handle?.pointer else { return nil }
         // Once this returns no close callback runs (libvirt calls it under the lock this takes), so the watch may
         // go with this object. Drivers inside this process have no close callback and say so with -1.
         virConnectUnregisterCloseCallback(handle, connectionClosedCallback)
-        // Outside the lock: deregistering runs the free callback, which ends the stream, whose termination
-        // handler takes the lock again.
-        for callbackID in callbackIDs { virConnectDomainEventDeregisterAny(handle, callbackID) }
+        // Outside the lock: deregistering runs the free callback, which ends the streams.
+        if let callbackID { virConnectDomainEventDeregisterAny(handle, callbackID) }
         // 1 (still referenced) is no error: the objects holding references release them when freed.
         return virConnectClose(handle) == 0
     }
@@ -323,82 +327,63 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     /// Lifecycle events of all domains on this connection, from now until the stream ends.
     ///
-    /// The stream ends when the consumer stops iterating (which deregisters the libvirt callback) or when the
-    /// connection closes. Events arrive through `LibvirtEventLoop`'s thread, in libvirt's order.
+    /// The stream ends when the consumer stops iterating or when the connection closes. Any number may be open at
+    /// once: they share the connection's one libvirt registration (see `LifecycleSubscribers`). Events arrive
+    /// through `LibvirtEventLoop`'s thread, in libvirt's order.
     public func domainLifecycleEvents() throws(LibvirtError) -> AsyncStream<DomainLifecycleEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: DomainLifecycleEvent.self)
-        let sink = Unmanaged.passRetained(DomainEventSink(continuation)).toOpaque()
-        let callbackID: Int32
-        do {
-            // Registered under the lock, so a concurrent close() either sees the ID or wins before it exists.
-            callbackID = try state.withLock { (state) throws(LibvirtError) -> Int32 in
-                guard let handle = state.handle?.pointer else {
-                    throw LibvirtError.closedConnection(call: "virConnectDomainEventRegisterAny")
-                }
-                let callbackID = try check(
-                    virConnectDomainEventRegisterAny(
-                        handle,
-                        nil,
-                        Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
-                        domainLifecycleCallback,
-                        sink,
-                        releaseDomainEventSink
-                    ),
-                    "virConnectDomainEventRegisterAny"
-                )
-                state.eventCallbackIDs.insert(callbackID)
-                closeWatch.add(Unmanaged<DomainEventSink>.fromOpaque(sink).takeUnretainedValue(), callbackID)
-                return callbackID
+        // Under the lock, so a concurrent close() either sees the registration or wins before it exists.
+        try state.withLock { (state) throws(LibvirtError) in
+            guard let handle = state.handle?.pointer else {
+                throw LibvirtError.closedConnection(call: "virConnectDomainEventRegisterAny")
             }
-        } catch {
-            // libvirt calls the free callback only for a registration that succeeded.
-            Unmanaged<DomainEventSink>.fromOpaque(sink).release()
-            throw error
+            if state.lifecycleCallbackID == nil {
+                let opaque = Unmanaged.passRetained(lifecycle).toOpaque()
+                do throws(LibvirtError) {
+                    state.lifecycleCallbackID = try check(
+                        virConnectDomainEventRegisterAny(
+                            handle,
+                            nil,
+                            Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+                            domainLifecycleCallback,
+                            opaque,
+                            releaseLifecycleSubscribers
+                        ),
+                        "virConnectDomainEventRegisterAny"
+                    )
+                } catch {
+                    // libvirt calls the free callback only for a registration that succeeded.
+                    Unmanaged<LifecycleSubscribers>.fromOpaque(opaque).release()
+                    throw error
+                }
+            }
+            // The daemon went away: the registration feeds no stream again.
+            guard lifecycle.add(continuation) else {
+                throw LibvirtError.closedConnection(call: "virConnectDomainEventRegisterAny")
+            }
         }
-        continuation.onTermination = { _ in self.deregisterEvents(callbackID) }
         return stream
     }
 
-    private func deregisterEvents(_ callbackID: Int32) {
-        let handle = state.withLock { state -> OpaquePointer? in
-            closeWatch.remove(callbackID)
-            // Already gone when close() deregistered it.
-            guard state.eventCallbackIDs.remove(callbackID) != nil, let handle = state.handle?.pointer else {
-                return nil
-            }
-            virConnectRef(handle)
-            return handle
-        }
-        guard let handle else { return }
-        virConnectDomainEventDeregisterAny(handle, callbackID)
-        virConnectClose(handle)
-    }
+    /// The number of lifecycle streams open on this connection.
+    var lifecycleStreamCount: Int { lifecycle.count }
 }
 
-/// What libvirt's opaque pointer refers to for a connection's close callback: the connection's lifecycle streams,
-/// to end when the daemon goes away, and why it went.
+/// What libvirt's opaque pointer refers to for a connection's close callback: why the connection closed, and the
+/// lifecycle streams to end when the daemon goes away.
 final class ConnectionCloseWatch: Sendable {
-    private struct State: Sendable {
-        var reason: LibvirtConnection.CloseReason?
-        var sinks: [Int32: DomainEventSink] = [:]
-    }
+    private let closeReason = Mutex<LibvirtConnection.CloseReason?>(nil)
+    private let lifecycle: LifecycleSubscribers
 
-    private let state = Mutex(State())
+    init(ending lifecycle: LifecycleSubscribers) { self.lifecycle = lifecycle }
 
-    var reason: LibvirtConnection.CloseReason? { state.withLock { $0.reason } }
+    var reason: LibvirtConnection.CloseReason? { closeReason.withLock { $0 } }
 
-    func add(_ sink: DomainEventSink, _ callbackID: Int32) { state.withLock { $0.sinks[callbackID] = sink } }
-
-    func remove(_ callbackID: Int32) { state.withLock { $0.sinks[callbackID] = nil } }
-
-    /// Runs on libvirt's event loop thread: records why, and ends every lifecycle stream from another thread, since
-    /// ending one deregisters its callback, a libvirt call not to be made from inside libvirt's close callback.
+    /// Runs on libvirt's event loop thread: records why, and ends every lifecycle stream (ending one makes no
+    /// libvirt call, so it may happen inside libvirt's close callback).
     func closed(_ reason: Int32) {
-        let sinks = state.withLock { state in
-            state.reason = LibvirtConnection.CloseReason(rawValue: reason) ?? .error
-            return Array(state.sinks.values)
-        }
-        DispatchQueue.global().async { for sink in sinks { sink.continuation.finish() } }
+        closeReason.withLock { $0 = LibvirtConnection.CloseReason(rawValue: reason) ?? .error }
+        lifecycle.endAll()
     }
 }
 

@@ -25,7 +25,7 @@ enum Completions {
         for entry in entries.sorted()
         where entry.hasPrefix(partial) && (!entry.hasPrefix(".") || partial.hasPrefix(".")) {
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: folder + entry, isDirectory: &isFolder)
+            _ = FileManager.default.fileExists(atPath: folder + entry, isDirectory: &isFolder)
             if isFolder.boolValue {
                 paths.append(folder + entry + "/")
             } else if entry.hasSuffix(".yaml") || entry.hasSuffix(".yml") {

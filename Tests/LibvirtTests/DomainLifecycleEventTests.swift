@@ -1,5 +1,6 @@
-import Libvirt
 import Testing
+
+@testable import Libvirt
 
 @Suite(.tags(.libvirt)) struct DomainLifecycleEventTests {
     @Test func deliversStartedAndStoppedForADomain() async throws {
@@ -43,7 +44,7 @@ import Testing
 
     @Test func aNewStreamGetsEventsAfterAnEarlierOneWasDropped() async throws {
         let connection = try openTestDriver()
-        // The first stream is dropped at once, which deregisters it (see OwnershipTests); a second one still works.
+        // The first stream is dropped at once, which takes it off the connection's list; a second one still works.
         _ = try connection.domainLifecycleEvents()
         let events = try connection.domainLifecycleEvents()
         try connection.defineDomain(xml: testDomainXML(name: "vm-second")).undefine()
@@ -56,5 +57,51 @@ import Testing
             return kinds
         }
         #expect(kinds == [.defined, .undefined])
+    }
+
+    /// libvirt refuses a second registration of one callback on one connection ("event callback already
+    /// tracked"); streams open at the same time share the connection's one.
+    @Test func streamsOpenAtTheSameTimeEachGetEveryEvent() async throws {
+        let connection = try openTestDriver()
+        let first = try connection.domainLifecycleEvents()
+        let second = try connection.domainLifecycleEvents()
+        #expect(connection.lifecycleStreamCount == 2)
+        try connection.defineDomain(xml: testDomainXML(name: "vm-both")).undefine()
+        for events in [first, second] {
+            let kinds = try await withTimeout(.seconds(10), waitingFor: "defined and undefined events") {
+                var kinds: [DomainLifecycleEvent.Kind] = []
+                for await event in events where event.domainName == "vm-both" {
+                    kinds.append(event.kind)
+                    if event.kind == .undefined { break }
+                }
+                return kinds
+            }
+            #expect(kinds == [.defined, .undefined])
+        }
+    }
+
+    @Test func aStreamThatEndsLeavesTheOthersFed() async throws {
+        let connection = try openTestDriver()
+        let staying = try connection.domainLifecycleEvents()
+        do {
+            let leaving = try connection.domainLifecycleEvents()
+            try connection.defineDomain(xml: testDomainXML(name: "vm-leave")).undefine()
+            let first = try await withTimeout(.seconds(10), waitingFor: "a defined event") {
+                await leaving.first { _ in true }
+            }
+            #expect(first?.kind == .defined)
+        }
+        #expect(connection.lifecycleStreamCount == 1)
+        let kinds = try await withTimeout(.seconds(10), waitingFor: "defined and undefined events") {
+            var kinds: [DomainLifecycleEvent.Kind] = []
+            for await event in staying where event.domainName == "vm-leave" {
+                kinds.append(event.kind)
+                if event.kind == .undefined { break }
+            }
+            return kinds
+        }
+        #expect(kinds == [.defined, .undefined])
+        connection.close()
+        #expect(connection.lifecycleStreamCount == 0)
     }
 }

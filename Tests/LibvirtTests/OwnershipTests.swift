@@ -19,7 +19,7 @@ import Testing
         #expect(connection.closeReportingRelease() == nil)
     }
 
-    @Test func droppedEventStreamsDeregister() async throws {
+    @Test func closeEndsTheEventRegistrationAndItsReference() async throws {
         let connection = try openTestDriver()
         do {
             let events = try connection.domainLifecycleEvents()
@@ -29,7 +29,9 @@ import Testing
             }
             #expect(first?.kind == .defined)
         }
-        // Ending the iteration dropped the stream, which deregistered its callback and its connection reference.
+        // Ending the iteration dropped the stream; closing deregistered the connection's one callback, which held a
+        // reference on the connection.
+        #expect(connection.lifecycleStreamCount == 0)
         #expect(connection.closeReportingRelease() == true)
     }
 
