@@ -160,6 +160,47 @@ public final class LibvirtDomain: @unchecked Sendable {
         try check(virDomainSetVcpusFlags(handle, count, scope.rawValue), "virDomainSetVcpusFlags")
     }
 
+    /// Pins vCPU `vcpu` of the running guest to these host CPUs (`virDomainPinVcpu`, its hard affinity); the map
+    /// covers `hostCPUs` CPUs (virNodeGetInfo's count).
+    public func pinVcpu(_ vcpu: Int, to cpus: Set<Int>, hostCPUs: Int) throws(LibvirtError) {
+        guard let number = UInt32(exactly: vcpu), hostCPUs > 0, !cpus.isEmpty,
+            cpus.allSatisfy({ (0..<hostCPUs).contains($0) })
+        else {
+            throw LibvirtError.invalidArgument(
+                "vCPU \(vcpu) cannot be pinned to CPUs \(cpus.sorted()) of a host with \(hostCPUs)",
+                call: "virDomainPinVcpu"
+            )
+        }
+        var map = [UInt8](repeating: 0, count: (hostCPUs + 7) / 8)
+        for cpu in cpus { map[cpu / 8] |= 1 << UInt8(cpu % 8) }
+        let result = map.withUnsafeMutableBufferPointer {
+            virDomainPinVcpu(handle, number, $0.baseAddress, Int32($0.count))
+        }
+        try check(result, "virDomainPinVcpu")
+    }
+
+    /// The hard affinity of each of the running guest's first `vcpus` vCPUs (`virDomainGetVcpuPinInfo`, live): the
+    /// host CPUs, below `hostCPUs`, each may run on; one entry per vCPU libvirt reports.
+    public func vcpuPinning(vcpus: Int, hostCPUs: Int) throws(LibvirtError) -> [Set<Int>] {
+        guard vcpus > 0, hostCPUs > 0 else { return [] }
+        let mapLength = (hostCPUs + 7) / 8
+        var maps = [UInt8](repeating: 0, count: vcpus * mapLength)
+        let result = maps.withUnsafeMutableBufferPointer {
+            virDomainGetVcpuPinInfo(
+                handle,
+                Int32(vcpus),
+                $0.baseAddress,
+                Int32(mapLength),
+                VIR_DOMAIN_AFFECT_LIVE.rawValue
+            )
+        }
+        let filled = Int(try check(result, "virDomainGetVcpuPinInfo"))
+        return (0..<min(filled, vcpus))
+            .map { vcpu in
+                Set((0..<hostCPUs).filter { cpu in maps[vcpu * mapLength + cpu / 8] & (1 << UInt8(cpu % 8)) != 0 })
+            }
+    }
+
     /// Sets the domain's current memory (the balloon target) in KiB; neither `live` nor `config` means the
     /// current state.
     public func setMemory(kiB: UInt64, live: Bool = true, config: Bool = false) throws(LibvirtError) {

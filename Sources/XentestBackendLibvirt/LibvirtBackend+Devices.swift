@@ -36,13 +36,37 @@ extension LibvirtBackend {
         }
     }
 
-    /// The guest's live vCPU count.
+    /// The guest's live vCPU count and each vCPU's hard affinity (over the host's CPUs, `all` when it has every one).
     func vcpuList(_ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
         let name = session.domainName
         return try await outcome(calls) { [self] in
             let domain = try lookup(name, calls)
             let count = try calls.call("virDomainGetVcpusFlags", [name, "LIVE"]) { try domain.vcpuCount(.live) }
-            return .success(calls.evidence, observation: .onlineVcpus(count))
+            let maximum = try calls.call("virDomainGetVcpusFlags", [name, "LIVE", "MAXIMUM"]) {
+                try domain.vcpuCount([.live, .maximum])
+            }
+            let hostCPUs = try calls.call("virNodeGetInfo", []) { try connection.nodeInfo().cpus }
+            let pinning = try calls.call("virDomainGetVcpuPinInfo", [name, "LIVE"]) {
+                try domain.vcpuPinning(vcpus: maximum, hostCPUs: hostCPUs)
+            }
+            var affinity: [Int: CPUSet] = [:]
+            for (vcpu, cpus) in pinning.enumerated() {
+                affinity[vcpu] = CPUSet(cpus: cpus).normalized(hostCPUs: hostCPUs)
+            }
+            return .success(calls.evidence, observation: .vcpus(online: count, affinity: affinity))
+        }
+    }
+
+    /// `virDomainPinVcpu`: one vCPU's hard affinity, over the host's CPUs (virNodeGetInfo).
+    func pinVcpu(_ vcpu: Int, to cpus: CPUSet, _ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
+        let name = session.domainName
+        return try await outcome(calls) { [self] in
+            let domain = try lookup(name, calls)
+            let hostCPUs = try calls.call("virNodeGetInfo", []) { try connection.nodeInfo().cpus }
+            try calls.call("virDomainPinVcpu", [name, String(vcpu), cpus.description]) {
+                try domain.pinVcpu(vcpu, to: cpus.cpus ?? Set(0..<hostCPUs), hostCPUs: hostCPUs)
+            }
+            return .success(calls.evidence)
         }
     }
 

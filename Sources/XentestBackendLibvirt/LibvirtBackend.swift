@@ -108,6 +108,7 @@ public final class LibvirtBackend: Backend {
         case .shutdown: return try await shutdown(session)
         case .vcpuSet(let count): return try await setVcpus(count, session)
         case .vcpuList: return try await vcpuList(session, calls)
+        case .vcpuPin(let vcpu, let cpus): return try await pinVcpu(vcpu, to: cpus, session, calls)
         case .pciAssignableAdd, .pciAssignableRemove, .pciAssignableList, .pciAttach, .pciDetach, .pciList:
             return try await pci(action, session, calls)
         case .networkAttach: return try await networkAttach(session, calls)

@@ -5,13 +5,14 @@ import XentestSupport
 import XentestXLParsing
 
 extension XLBackend {
-    /// The guest's online vCPUs, from `xl vcpu-list NAME`.
+    /// The guest's online vCPUs and their hard affinity, from `xl vcpu-list NAME`.
     func vcpuList(_ step: inout XLStep) async throws -> ActionOutcome {
         let name = step.session.domainName
         let result = try await step.xl(.vcpuList)
         guard result.succeeded else { return step.failure(result) }
-        let online = try XLParse.vcpuList(result.stdout).filter { $0.name == name && $0.isOnline }.count
-        return .success(step.calls, observation: .onlineVcpus(online))
+        let rows = try XLParse.vcpuList(result.stdout).filter { $0.name == name }
+        let affinity = Dictionary(rows.map { ($0.vcpu, $0.hardAffinity) }, uniquingKeysWith: { first, _ in first })
+        return .success(step.calls, observation: .vcpus(online: rows.filter(\.isOnline).count, affinity: affinity))
     }
 
     /// The PCI devices the guest has, or the host offers for passthrough; making one assignable and giving it back.

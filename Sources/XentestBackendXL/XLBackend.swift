@@ -39,7 +39,7 @@ public final class XLBackend: Backend {
         case .destroy, .shutdown: return try await stop(action, &step)
         case .list: return try await list(&step)
         case .waitForState(let wanted): return try await waitForState(wanted, &step)
-        case .pause, .unpause, .vcpuSet, .pciAttach, .pciDetach, .memSet, .memMax:
+        case .pause, .unpause, .vcpuSet, .vcpuPin, .pciAttach, .pciDetach, .memSet, .memMax:
             return try await step.xlSucceeds(action)
         case .save: return try await save(&step)
         case .restore: return try await restore(&step)

@@ -69,6 +69,7 @@ extension XLCommand {
         case .vcpuSet(let count):
             argv = ["xl", "vcpu-set"] + (context.ignoreHostCPUCount ? ["-i"] : []) + [name, String(count)]
         case .vcpuList: argv = ["xl", "vcpu-list", name]
+        case .vcpuPin(let vcpu, let cpus): argv = ["xl", "vcpu-pin", name, String(vcpu), cpus.description]
         case .pciAssignableAdd(let role): argv = ["xl", "pci-assignable-add", address(role)]
         case .pciAssignableRemove(let role): argv = ["xl", "pci-assignable-remove", "-r", address(role)]
         case .pciAssignableList: argv = ["xl", "pci-assignable-list"]

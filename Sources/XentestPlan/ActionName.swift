@@ -9,6 +9,7 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case list
     case vcpuSet = "vcpu-set"
     case vcpuList = "vcpu-list"
+    case vcpuPin = "vcpu-pin"
     case pciAssignableAdd = "pci-assignable-add"
     case pciAssignableRemove = "pci-assignable-remove"
     case pciAssignableList = "pci-assignable-list"
@@ -36,14 +37,14 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     var expectationKeys: [String] {
         switch self {
         case .list: ["fails-matching", "state", "memory"]
-        case .vcpuList: ["fails-matching", "online-vcpus"]
+        case .vcpuList: ["fails-matching", "online-vcpus", "affinity"]
         case .pciList, .pciAssignableList: ["fails-matching", "contains", "lacks"]
         case .networkList: ["fails-matching", "count"]
         case .xenstoreRead: ["fails-matching", "equals"]
         case .guestExec: ["fails-matching", "exit-status", "output-matches"]
-        case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .pciAssignableAdd, .pciAssignableRemove,
-            .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping, .save, .restore, .migrate,
-            .reboot, .memSet, .memMax:
+        case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .vcpuPin, .pciAssignableAdd,
+            .pciAssignableRemove, .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping, .save,
+            .restore, .migrate, .reboot, .memSet, .memMax:
             ["fails-matching"]
         }
     }

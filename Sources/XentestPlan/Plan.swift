@@ -211,8 +211,10 @@ public enum Action: Sendable, Hashable {
     /// Shows the guest's state (`xl list`); expect `state`.
     case list
     case vcpuSet(Int)
-    /// Shows the guest's vCPUs (`xl vcpu-list`); expect `online-vcpus`.
+    /// Shows the guest's vCPUs (`xl vcpu-list`); expect `online-vcpus` or a vCPU's `affinity`.
     case vcpuList
+    /// Pins one of the guest's vCPUs to these physical CPUs (its hard affinity).
+    case vcpuPin(vcpu: Int, cpus: CPUSet)
     case pciAssignableAdd(role: String)
     case pciAssignableRemove(role: String)
     /// Shows the host's assignable devices; expect `contains`/`lacks` a role.
@@ -256,6 +258,7 @@ public enum Action: Sendable, Hashable {
         case .list: .list
         case .vcpuSet: .vcpuSet
         case .vcpuList: .vcpuList
+        case .vcpuPin: .vcpuPin
         case .pciAssignableAdd: .pciAssignableAdd
         case .pciAssignableRemove: .pciAssignableRemove
         case .pciAssignableList: .pciAssignableList
@@ -283,6 +286,7 @@ public enum Action: Sendable, Hashable {
         switch self {
         case .create(let paused): paused ? "paused" : nil
         case .vcpuSet(let count): String(count)
+        case .vcpuPin(let vcpu, let cpus): "\(vcpu) \(cpus)"
         case .pciAssignableAdd(let role), .pciAssignableRemove(let role), .pciAttach(let role), .pciDetach(let role):
             role
         case .waitForState(let state): state.rawValue
@@ -309,6 +313,8 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     case state(GuestState)
     /// This many vCPUs are online.
     case onlineVcpus(Int)
+    /// This vCPU may run on these physical CPUs only (its hard affinity).
+    case affinity(vcpu: Int, cpus: CPUSet)
     /// The listing includes the host's device for this role.
     case contains(role: String)
     /// The listing does not include the host's device for this role.
@@ -329,6 +335,10 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
         case .fails(let pattern): pattern.map { "fails with a message matching /\($0.source)/" } ?? "fails"
         case .state(let state): "the guest is \(state.rawValue)"
         case .onlineVcpus(let count): "\(count) vCPU\(count == 1 ? "" : "s") online"
+        case .affinity(let vcpu, let cpus):
+            cpus == .all
+                ? "vCPU \(vcpu) may run on every CPU"
+                : "vCPU \(vcpu) runs on CPU\(cpus.cpus?.count == 1 ? "" : "s") \(cpus) only"
         case .contains(let role): "lists the '\(role)' device"
         case .lacks(let role): "does not list the '\(role)' device"
         case .count(let count): "lists \(count) entr\(count == 1 ? "y" : "ies")"

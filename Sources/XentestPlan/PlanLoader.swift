@@ -104,7 +104,7 @@ package enum PlanSyntax {
     static let valuedRequirements = ["min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device"]
     static let expectationKeys = [
         "fails-matching", "state", "online-vcpus", "contains", "lacks", "count", "equals", "exit-status",
-        "output-matches", "memory",
+        "output-matches", "memory", "affinity",
     ]
     /// The most times one `migrate` step migrates the guest.
     static let maximumMigrations = 100
@@ -770,6 +770,15 @@ private struct LoadSession {
                 at: node
             )
             return false
+        case (.vcpuPin(let vcpu, _), .succeeds) where vcpu >= guest.maxvcpus:
+            reader.error(
+                noSuchVcpu(vcpu, guest) + "; or expect it to fail with 'expect: {fails-matching: ...}'",
+                at: node
+            )
+            return false
+        case (_, .affinity(let vcpu, _)) where vcpu >= guest.maxvcpus:
+            reader.error(noSuchVcpu(vcpu, guest), at: expectNode ?? node)
+            return false
         case (_, .onlineVcpus(let count)) where count > guest.maxvcpus:
             reader.error(
                 "expecting \(count) vCPUs online, but guest '\(guest.name)' has maxvcpus \(guest.maxvcpus)",
@@ -784,6 +793,10 @@ private struct LoadSession {
             return false
         default: return true
         }
+    }
+
+    private func noSuchVcpu(_ vcpu: Int, _ guest: GuestSpec) -> String {
+        "guest '\(guest.name)' has no vCPU \(vcpu): its vCPUs are 0 to \(guest.maxvcpus - 1) (maxvcpus \(guest.maxvcpus))"
     }
 
     func parseAction(_ name: ActionName, _ node: Node, reader: YAMLReader) -> Action? {
@@ -821,6 +834,8 @@ private struct LoadSession {
         case .memSet: return reader.parsed(node, "mem-set", MemorySize.parse).map { .memSet($0) }
         case .memMax: return reader.parsed(node, "mem-max", MemorySize.parse).map { .memMax($0) }
         case .vcpuSet: return reader.int(node, "vcpu-set", in: 1...PlanSyntax.maximumVcpus).map { .vcpuSet($0) }
+        case .vcpuPin:
+            return parseAffinity(node, "vcpu-pin", reader: reader).map { .vcpuPin(vcpu: $0.vcpu, cpus: $0.cpus) }
         case .pciAssignableAdd: return reader.name(node, "PCI role").map { .pciAssignableAdd(role: $0) }
         case .pciAssignableRemove: return reader.name(node, "PCI role").map { .pciAssignableRemove(role: $0) }
         case .pciAttach: return reader.name(node, "PCI role").map { .pciAttach(role: $0) }
@@ -868,6 +883,18 @@ private struct LoadSession {
             return nil
         }
         return .migrate(times: times)
+    }
+
+    /// `{vcpu: N, cpus: CPUS}`, as `vcpu-pin` takes it and `expect: {affinity: ...}` checks it.
+    func parseAffinity(_ node: Node, _ what: String, reader: YAMLReader) -> (vcpu: Int, cpus: CPUSet)? {
+        guard let fields = reader.mapping(node, what, allowed: ["vcpu", "cpus"], required: ["vcpu", "cpus"]),
+            let vcpuNode = fields["vcpu"], let cpusNode = fields["cpus"]
+        else { return nil }
+        let vcpu = reader.int(vcpuNode, "vcpu", in: 0...(PlanSyntax.maximumVcpus - 1))
+        let cpus = reader.parsed(cpusNode, "cpus", CPUSet.parse)
+        if cpus?.cpus?.isEmpty == true { reader.error("cpus names no CPU", at: cpusNode) }
+        guard let vcpu, let cpus, cpus.cpus?.isEmpty != true else { return nil }
+        return (vcpu, cpus)
     }
 
     func parseExpectation(_ node: Node, for action: Action, reader: YAMLReader) -> Expectation? {
@@ -920,6 +947,9 @@ private struct LoadSession {
         case "lacks": return reader.name(entry.value, "PCI role").map { .lacks(role: $0) }
         case "count": return reader.int(entry.value, "count", in: 0...64).map { .count($0) }
         case "memory": return reader.parsed(entry.value, "memory", MemorySize.parse).map { .memory($0) }
+        case "affinity":
+            return parseAffinity(entry.value, "affinity", reader: reader)
+                .map { .affinity(vcpu: $0.vcpu, cpus: $0.cpus) }
         default: return reader.string(entry.value, "equals").map { .equals($0) }
         }
     }
@@ -954,6 +984,12 @@ private struct LoadSession {
             case .networkAttach: add(.bridge)
             case .guestExec: add(.testGuest)
             case .migrate where guest?.type == .pv: add(.shadowPaging)
+            case .vcpuPin(_, let cpus):
+                // The host must have the highest CPU named; a larger requirement already there covers it.
+                if let highest = cpus.highest {
+                    let covered = all.contains { if case .minHostCPUs(let n) = $0 { n > highest } else { false } }
+                    if !covered { add(.minHostCPUs(highest + 1)) }
+                }
             case .ping:
                 add(.testGuest)
                 add(.bridge)

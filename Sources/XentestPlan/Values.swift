@@ -199,3 +199,71 @@ package func hexDigits(_ value: some BinaryInteger, width: Int) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
+
+/// A set of physical CPUs as `xl vcpu-pin` takes and `xl vcpu-list` prints it: `all`, `1`, `0-1`, `0,2-3`.
+public struct CPUSet: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The CPUs; nil for every CPU of the host (`all`).
+    public var cpus: Set<Int>?
+
+    /// Every CPU of the host.
+    public static let all = CPUSet(cpus: nil)
+
+    /// These CPUs (an empty set is no CPU); use `all` for every one.
+    public init(cpus: Set<Int>?) { self.cpus = cpus }
+
+    /// The highest CPU named; nil for `all`.
+    public var highest: Int? { cpus?.max() }
+
+    /// `all`, or `all` when the CPUs are every one of a host with `hostCPUs` CPUs, so that the toolstacks (xl prints
+    /// `all` for a full set) compare alike.
+    public func normalized(hostCPUs: Int) -> CPUSet {
+        guard let cpus, hostCPUs > 0, cpus == Set(0..<hostCPUs) else { return self }
+        return .all
+    }
+
+    /// The shortest form: `all`, or ranges joined by commas (`0-1,3`).
+    public var description: String {
+        guard let cpus else { return "all" }
+        var parts: [String] = []
+        var start: Int?
+        var previous = -2
+        for cpu in cpus.sorted() {
+            if cpu != previous + 1, let first = start {
+                parts.append(first == previous ? "\(first)" : "\(first)-\(previous)")
+                start = nil
+            }
+            if start == nil { start = cpu }
+            previous = cpu
+        }
+        if let first = start { parts.append(first == previous ? "\(first)" : "\(first)-\(previous)") }
+        return parts.joined(separator: ",")
+    }
+
+    /// The largest CPU number a plan may name.
+    public static let maximumCPU = 4095
+
+    /// Reads `all`, a CPU (`1`), a range (`0-3`) or a comma-separated list of them. xl's exclusions (`^2`) and
+    /// NUMA nodes (`nodes:0`) are not part of the plan language.
+    public static func parse(_ text: String) -> Result<CPUSet, ValueError> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed == "all" { return .success(.all) }
+        let failure = ValueError(
+            "'\(text)' is not a set of CPUs; write 'all', a CPU such as 1, a range such as 0-3, or a list such as 0,2-3"
+        )
+        func number(_ part: Substring) -> Int? {
+            guard !part.isEmpty, part.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(part),
+                value <= maximumCPU
+            else { return nil }
+            return value
+        }
+        var cpus = Set<Int>()
+        for part in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard let low = bounds.first.flatMap(number) else { return .failure(failure) }
+            let high = bounds.count == 2 ? number(bounds[1]) : bounds.count == 1 ? low : nil
+            guard let high, low <= high else { return .failure(failure) }
+            cpus.formUnion(low...high)
+        }
+        return .success(CPUSet(cpus: cpus))
+    }
+}

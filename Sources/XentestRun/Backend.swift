@@ -113,7 +113,8 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
     case state(GuestState)
     /// What the toolstack lists for the guest: its state and, while it exists, its memory now in MiB.
     case listing(GuestState, memoryMiB: Int?)
-    case onlineVcpus(Int)
+    /// The guest's vCPUs: how many are online, and each one's hard affinity (`all` when it may run on every CPU).
+    case vcpus(online: Int, affinity: [Int: CPUSet])
     case pciDevices([PCIAddress])
     case interfaces(Int)
     case text(String)
@@ -124,7 +125,13 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .state(let state): "state \(state.rawValue)"
         case .listing(let state, let memory): "state \(state.rawValue)" + (memory.map { ", \($0) MiB" } ?? "")
-        case .onlineVcpus(let count): "\(count) vCPUs online"
+        case .vcpus(let online, let affinity):
+            "\(online) vCPUs online"
+                + (affinity.isEmpty
+                    ? ""
+                    : ", "
+                        + affinity.sorted { $0.key < $1.key }.map { "vCPU \($0.key) on \($0.value)" }
+                        .joined(separator: ", "))
         case .pciDevices(let devices):
             devices.isEmpty ? "no PCI devices" : devices.map(\.description).joined(separator: ", ")
         case .interfaces(let count): "\(count) interface\(count == 1 ? "" : "s")"

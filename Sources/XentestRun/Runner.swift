@@ -220,7 +220,7 @@ public struct Runner: Sendable {
                     try await backend.perform(step.action, in: session)
                 }
                 evidence += outcome.evidence
-                verdict = Self.evaluate(step.expectation, outcome, host: host)
+                verdict = Self.evaluate(step.expectation, outcome, host: host, hostCPUs: facts.cpus)
             } catch let error as DeadlineExceeded {
                 evidence += activity.evidenceSoFar()
                 let whose = limit.milliseconds < step.timeout.milliseconds ? "the case's time limit" : "its timeout"
@@ -340,8 +340,11 @@ public struct Runner: Sendable {
         case harnessProblem(String)
     }
 
-    /// Compares what the backend saw with what the step expects: the one judge for every backend.
-    static func evaluate(_ expectation: Expectation, _ outcome: ActionOutcome, host: HostConfig) -> Verdict {
+    /// Compares what the backend saw with what the step expects: the one judge for every backend. CPU sets compare
+    /// as sets of the host's `hostCPUs` CPUs, so that `all` and `0-1` are alike on a host with two.
+    static func evaluate(_ expectation: Expectation, _ outcome: ActionOutcome, host: HostConfig, hostCPUs: Int = 0)
+        -> Verdict
+    {
         let failure = outcome.errorMessage ?? "failed without a message"
         switch expectation {
         case .succeeds: return outcome.succeeded ? .met : .notMet("failed: \(failure)")
@@ -361,7 +364,9 @@ public struct Runner: Sendable {
         case (.state(let wanted), .state(let seen)), (.state(let wanted), .listing(let seen, _)):
             return check(wanted == seen)
         case (.memory(let wanted), .listing(_, let seen)): return check(wanted.mebibytes == seen)
-        case (.onlineVcpus(let wanted), .onlineVcpus(let seen)): return check(wanted == seen)
+        case (.onlineVcpus(let wanted), .vcpus(let seen, _)): return check(wanted == seen)
+        case (.affinity(let vcpu, let wanted), .vcpus(_, let affinity)):
+            return check(affinity[vcpu]?.normalized(hostCPUs: hostCPUs) == wanted.normalized(hostCPUs: hostCPUs))
         case (.contains(let role), .pciDevices(let seen)), (.lacks(let role), .pciDevices(let seen)):
             guard let address = host.pciDevices[role]?.address else {
                 return .harnessProblem("the host file names no PCI device for role '\(role)'")

@@ -65,6 +65,14 @@ extension XLParse {
                 throw fail("the Time(s) column '\(tail[4])' is not seconds")
             }
             if hasSoft, tail[6] != "/" { throw fail("expected the affinity as 'HARD / SOFT'") }
+            func cpus(_ column: String, _ which: String) throws(XLParseError) -> CPUSet {
+                guard case .success(let cpus) = CPUSet.parse(column) else {
+                    throw fail("the \(which) affinity '\(column)' is not a set of CPUs (all, 1, 0-1, 0,2)")
+                }
+                return cpus
+            }
+            let hard = try cpus(tail[5], "hard")
+            let soft = hasSoft ? try cpus(tail[7], "soft") : nil
             rows.append(
                 XLVcpuRow(
                     name: name,
@@ -73,8 +81,8 @@ extension XLParse {
                     cpu: cpu,
                     stateFlags: state,
                     cpuSeconds: seconds,
-                    hardAffinity: tail[5],
-                    softAffinity: hasSoft ? tail[7] : nil
+                    hardAffinity: hard,
+                    softAffinity: soft
                 )
             )
         }

@@ -30,6 +30,9 @@ public enum XLMessageKind: Sendable, Hashable {
     /// `memory_dynamic_max must be less than or equal to memory_static_max` (`xl mem-set` above the guest's
     /// maximum, which `xl mem-max` sets).
     case memoryAboveMaximum
+    /// `Setting vcpu affinity: Invalid argument` (`xl vcpu-pin` to a CPU the host lacks, or of a vCPU the guest
+    /// lacks: Xen says EINVAL for both).
+    case affinityRefused
     /// A libxl line reporting that a step failed after an earlier line gave the reason: `cannot make domain`,
     /// `libxl_set_vcpuonline failed`, `libxl__device_pci_add failed`, `unable to add device`, the destroy-after-failed
     /// create lines.
@@ -144,13 +147,19 @@ extension XLParse {
         if body.contains("memory_dynamic_max must be less than or equal to memory_static_max") {
             return (.memoryAboveMaximum, "the memory target is above the guest's maximum memory (see xl mem-max)")
         }
+        if body.contains("Setting vcpu affinity: Invalid argument") {
+            return (
+                .affinityRefused, "Xen refused the pin (EINVAL): the host has no such CPU up, or the guest no such vCPU"
+            )
+        }
         let consequences = [
-            "cannot make domain", "libxl_set_vcpuonline failed", "libxl__device_pci_add failed", "unable to add device",
-            "Unable to destroy guest", "Destruction of domain failed", "Non-existant domain",
-            "Failed to save domain, resuming domain", "cannot (re-)build domain", "xc: error: Save failed",
-            "xc: error: Restore failed", "xc: error: Failed to read Record Header", "saving domain: domain did not",
-            "restoring domain: ", "migration sender: libxl_domain_suspend failed", "Domain creation failed",
-            "Migration failed", "cannot set domid",
+            "Could not set affinity for vcpu", "cannot make domain", "libxl_set_vcpuonline failed",
+            "libxl__device_pci_add failed", "unable to add device", "Unable to destroy guest",
+            "Destruction of domain failed", "Non-existant domain", "Failed to save domain, resuming domain",
+            "cannot (re-)build domain", "xc: error: Save failed", "xc: error: Restore failed",
+            "xc: error: Failed to read Record Header", "saving domain: domain did not", "restoring domain: ",
+            "migration sender: libxl_domain_suspend failed", "Domain creation failed", "Migration failed",
+            "cannot set domid",
         ]
         if consequences.contains(where: { body.contains($0) }) { return (.consequence, nil) }
         if level == "info" || body.hasPrefix("Parsing config from ") || body.hasPrefix("Shutting down domain ")

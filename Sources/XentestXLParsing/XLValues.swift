@@ -187,10 +187,10 @@ public struct XLVcpuRow: Sendable, Hashable {
     public var stateFlags: String
     /// CPU time used so far, in seconds.
     public var cpuSeconds: Double
-    /// Hard affinity as printed: `all`, `0-1`, `0,2`.
-    public var hardAffinity: String
-    /// Soft affinity as printed; nil when the header has a single `Affinity` column (xl before 4.5).
-    public var softAffinity: String?
+    /// Hard affinity, the CPUs the vCPU may run on, printed `all`, `0-1`, `0,2`.
+    public var hardAffinity: CPUSet
+    /// Soft affinity, the CPUs it prefers; nil when the header has a single `Affinity` column (xl before 4.5).
+    public var softAffinity: CPUSet?
 
     /// Online: xl prints `p` as the third flag (and `-` as the CPU) exactly when the vCPU is offline; it does not
     /// mean paused.

@@ -48,6 +48,26 @@ import Testing
         #expect(try domain.vcpuCount(.config) == 1)
     }
 
+    @Test func pinsAVcpuAndReadsEveryVcpusAffinity() throws {
+        let connection = try openTestDriver()
+        let hostCPUs = try connection.nodeInfo().cpus
+        let domain = try connection.defineDomain(xml: testDomainXML(name: "vm-pin"))
+        try domain.create()
+        let before = try domain.vcpuPinning(vcpus: 4, hostCPUs: hostCPUs)
+        #expect(before.first == Set(0..<hostCPUs))
+        try domain.pinVcpu(0, to: [1], hostCPUs: hostCPUs)
+        #expect(try domain.vcpuPinning(vcpus: 4, hostCPUs: hostCPUs).first == [1])
+        try domain.pinVcpu(0, to: [0, 2], hostCPUs: hostCPUs)
+        #expect(try domain.vcpuPinning(vcpus: 4, hostCPUs: hostCPUs).first == [0, 2])
+    }
+
+    @Test func pinningToACPUTheHostLacksFailsBeforeCallingLibvirt() throws {
+        let domain = try #require(try openTestDriver().domain(named: "resident"))
+        let error = try #require(throws: LibvirtError.self) { try domain.pinVcpu(0, to: [16], hostCPUs: 16) }
+        #expect(error.isInvalidArgument)
+        #expect(error.call == "virDomainPinVcpu")
+    }
+
     @Test func askingForMoreThanTheMaximumVcpusFails() throws {
         let domain = try openTestDriver().defineDomain(xml: testDomainXML(name: "vm1"))
         try domain.create()

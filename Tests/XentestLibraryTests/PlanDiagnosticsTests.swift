@@ -543,7 +543,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 """,
             expected: [
                 "plan.yaml:12:9: error: a step needs an action: one of create, destroy, shutdown, pause, unpause, list, "
-                    + "vcpu-set, vcpu-list, pci-assignable-add, pci-assignable-remove, pci-assignable-list, pci-attach, "
+                    + "vcpu-set, vcpu-list, vcpu-pin, pci-assignable-add, pci-assignable-remove, pci-assignable-list, pci-attach, "
                     + "pci-detach, pci-list, network-attach, network-detach, network-list, wait-for-state, guest-exec, "
                     + "ping, xenstore-read, save, restore, migrate, reboot, mem-set, mem-max",
                 "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
@@ -883,6 +883,44 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                     + "or 1G", "plan.yaml:22:18: error: 'mem-max' cannot expect 'memory'",
                 "plan.yaml:24:26: error: memory: '2x' is not a memory size; write a number and M or G, such as 256M or "
                     + "1G", "plan.yaml:25:15: error: 'save' takes no value; write '- save:'",
+            ]
+        ),
+        DiagnosticExample(
+            name: "vcpu-pin and affinity: CPU sets, vCPUs the guest lacks",
+            yaml: """
+                release: 4.3.0-rc6
+                title: Fixture plan
+                guests:
+                  two: {type: pv, vcpus: 1, maxvcpus: 2}
+                cases:
+                  - id: one
+                    title: One
+                    area: general
+                    guest: two
+                    steps:
+                      - create:
+                      - vcpu-pin: {vcpu: 0, cpus: '^1'}
+                      - vcpu-pin: {vcpu: 0, cpus: 3-1}
+                      - vcpu-pin: {vcpu: 2, cpus: all}
+                      - vcpu-pin: {vcpu: 2, cpus: all}
+                        expect: fails
+                      - vcpu-pin: {cpus: 1}
+                      - vcpu-pin: 1
+                      - vcpu-list:
+                        expect: {affinity: {vcpu: 5, cpus: 1}}
+                      - vcpu-list:
+                        expect: {affinity: {vcpu: 0, cpu: 1}}
+                """,
+            expected: [
+                "plan.yaml:12:35: error: cpus: '^1' is not a set of CPUs; write 'all', a CPU such as 1, a range such "
+                    + "as 0-3, or a list such as 0,2-3", "plan.yaml:13:35: error: cpus: '3-1' is not a set of CPUs; *",
+                "plan.yaml:14:19: error: guest 'two' has no vCPU 2: its vCPUs are 0 to 1 (maxvcpus 2); or expect it "
+                    + "to fail with 'expect: {fails-matching: ...}'",
+                "plan.yaml:17:19: error: vcpu-pin is missing required key 'vcpu'",
+                "plan.yaml:18:19: error: vcpu-pin must be a mapping*",
+                "plan.yaml:20:17: error: guest 'two' has no vCPU 5: its vCPUs are 0 to 1 (maxvcpus 2)",
+                "plan.yaml:22:28: error: affinity is missing required key 'cpus'",
+                "plan.yaml:22:38: error: unknown key 'cpu' in affinity*",
             ]
         ),
         DiagnosticExample(

@@ -184,13 +184,51 @@ import Testing
         #expect(plan.cases.map(\.requirements) == [[.shadowPaging], [.pvh], [.hvm]])
     }
 
+    @Test("vcpu-pin: the action, its label, and the host CPUs it implies (a larger stated requirement covers it)")
+    func vcpuPinImpliesHostCPUs() throws {
+        let outcome = try loadPlanText(
+            """
+            release: 4.3.0-rc6
+            title: Pins
+            guests:
+              g: {type: pv, vcpus: 2, maxvcpus: 2}
+            cases:
+              - id: pin
+                title: Pin
+                area: general
+                guest: g
+                steps:
+                  - create:
+                  - vcpu-pin: {vcpu: 1, cpus: '0,3'}
+                  - vcpu-pin: {vcpu: 1, cpus: all}
+                  - vcpu-list:
+                    expect: {affinity: {vcpu: 1, cpus: 0-1}}
+              - id: stated
+                title: Stated
+                area: general
+                guest: g
+                requires: [{min-host-cpus: 8}]
+                steps:
+                  - create:
+                  - vcpu-pin: {vcpu: 0, cpus: 5}
+            """
+        )
+        let plan = try #require(outcome.plan, "\(outcome.lines)")
+        let steps = plan.cases[0].steps.dropFirst().map { $0 }
+        #expect(steps[0].action == .vcpuPin(vcpu: 1, cpus: CPUSet(cpus: [0, 3])))
+        #expect(steps.map(\.action.label) == ["vcpu-pin 1 0,3", "vcpu-pin 1 all", "vcpu-list"])
+        #expect(steps[2].expectation == .affinity(vcpu: 1, cpus: CPUSet(cpus: [0, 1])))
+        #expect(plan.cases[0].requirements == [.minHostCPUs(4)])
+        #expect(plan.cases[1].requirements == [.minHostCPUs(8)])
+    }
+
     /// Every action name parses to an action of that name, and back.
     @Test func everyActionNameRoundTrips() throws {
         var steps = ""
         let values: [ActionName: String] = [
             .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic", .pciDetach: "nic",
             .waitForState: "running", .guestExec: "true", .ping: "guest", .xenstoreRead: "/local/domain/{domid}/name",
-            .migrate: "localhost", .memSet: "192M", .memMax: "320M",
+            .migrate: "localhost", .memSet: "192M", .memMax: "320M", .vcpuPin: "{vcpu: 0, cpus: 1}",
         ]
         for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
             steps += "      - \(action.rawValue): \(values[action] ?? "")\n"

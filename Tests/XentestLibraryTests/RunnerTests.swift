@@ -105,7 +105,7 @@ let guestsYAML = """
         let passing = [
             "lifecycle-create-destroy", "lifecycle-pause-unpause", "lifecycle-shutdown", "cpu-hotplug-above-max",
             "general-save-restore.pv", "general-save-restore.hvm", "general-reboot.pv", "general-reboot.hvm",
-            "general-balloon",
+            "general-balloon", "general-vcpu-pin",
         ]
         for id in passing { #expect(run.status(id) == .pass, "\(id): \(run.reason(id))") }
         #expect(run.status("pci-hotplug-attach-detach") == .skip)
@@ -222,12 +222,61 @@ let guestsYAML = """
         #expect(run.result.exitStatus == .failed)
         let failed = try #require(run.result.cases.first { $0.id == "wrong-count" })
         #expect(failed.steps.count == 3, "steps after the failing one do not run")
-        #expect(failed.steps.last?.evidence.map(\.call) == ["virDomainLookupByName", "virDomainGetVcpusFlags"])
+        #expect(
+            failed.steps.last?.evidence.map(\.call) == [
+                "virDomainLookupByName", "virDomainGetVcpusFlags", "virDomainGetVcpusFlags", "virNodeGetInfo",
+                "virDomainGetVcpuPinInfo",
+            ]
+        )
         #expect(failed.teardown.map(\.label) == ["teardown: domain \(run.domainNames[0])"])
         #expect(
             failed.teardown.first?.evidence.map(\.call) == [
                 "virDomainLookupByName", "virDomainDestroy", "virDomainUndefineFlags",
             ]
+        )
+        #expect(try run.leftoverDomains().isEmpty)
+    }
+
+    @Test("vcpu-pin sets the affinity vcpu-list reads back; an affinity not set fails, naming what was read")
+    func vcpuPinning() async throws {
+        let plan = try inlinePlan(
+            guestsYAML + """
+
+                cases:
+                  - id: pin
+                    title: pins vCPU 1 to CPUs 2 and 3
+                    area: cpu
+                    guest: g
+                    steps:
+                      - create:
+                      - vcpu-set: 2
+                      - vcpu-pin: {vcpu: 1, cpus: 2-3}
+                      - vcpu-list:
+                        expect: {affinity: {vcpu: 1, cpus: '2,3'}}
+                      - vcpu-list:
+                        expect: {affinity: {vcpu: 0, cpus: all}}
+                      - destroy:
+                  - id: not-pinned
+                    title: expects a pin that was never made
+                    area: cpu
+                    guest: g
+                    steps:
+                      - create:
+                      - vcpu-list:
+                        expect: {affinity: {vcpu: 0, cpus: 1}}
+                      - destroy:
+                """
+        )
+        let run = try await TestDriverRun.run(plan)
+        #expect(run.status("pin") == .pass, "\(run.reason("pin"))")
+        let pinned = try #require(
+            run.result.cases.first { $0.id == "pin" }?.steps.first { $0.label == "vcpu-pin 1 2-3" }
+        )
+        #expect(pinned.evidence.last?.call == "virDomainPinVcpu")
+        #expect(pinned.evidence.last?.arguments.suffix(2) == ["1", "2-3"])
+        #expect(run.status("not-pinned") == .fail)
+        #expect(
+            run.reason("not-pinned").contains("expected vCPU 0 runs on CPU 1 only, saw 1 vCPUs online, vCPU 0 on all")
         )
         #expect(try run.leftoverDomains().isEmpty)
     }

@@ -209,4 +209,29 @@ extension Result {
     ]) func versionRangeRejects(_ text: String, _ message: String) {
         #expect(VersionRange.parse(text).failureMessage == message)
     }
+
+    // MARK: CPUSet
+
+    @Test(
+        arguments: [
+            ("all", nil, "all"), ("1", [1], "1"), ("0-3", [0, 1, 2, 3], "0-3"), ("0,2-3", [0, 2, 3], "0,2-3"),
+            ("3,0,1", [0, 1, 3], "0-1,3"), ("2-2", [2], "2"), (" 1 ", [1], "1"), ("4095", [4095], "4095"),
+        ] as [(String, Set<Int>?, String)]
+    ) func cpuSetParses(_ text: String, cpus: Set<Int>?, shortest: String) throws {
+        let set = try #require(CPUSet.parse(text).parsedValue)
+        #expect(set.cpus == cpus)
+        #expect(set.description == shortest)
+    }
+
+    @Test(arguments: ["", "^1", "nodes:0", "1-", "-1", "3-1", "1,,2", "a", "4096", "0x1", "1.5", "ALL"])
+    func cpuSetRejects(_ text: String) {
+        #expect(CPUSet.parse(text).failureMessage?.contains("is not a set of CPUs") == true, "\(text)")
+    }
+
+    @Test func cpuSetEveryCPUOfTheHostIsAll() {
+        #expect(CPUSet(cpus: [0, 1]).normalized(hostCPUs: 2) == .all)
+        #expect(CPUSet(cpus: [1]).normalized(hostCPUs: 2) == CPUSet(cpus: [1]))
+        #expect(CPUSet(cpus: [0, 1]).normalized(hostCPUs: 4) == CPUSet(cpus: [0, 1]))
+        #expect(CPUSet.all.highest == nil && CPUSet(cpus: [0, 5]).highest == 5)
+    }
 }

@@ -138,7 +138,7 @@ final class ReplayCommandRunner: CommandRunner {
         ])
         let backend = XLBackend(runner: runner)
         let listed = try await backend.perform(.vcpuList, in: try session())
-        #expect(listed.observation == .onlineVcpus(2))
+        #expect(listed.observation == .vcpus(online: 2, affinity: [0: .all, 1: .all, 2: .all, 3: .all]))
         let refused = try await backend.perform(.vcpuSet(5), in: try session())
         #expect(!refused.succeeded)
         #expect(

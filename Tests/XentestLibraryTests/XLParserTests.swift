@@ -89,6 +89,9 @@ let xlCaptures: [String: XLOutputKind] = [
     "noiommu-create-2": .nothing, "noiommu-shutdown-w": .nothing, "dmesg-tail": .log, "save": .nothing,
     "restore": .nothing, "migrate-pvh": .nothing, "migrate-pv-no-shadow": .nothing, "reboot": .nothing,
     "mem-set-96": .nothing, "list-ballooned": .list, "mem-max-112": .nothing, "mem-set-above-max": .nothing,
+    "vcpu-list-before-pin": .vcpuList, "vcpu-list-pinned": .vcpuList, "vcpu-list-pinned-range": .vcpuList,
+    "vcpu-list-unpinned": .vcpuList, "vcpu-pin-0-1": .nothing, "vcpu-pin-1-0-1": .nothing, "vcpu-pin-0-all": .nothing,
+    "vcpu-pin-absent-cpu": .nothing, "vcpu-pin-absent-vcpu": .nothing,
 ]
 
 /// The `xl network-list` header, with single spaces.
@@ -572,8 +575,46 @@ func expectParseError<T>(
         }
         for row in rows.prefix(online) {
             #expect(row.cpu.map { (0..<2).contains($0) } == true, "on one of the 2 physical CPUs")
-            #expect(row.hardAffinity == "all" && row.softAffinity == "all")
+            #expect(row.hardAffinity == .all && row.softAffinity == .all)
         }
+    }
+
+    /// Run D: vcpus=2 on a host with 2 CPUs up and 4 possible (max_cpu_id 3); vCPU 0 pinned to 1, vCPU 1 to 0-1,
+    /// then vCPU 0 to all. xl keeps `0-1` as a range: it is not every CPU Xen could have.
+    @Test func hardAffinityFollowsVcpuPin() throws {
+        func affinity(_ name: String) throws -> [CPUSet] {
+            try XLParse.vcpuList(XLCapture(name).stdout).map(\.hardAffinity)
+        }
+        #expect(try affinity("vcpu-list-before-pin") == [.all, .all])
+        #expect(try affinity("vcpu-list-pinned") == [CPUSet(cpus: [1]), .all])
+        #expect(try affinity("vcpu-list-pinned-range") == [CPUSet(cpus: [1]), CPUSet(cpus: [0, 1])])
+        #expect(try affinity("vcpu-list-unpinned") == [.all, CPUSet(cpus: [0, 1])])
+        let soft = try XLParse.vcpuList(XLCapture("vcpu-list-pinned").stdout).map(\.softAffinity)
+        #expect(soft == [CPUSet(cpus: [0, 1]), CPUSet(cpus: [0, 1])], "the soft affinity is left as it was")
+        for name in ["vcpu-pin-0-1", "vcpu-pin-1-0-1", "vcpu-pin-0-all"] {
+            let capture = try XLCapture(name)
+            #expect(capture.status == 0 && capture.stdout.isEmpty && capture.stderr.isEmpty, "\(name)")
+        }
+    }
+
+    /// A CPU the host lacks and a vCPU the guest lacks: libxl's one message, EINVAL, for both.
+    @Test(arguments: [("vcpu-pin-absent-cpu", "0"), ("vcpu-pin-absent-vcpu", "5")]) func vcpuPinRefused(
+        _ name: String,
+        vcpu: String
+    ) throws {
+        let capture = try XLCapture(name)
+        #expect(capture.status == 1)
+        #expect(capture.stderr.contains("Could not set affinity for vcpu `\(vcpu)'."))
+        let problem = try #require(XLParse.stderr(capture.stderr).primaryProblem)
+        #expect(problem.kind == .affinityRefused && problem.lineNumber == 1, "\(problem)")
+        #expect(XLParse.stderr(capture.stderr).summary?.contains("no such CPU up, or the guest no such vCPU") == true)
+    }
+
+    @Test("an affinity that is not a CPU set is an error at its line") func vcpuListRejectsAnAffinityThatIsNoCPUSet() {
+        let text = "Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)\nguest1 1 0 0 -b- 3.1 ^1 / all\n"
+        let error = expectParseError { () throws(XLParseError) in try XLParse.vcpuList(text) }
+        #expect(error?.lineNumber == 2)
+        #expect(error?.reason.contains("hard affinity '^1'") == true)
     }
 
     @Test func vcpuListOfAllDomains() throws {
@@ -623,7 +664,7 @@ func expectParseError<T>(
             "Name                                ID  VCPU   CPU State   Time(s) Affinity\n"
             + "guest1                               1     0    1   -b-       3.5  0-1\n"
         let row = try #require(try XLParse.vcpuList(old).first)
-        #expect(row.hardAffinity == "0-1" && row.softAffinity == nil && row.cpu == 1)
+        #expect(row.hardAffinity == CPUSet(cpus: [0, 1]) && row.softAffinity == nil && row.cpu == 1)
     }
 
     @Test(

@@ -128,14 +128,14 @@ let slowPlan = """
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.isEmpty, "progress goes to stderr")
         #expect(outcome.stderr.contains("pass        cpu-hotplug-above-max"))
-        #expect(outcome.stderr.contains("9 pass, 18 skip"))
+        #expect(outcome.stderr.contains("10 pass, 18 skip"))
         let directory = try scratch.runDirectory()
         for file in [
             "journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-above-max/evidence.txt",
         ] { #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)") }
         #expect(FileManager.default.fileExists(atPath: junit))
         let report = try JSONReporter.decode(String(contentsOfFile: directory + "/report.json", encoding: .utf8))
-        #expect(report.summary.pass == 9)
+        #expect(report.summary.pass == 10)
         #expect(report.host.libvirtDriver == "TEST")
     }
 
