@@ -241,11 +241,9 @@ struct QemuTestGuest {
         // Nothing of this run is left, and no xentest-* object that was not there before.
         let after = try libvirtObjectsNamedXentest(backend)
         #expect(after.filter { $0.contains(run.result.runID) }.isEmpty, "\(after)")
+        // Objects an earlier run left (the machine's libvirtd may keep one from before this test) are not this
+        // run's to judge or remove: `xentest clean --connect qemu:///system` does that for the tester.
         #expect(after.subtracting(before).isEmpty, "left behind: \(after.subtracting(before))")
-        #expect(
-            after.isEmpty,
-            "xentest-* objects in libvirt (remove them with `xentest clean --connect qemu:///system`): \(after)"
-        )
     }
 
     /// Domains and networks whose names start with `xentest-`.
