@@ -134,7 +134,7 @@ public struct LabImages: Sendable {
     /// Packages whose programs go into dom0; their library dependencies come along.
     public static let programPackages = [
         "xen-utils-4.17", "xen-utils-common", "xenstore-utils", "busybox-static", "bash", "iproute2", "util-linux",
-        "sed", "coreutils", "dropbear-bin", "qemu-system-xen", "libgcc-s1", "libvirt-daemon",
+        "sed", "coreutils", "dropbear-bin", "qemu-system-xen", "qemu-utils", "libgcc-s1", "libvirt-daemon",
         "libvirt-daemon-driver-xen",
     ]
     /// Packages used for files only: the hypervisor, and firmware for HVM guests' device model.
@@ -353,6 +353,8 @@ public struct LabImages: Sendable {
 
         // HVM guests: the device model and its firmware.
         try image.installProgram("/usr/libexec/xen-qemu-system-i386")
+        // qcow2 disk images, which the run makes for guests that ask for them (and Xen's qdisk backend serves).
+        try image.installProgram("/usr/bin/qemu-img")
         try image.installTree("/usr/share/seabios", from: tree("seabios"))
         try image.installTree("/usr/lib/ipxe", from: tree("ipxe-qemu"))
         try image.installTree("/usr/share/qemu", from: tree("qemu-system-data"), skip: Self.isForeignFirmware)
