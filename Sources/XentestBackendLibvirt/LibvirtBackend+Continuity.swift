@@ -7,14 +7,16 @@ import XentestSupport
 /// `save`, `restore`, `reboot` and memory through libvirt, each lifecycle step checked by `GuestContinuity`
 /// against what the guest itself says.
 extension LibvirtBackend {
-    /// Where `save` writes a guest's state: a folder on the hypervisor's host (made through its shell), or, on the
-    /// test driver, which writes from inside this process, this machine's temporary folder.
-    func savePath(_ domainName: String) -> String {
-        let directory =
-            driver == .test
+    /// Where the run's files for a guest go (its saved state, its disk images): a folder on the hypervisor's host
+    /// (made through its shell), or, on the test driver, which works from inside this process, this machine's
+    /// temporary folder.
+    var hostFilesDirectory: String {
+        driver == .test
             ? FileManager.default.temporaryDirectory.appendingPathComponent("xentest").path : "/var/lib/xentest"
-        return directory + "/" + domainName + ".save"
     }
+
+    /// Where `save` writes a guest's state.
+    func savePath(_ domainName: String) -> String { hostFilesDirectory + "/" + domainName + ".save" }
 
     /// `virDomainSave` to a file on the ledger before it exists; the domain stops and stays defined.
     func save(_ session: CaseSession) async throws -> ActionOutcome {

@@ -50,6 +50,7 @@ extension LibvirtBackend {
                 through: shell
             )
         }
+        if let shell = hostShell { facts.diskFormats = await DiskImages.formats(through: shell) }
         if facts.iommu == true, driver != .xen { facts.virtCaps.append("iommu") }
         facts.bridges = Array(Set(facts.bridges)).sorted()
         return facts

@@ -9,8 +9,13 @@ extension LibvirtBackend {
     func create(paused: Bool, _ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
         guard let guest = guestWithNetwork(session) else { return .failure("the case has no guest", []) }
         let name = session.domainName
+        for (index, disk) in guest.spec.disks.enumerated() {
+            if let problem = Self.imageProblem(try await makeImage(disk, index: index, session, calls)) {
+                return .failure(problem, calls.evidence)
+            }
+        }
         return try await outcome(calls) { [self] in
-            let xml = DomainXMLRenderer.render(guest, dialect: driver)
+            let xml = DomainXMLRenderer.render(guest, dialect: driver, imageDirectory: hostFilesDirectory)
             // Recorded before the network too: the case's own network is torn down with its guest.
             session.record(.domain(name: name))
             if guest.spec.nics > 0 { try makeOwnNetwork(session, calls) }

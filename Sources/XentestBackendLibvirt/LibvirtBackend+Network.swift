@@ -5,10 +5,8 @@ import XentestRun
 import XentestSupport
 
 extension LibvirtBackend {
-    /// Detaches the interface the latest network-attach added, and waits until the guest has let it go: QEMU
-    /// asks the guest (ACPI) and libvirt returns after at most 5 s whether or not it did. A guest that was still
-    /// booting never saw the request, so it is made again every `guestRequestRepeat` while the interface is
-    /// there. The step's time limit ends the wait.
+    /// Detaches the interface the latest network-attach added, and waits until the guest has let it go
+    /// (`detachAndAwait`).
     func networkDetach(_ session: CaseSession) async throws -> ActionOutcome {
         let name = session.domainName
         guard let guest = guestWithNetwork(session) else { return .failure("the case has no guest", []) }
@@ -23,20 +21,31 @@ extension LibvirtBackend {
             session.withState { $0.attachedNICs -= 1 }
             return (xml, guest.macAddress(nic: nic).lowercased())
         }
-        let xml: String
-        let mac: String
         switch detached {
         case .failure(let error): return .failure(error.message, calls.evidence)
         case .success(nil): return .failure("no interface was attached by this case", calls.evidence)
-        case .success(let interface?): (xml, mac) = interface
+        case .success(let interface?):
+            return try await awaitDetached(name, xml: interface.xml, calls) { $0.interfaceMACs.contains(interface.mac) }
         }
+    }
+
+    /// Waits until a device detached with `xml` has left the domain (`isPresent` no longer holds for its XML): QEMU
+    /// asks the guest (ACPI) and libvirt returns after at most 5 s whether or not it did. A guest that was still
+    /// booting never saw the request, so it is made again every `guestRequestRepeat` while the device is there.
+    /// The step's time limit ends the wait.
+    func awaitDetached(
+        _ name: String,
+        xml: String,
+        _ calls: CallLog,
+        isPresent: @escaping @Sendable (LibvirtXML) -> Bool
+    ) async throws -> ActionOutcome {
         var delay = 0.1
         var requested = Date()
         while true {
             let present = try await attempt { [self] in
                 let domain = try lookup(name, calls)
                 let description = try calls.call("virDomainGetXMLDesc", [name]) { try domain.xml() }
-                return LibvirtXML(description).interfaceMACs.contains(mac)
+                return isPresent(LibvirtXML(description))
             }
             switch present {
             case .failure(let error): return .failure(error.message, calls.evidence)
@@ -45,7 +54,7 @@ extension LibvirtBackend {
             }
             if Date().timeIntervalSince(requested) >= Double(guestRequestRepeat.milliseconds) / 1000 {
                 try await Self.offPool { [self] in
-                    // A failure is in the evidence; whether the interface went is what the next look says.
+                    // A failure is in the evidence; whether the device went is what the next look says.
                     if let domain = try? connection.domain(named: name) {
                         _ = try? calls.call("virDomainDetachDeviceFlags", [name, xml, "LIVE"]) {
                             try domain.detachDevice(xml: xml)

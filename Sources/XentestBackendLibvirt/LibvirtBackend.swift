@@ -114,6 +114,9 @@ public final class LibvirtBackend: Backend {
         case .networkAttach: return try await networkAttach(session, calls)
         case .networkDetach: return try await networkDetach(session)
         case .networkList: return try await networkList(session, calls)
+        case .blockAttach(let disk): return try await blockAttach(disk, session, calls)
+        case .blockDetach: return try await blockDetach(session)
+        case .blockList: return try await blockList(session, calls)
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):
             return try await GuestSteps.ping(
@@ -136,7 +139,8 @@ public final class LibvirtBackend: Backend {
             "libvirt's test driver cannot start a domain paused (virDomainCreateWithFlags: unsupported flags)"
         case (.test, .pciAssignableAdd), (.test, .pciAssignableRemove), (.test, .pciAssignableList):
             "libvirt's test driver cannot detach node devices (virNodeDeviceDetachFlags is not supported)"
-        case (.test, .pciAttach), (.test, .pciDetach), (.test, .networkAttach), (.test, .networkDetach):
+        case (.test, .pciAttach), (.test, .pciDetach), (.test, .networkAttach), (.test, .networkDetach),
+            (.test, .blockAttach), (.test, .blockDetach):
             "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"
         case (.test, .guestExec), (.test, .ping):
             // The test-guest requirement already says the test driver runs no guest code.

@@ -54,4 +54,7 @@ struct LibvirtXML {
 
     /// The MAC addresses of a domain's interfaces, lower-cased.
     var interfaceMACs: [String] { strings("/domain/devices/interface/mac/@address").map { $0.lowercased() } }
+
+    /// The target devices of a domain's disks (not its CD-ROMs): `xvda`, `vdb`.
+    var diskTargets: [String] { strings("/domain/devices/disk[@device='disk']/target/@dev") }
 }

@@ -60,9 +60,15 @@ public enum PlanInstructionsRenderer {
         let configPath = "\(domainName).cfg"
         let guest = testCase.guest.map { GuestInstance(domainName: domainName, spec: $0, host: host) }
         if let guest {
-            out += [
-                "", "Write `\(configPath)`:", "", "```", XLConfigRenderer.render(guest).trimmingSuffixNewline(), "```",
-            ]
+            if !guest.spec.disks.isEmpty {
+                let commands = guest.spec.disks.enumerated()
+                    .map { index, disk in
+                        "`" + imageCommand(disk, at: guest.diskImagePath(index, disk.format, in: nil)) + "`"
+                    }
+                out += ["", "Make its disk images: " + commands.joined(separator: ", ") + "."]
+            }
+            let config = XLConfigRenderer.render(guest, imageDirectory: nil).trimmingSuffixNewline()
+            out += ["", "Write `\(configPath)`:", "", "```", config, "```"]
         }
         out += ["", "Steps:", ""]
         var context = XLStepContext(guest: guest, host: host, configPath: configPath, ignoreHostCPUCount: false)
@@ -74,6 +80,8 @@ public enum PlanInstructionsRenderer {
             out.append(line)
             if case .networkAttach = step.action { context.attachedNICs += 1 }
             if case .networkDetach = step.action { context.attachedNICs -= 1 }
+            if case .blockAttach(let disk) = step.action { context.attachedDisks.append(disk) }
+            if case .blockDetach = step.action { _ = context.attachedDisks.popLast() }
         }
         return out
     }
@@ -89,6 +97,10 @@ public enum PlanInstructionsRenderer {
                 let repeated = times == 1 ? "" : ", \(times) times over"
                 return "Note \(bootID), then `\(command)`\(repeated); after each, the same id."
             case .reboot: return "Note \(bootID), then `\(command)`; the guest comes back with a new id."
+            case .blockAttach(let disk):
+                let path = context.imagePath(context.diskCount, disk.format)
+                return "`\(imageCommand(disk, at: path))`, then `\(command)`."
+            case .blockList: return "`\(command)`, and `ls /sys/block` in the guest's console (its `xvd` disks)."
             default: return "`\(command)`."
             }
         }
@@ -106,10 +118,16 @@ public enum PlanInstructionsRenderer {
         }
     }
 
+    /// The command that makes a disk's empty image, as a tester types it.
+    static func imageCommand(_ disk: DiskSpec, at path: String) -> String {
+        DiskImages.makeCommand(disk, at: path).map(shellQuoted).joined(separator: " ")
+    }
+
     static func expectationText(_ step: Step) -> String {
         switch (step.action, step.expectation) {
         case (.waitForState(let state), .succeeds): "it is \(state.rawValue) within \(step.timeout)"
         case (.ping, .succeeds): "replies come back"
+        case (.blockList, .count(let count)): "\(count) disk\(count == 1 ? "" : "s"), in both"
         case (_, .state(.gone)): "the guest is no longer listed"
         default: step.expectation.description
         }

@@ -25,7 +25,7 @@ extension XLBackend {
     public func collectFacts(host: HostConfig) async throws -> HostFacts {
         let (info, source) = try await hostInfo()
         let bridges = try await runner.run(HostShellQuery.bridges, timeout: .seconds(30))
-        return HostFacts(
+        var facts = HostFacts(
             hostname: info.hostname,
             toolstack: "xl (Xen \(info.xenVersion))",
             hypervisorVersion: info.xenVersion,
@@ -43,5 +43,7 @@ extension XLBackend {
             runsGuestCode: true,
             factsSource: source
         )
+        facts.diskFormats = await DiskImages.formats(through: runner)
+        return facts
     }
 }

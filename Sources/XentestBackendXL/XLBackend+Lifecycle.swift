@@ -12,7 +12,14 @@ extension XLBackend {
         let path = configPath(session.domainName)
         session.record(.file(path: path))
         _ = try await step.run(["mkdir", "-p", configDirectory])
-        let written = try await step.run(["dd", "of=\(path)", "status=none"], input: XLConfigRenderer.render(guest))
+        for (index, disk) in guest.spec.disks.enumerated() {
+            let made = try await step.make(disk, at: guest.diskImagePath(index, disk.format, in: configDirectory))
+            guard made.succeeded else { return step.failure(made) }
+        }
+        let written = try await step.run(
+            ["dd", "of=\(path)", "status=none"],
+            input: XLConfigRenderer.render(guest, imageDirectory: configDirectory)
+        )
         guard written.succeeded else { return step.failure(written) }
         session.record(.domain(name: session.domainName))
         let created = try await step.xl(action)

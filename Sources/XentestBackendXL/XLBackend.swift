@@ -48,6 +48,7 @@ public final class XLBackend: Backend {
         case .vcpuList: return try await vcpuList(&step)
         case .pciList, .pciAssignableList, .pciAssignableAdd, .pciAssignableRemove: return try await pci(action, &step)
         case .networkList, .networkAttach, .networkDetach: return try await network(action, &step)
+        case .blockAttach, .blockDetach, .blockList: return try await disks(action, &step)
         case .xenstoreRead(let path): return try await xenstoreRead(path, &step)
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):

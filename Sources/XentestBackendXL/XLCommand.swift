@@ -29,11 +29,21 @@ public struct XLStepContext: Sendable {
     public var configPath: String
     /// Interfaces attached by `network-attach` so far (detach takes the last).
     public var attachedNICs: Int
+    /// Disks attached by `block-attach` so far, after the guest's own (detach takes the last).
+    public var attachedDisks: [DiskSpec]
     /// Pass `-i` to `vcpu-set` so xl does not refuse more vCPUs than physical CPUs (xl 4.5 and later).
     public var ignoreHostCPUCount: Bool
     /// Where `save` writes the guest's state and `restore` reads it: beside its xl.cfg.
     public var savePath: String {
         (configPath.hasSuffix(".cfg") ? String(configPath.dropLast(4)) : configPath) + ".save"
+    }
+    /// The folder of the guest's xl.cfg, where its disk images go too; nil for a bare file name.
+    public var configDirectory: String? { configPath.lastIndex(of: "/").map { String(configPath[..<$0]) } }
+    /// How many disks the guest has now: its own and those attached.
+    public var diskCount: Int { (guest?.spec.disks.count ?? 0) + attachedDisks.count }
+    /// Disk `index`'s image, beside the guest's xl.cfg.
+    public func imagePath(_ index: Int, _ format: DiskFormat) -> String {
+        guest?.diskImagePath(index, format, in: configDirectory) ?? "DISK_IMAGE"
     }
 
     /// A context for `guest` on `host`.
@@ -42,12 +52,14 @@ public struct XLStepContext: Sendable {
         host: HostConfig,
         configPath: String,
         attachedNICs: Int = 0,
+        attachedDisks: [DiskSpec] = [],
         ignoreHostCPUCount: Bool = true
     ) {
         self.guest = guest
         self.host = host
         self.configPath = configPath
         self.attachedNICs = attachedNICs
+        self.attachedDisks = attachedDisks
         self.ignoreHostCPUCount = ignoreHostCPUCount
     }
 }
@@ -83,6 +95,14 @@ extension XLCommand {
             let index = (context.guest?.spec.nics ?? 0) + max(0, context.attachedNICs - 1)
             argv = ["xl", "network-detach", name, context.guest?.macAddress(nic: index) ?? "MAC"]
         case .networkList: argv = ["xl", "network-list", name]
+        case .blockAttach(let disk):
+            let index = context.diskCount
+            argv = [
+                "xl", "block-attach", name,
+                diskSpecification(disk, index: index, path: context.imagePath(index, disk.format)),
+            ]
+        case .blockDetach: argv = ["xl", "block-detach", name, xlDiskName(max(0, context.diskCount - 1))]
+        case .blockList: argv = ["xl", "block-list", name]
         case .save: argv = ["xl", "save", name, context.savePath]
         case .restore: argv = ["xl", "restore", context.savePath]
         case .migrate: argv = localMigration(name)
@@ -93,6 +113,15 @@ extension XLCommand {
         }
         return XLCommand(argv, timeout: timeout)
     }
+
+    /// Disk `index` as xl's disk specification (xl-disk-configuration(5)): `format=raw,vdev=xvda,access=rw,target=PATH`,
+    /// the target last, as xl wants it.
+    static func diskSpecification(_ disk: DiskSpec, index: Int, path: String) -> String {
+        "format=\(disk.format.rawValue),vdev=\(xlDiskName(index)),access=rw,target=\(path)"
+    }
+
+    /// Disk `index`'s virtual device: `xvda` for the first. HVM guests see the same name through Xen's PV drivers.
+    static func xlDiskName(_ index: Int) -> String { GuestInstance.diskDeviceName(index, prefix: "xvd") }
 
     /// One local migration of `name`: with an empty SSH command (`-s ''`), xl runs its receiver
     /// (`xl migrate-receive`) on this host instead of over SSH, so no SSH to localhost is needed.

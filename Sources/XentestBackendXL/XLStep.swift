@@ -26,13 +26,21 @@ struct XLStep {
         return result
     }
 
+    /// Makes `disk`'s image at `path` in dom0, on the ledger first, keeping the command's evidence.
+    mutating func make(_ disk: DiskSpec, at path: String) async throws -> CommandResult {
+        let result = try await DiskImages.make(disk, at: path, in: session, through: backend.runner)
+        calls.append(result.evidence)
+        return result
+    }
+
     /// Runs the one xl command that performs `action` (its argv from `XLCommand`, as `xentest show` prints it).
     mutating func xl(_ action: Action) async throws -> CommandResult {
         let context = XLStepContext(
             guest: session.guest,
             host: session.host,
             configPath: backend.configPath(session.domainName),
-            attachedNICs: session.withState { $0.attachedNICs }
+            attachedNICs: session.withState { $0.attachedNICs },
+            attachedDisks: session.withState { $0.attachedDisks }
         )
         guard
             let command = XLCommand.forAction(action, context: context, timeout: PlanSyntax.defaultTimeout(for: action))

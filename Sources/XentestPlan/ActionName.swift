@@ -29,6 +29,9 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case reboot
     case memSet = "mem-set"
     case memMax = "mem-max"
+    case blockAttach = "block-attach"
+    case blockDetach = "block-detach"
+    case blockList = "block-list"
 
     /// The name as a plan writes it, so that `"\(name)"` reads `vcpu-set`, never `vcpuSet`.
     public var description: String { rawValue }
@@ -39,12 +42,12 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
         case .list: ["fails-matching", "state", "memory"]
         case .vcpuList: ["fails-matching", "online-vcpus", "affinity"]
         case .pciList, .pciAssignableList: ["fails-matching", "contains", "lacks"]
-        case .networkList: ["fails-matching", "count"]
+        case .networkList, .blockList: ["fails-matching", "count"]
         case .xenstoreRead: ["fails-matching", "equals"]
         case .guestExec: ["fails-matching", "exit-status", "output-matches"]
         case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .vcpuPin, .pciAssignableAdd,
             .pciAssignableRemove, .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping, .save,
-            .restore, .migrate, .reboot, .memSet, .memMax:
+            .restore, .migrate, .reboot, .memSet, .memMax, .blockAttach, .blockDetach:
             ["fails-matching"]
         }
     }

@@ -25,6 +25,21 @@ public struct GuestInstance: Sendable, Hashable {
         return "00:16:3e:" + bytes.map { hexDigits($0, width: 2) }.joined(separator: ":")
     }
 
+    /// Where disk `index`'s image goes (the guest's disks from the start first, then those attached, in order):
+    /// `DIRECTORY/DOMAIN-disk<index>.<format>`, named by the domain so that it is the run's own; without a directory,
+    /// the bare file name.
+    public func diskImagePath(_ index: Int, _ format: DiskFormat, in directory: String?) -> String {
+        let file = "\(domainName)-disk\(index).\(format.rawValue)"
+        return directory.map { $0 + "/" + file } ?? file
+    }
+
+    /// Disk `index`'s device name with `prefix`: `xvda` for the first with `xvd`, `vdb` for the second with `vd`.
+    public static func diskDeviceName(_ index: Int, prefix: String) -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        return prefix
+            + (index < 26 ? String(letters[index]) : String(letters[index / 26 - 1]) + String(letters[index % 26]))
+    }
+
     /// The PCI addresses passed through at creation, in the spec's order; roles the host lacks are left out
     /// (such a case is skipped before it gets here).
     public var pciAddresses: [PCIAddress] { spec.pci.compactMap { host.pciDevices[$0]?.address } }

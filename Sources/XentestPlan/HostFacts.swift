@@ -42,6 +42,9 @@ public struct HostFacts: Sendable, Hashable, Codable {
     public var pciDevicesWithoutReset: [String]?
     /// Where the Xen facts were read: `libxl` (in-process, xentest in dom0) or `xl info`; nil for libvirt.
     public var factsSource: String?
+    /// The formats the run can make disk images in on the host (raw always, qcow2 with `qemu-img`); nil when it
+    /// has no shell there to make them with.
+    public var diskFormats: [DiskFormat]?
 
     /// The parsed Xen version.
     public var parsedXenVersion: Version? { xenVersion.flatMap(Version.init) }

@@ -105,6 +105,33 @@ public struct GuestSpec: Sendable, Hashable {
     public var pci: [String]
     /// Whether PCI devices may be hot-plugged later (xl needs it set at creation).
     public var passthrough: Bool
+    /// Disks it has from the start, each an image the run makes (the guest's first disks, in this order).
+    public var disks: [DiskSpec] = []
+}
+
+/// The formats of the disk images a run makes.
+public enum DiskFormat: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A plain file of the disk's size (sparse): `truncate -s`.
+    case raw
+    /// QEMU's copy-on-write format: `qemu-img create -f qcow2`, which the host must have.
+    case qcow2
+}
+
+/// A disk a run makes for a guest: an empty image of this size and format, on the host, removed at teardown.
+public struct DiskSpec: Sendable, Hashable, CustomStringConvertible {
+    /// The size the guest sees.
+    public var size: MemorySize
+    /// The image's format.
+    public var format: DiskFormat
+
+    /// A disk of `size` in `format`.
+    public init(size: MemorySize, format: DiskFormat = .raw) {
+        self.size = size
+        self.format = format
+    }
+
+    /// `64M`, or `64M qcow2`: as a plan can write it.
+    public var description: String { format == .raw ? size.description : "\(size) \(format.rawValue)" }
 }
 
 /// A prerequisite a host must meet for a case to run; otherwise the case is skipped with the reason.
@@ -129,6 +156,8 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
     case minFreeMemory(MemorySize)
     /// At least this many physical CPUs.
     case minHostCPUs(Int)
+    /// The host can make disk images in this format: xentest has a shell there, and for qcow2 `qemu-img`.
+    case diskFormat(DiskFormat)
     /// The hypervisor's Xen version is in this range.
     case xenVersion(VersionRange)
 
@@ -145,6 +174,7 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
         case .shadowPaging: "shadow-paging"
         case .minFreeMemory(let size): "min-free-memory: \(size)"
         case .minHostCPUs(let count): "min-host-cpus: \(count)"
+        case .diskFormat(let format): "disk-format: \(format.rawValue)"
         case .xenVersion(let range): "xen: \(range)"
         }
     }
@@ -246,6 +276,13 @@ public enum Action: Sendable, Hashable {
     case memSet(MemorySize)
     /// Sets the most memory the guest may have.
     case memMax(MemorySize)
+    /// Makes an empty disk image and hot-plugs it into the guest as its next disk.
+    case blockAttach(DiskSpec)
+    /// Detaches the disk the latest `block-attach` added (its image is removed at teardown).
+    case blockDetach
+    /// Shows the guest's disks as the toolstack lists them and, with the test guest, as the guest sees them
+    /// (`/sys/block`); expect `count`.
+    case blockList
 
     /// The name used in plans.
     public var name: ActionName {
@@ -278,6 +315,9 @@ public enum Action: Sendable, Hashable {
         case .reboot: .reboot
         case .memSet: .memSet
         case .memMax: .memMax
+        case .blockAttach: .blockAttach
+        case .blockDetach: .blockDetach
+        case .blockList: .blockList
         }
     }
 
@@ -295,6 +335,7 @@ public enum Action: Sendable, Hashable {
         case .xenstoreRead(let path): path
         case .migrate(let times): times == 1 ? "localhost" : "localhost \(times) times"
         case .memSet(let size), .memMax(let size): size.description
+        case .blockAttach(let disk): disk.description
         default: nil
         }
     }
@@ -319,7 +360,7 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
     case contains(role: String)
     /// The listing does not include the host's device for this role.
     case lacks(role: String)
-    /// The listing has this many entries.
+    /// The listing has this many entries (for disks: the guest sees as many, when it can be asked).
     case count(Int)
     /// The value read equals this text.
     case equals(String)

@@ -95,13 +95,15 @@ package enum PlanSyntax {
         "id", "title", "area", "tags", "description", "requires", "backends", "guest", "for-each", "steps",
         "known-issue", "host-log-lacks", "timeout",
     ]
-    static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough"]
+    static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
     static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
     /// The action names, as plans write them.
     static let actions = ActionName.allCases.map(\.rawValue)
     static let simpleRequirements = ["iommu", "hvm", "pvh", "bridge", "test-guest", "shadow-paging"]
-    static let valuedRequirements = ["min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device"]
+    static let valuedRequirements = [
+        "min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device", "disk-format",
+    ]
     static let expectationKeys = [
         "fails-matching", "state", "online-vcpus", "contains", "lacks", "count", "equals", "exit-status",
         "output-matches", "memory", "affinity",
@@ -110,13 +112,15 @@ package enum PlanSyntax {
     static let maximumMigrations = 100
     static let defaultCaseTimeout = PlanDuration.seconds(600)
     static let maximumVcpus = 512
+    /// The most disks a guest has at once (from the start and attached): xvda to xvdp.
+    static let maximumDisks = 16
 
     package static func defaultTimeout(for action: Action) -> PlanDuration {
         switch action {
         case .create, .shutdown, .waitForState: .seconds(120)
         case .save, .restore, .reboot: .seconds(180)
         case .migrate(let times): .seconds(180 * times)
-        case .ping, .guestExec, .memSet: .seconds(60)
+        case .ping, .guestExec, .memSet, .blockAttach, .blockDetach, .blockList: .seconds(60)
         default: .seconds(30)
         }
     }
@@ -315,11 +319,14 @@ private struct LoadSession {
         let nics = fields["nics"].map { reader.int($0, "nics", in: 0...8) } ?? 0
         let pci = fields["pci"].map { reader.names($0, "pci") } ?? []
         let passthrough = fields["passthrough"].map { reader.bool($0, "passthrough") } ?? false
+        let disks = fields["disks"].map { parseDisks($0, reader: reader) } ?? []
         if let vcpus, let maxvcpus, vcpus > maxvcpus, let node = fields["vcpus"] {
             reader.error("vcpus (\(vcpus)) must not be more than maxvcpus (\(maxvcpus))", at: node)
             return nil
         }
-        guard let type, let memory, let vcpus, let maxvcpus, let nics, let pci, let passthrough else { return nil }
+        guard let type, let memory, let vcpus, let maxvcpus, let nics, let pci, let passthrough, let disks else {
+            return nil
+        }
         return GuestSpec(
             name: name,
             type: type,
@@ -328,8 +335,37 @@ private struct LoadSession {
             maxvcpus: maxvcpus,
             nics: nics,
             pci: pci,
-            passthrough: passthrough || !pci.isEmpty
+            passthrough: passthrough || !pci.isEmpty,
+            disks: disks
         )
+    }
+
+    /// `disks: [64M, {size: 1G, format: qcow2}]`: at most `maximumDisks`.
+    func parseDisks(_ node: Node, reader: YAMLReader) -> [DiskSpec]? {
+        guard let items = reader.sequence(node, "disks") else { return nil }
+        if items.count > PlanSyntax.maximumDisks {
+            reader.error(
+                "a guest has at most \(PlanSyntax.maximumDisks) disks; this one lists \(items.count)",
+                at: node
+            )
+            return nil
+        }
+        let disks = items.map { parseDisk($0, "a disk", reader: reader) }
+        return disks.contains { $0 == nil } ? nil : disks.compactMap { $0 }
+    }
+
+    /// A disk as `disks:` and `block-attach` write it: a size (`64M`, a raw image), or `{size: SIZE, format: raw|qcow2}`.
+    func parseDisk(_ node: Node, _ what: String, reader: YAMLReader) -> DiskSpec? {
+        guard case .mapping = node else {
+            return reader.parsed(node, "disk size", MemorySize.parse).map { DiskSpec(size: $0) }
+        }
+        guard let fields = reader.mapping(node, what, allowed: ["size", "format"], required: ["size"]),
+            let sizeNode = fields["size"]
+        else { return nil }
+        let size = reader.parsed(sizeNode, "disk size", MemorySize.parse)
+        let format = fields["format"].map { reader.word($0, "disk format", as: DiskFormat.self) } ?? .raw
+        guard let size, let format else { return nil }
+        return DiskSpec(size: size, format: format)
     }
 
     /// `host-health: {benign-log: [REGEX], ignore: [REGEX]}`.
@@ -518,6 +554,8 @@ private struct LoadSession {
                         reader.int(entry.value, "min-host-cpus", in: 1...4096).map { .minHostCPUs($0) }
                     case "xen": reader.parsed(entry.value, "xen", VersionRange.parse).map { .xenVersion($0) }
                     case "pci-device": reader.name(entry.value, "pci-device role").map { .pciDevice(role: $0) }
+                    case "disk-format":
+                        reader.word(entry.value, "disk format", as: DiskFormat.self).map { .diskFormat($0) }
                     default: reader.name(entry.value, "large-bar-device role").map { .largeBarDevice(role: $0) }
                     }
                 if let requirement { requirements.append(requirement) } else { ok = false }
@@ -627,6 +665,18 @@ private struct LoadSession {
         var everCreated = false
         var saved = false
         var attachedInterfaces = 0
+        var attachedDisks = 0
+        /// A detach takes what the latest attach of its kind added: an error when none is left.
+        func detach(_ attached: inout Int, _ action: ActionName, _ attach: ActionName, _ what: String, at item: Node) {
+            if attached == 0 {
+                reader.error(
+                    "\(action) detaches the \(what) the last \(attach) added, and none was added before it",
+                    at: item
+                )
+                ok = false
+            }
+            attached = max(0, attached - 1)
+        }
         for item in items {
             guard let step = parseStep(item, reader: reader, guest: guest) else {
                 ok = false
@@ -681,16 +731,19 @@ private struct LoadSession {
             case .destroy, .shutdown:
                 created = false
                 attachedInterfaces = 0
+                attachedDisks = 0
             case .networkAttach: attachedInterfaces += 1
-            case .networkDetach:
-                if attachedInterfaces == 0 {
+            case .networkDetach: detach(&attachedInterfaces, .networkDetach, .networkAttach, "interface", at: item)
+            case .blockAttach:
+                attachedDisks += 1
+                if let guest, guest.disks.count + attachedDisks > PlanSyntax.maximumDisks {
                     reader.error(
-                        "network-detach detaches the interface the last network-attach added, and none was added before it",
+                        "guest '\(guest.name)' would have more than \(PlanSyntax.maximumDisks) disks with this block-attach",
                         at: item
                     )
                     ok = false
                 }
-                attachedInterfaces = max(0, attachedInterfaces - 1)
+            case .blockDetach: detach(&attachedDisks, .blockDetach, .blockAttach, "disk", at: item)
             default: break
             }
             steps.append(step)
@@ -827,6 +880,9 @@ private struct LoadSession {
         case .networkAttach: return noArgument(.networkAttach)
         case .networkDetach: return noArgument(.networkDetach)
         case .networkList: return noArgument(.networkList)
+        case .blockAttach: return parseDisk(node, "block-attach", reader: reader).map { .blockAttach($0) }
+        case .blockDetach: return noArgument(.blockDetach)
+        case .blockList: return noArgument(.blockList)
         case .save: return noArgument(.save)
         case .restore: return noArgument(.restore)
         case .reboot: return noArgument(.reboot)
@@ -973,6 +1029,7 @@ private struct LoadSession {
             if guest.nics > 0 { add(.bridge) }
             if !guest.pci.isEmpty { add(.iommu) }
             for role in guest.pci { add(.pciDevice(role: role)) }
+            for disk in guest.disks { add(.diskFormat(disk.format)) }
         }
         for step in steps {
             switch step.action {
@@ -982,6 +1039,7 @@ private struct LoadSession {
             case .pciAssignableAdd(let role), .pciAssignableRemove(let role), .pciDetach(let role):
                 add(.pciDevice(role: role))
             case .networkAttach: add(.bridge)
+            case .blockAttach(let disk): add(.diskFormat(disk.format))
             case .guestExec: add(.testGuest)
             case .migrate where guest?.type == .pv: add(.shadowPaging)
             case .vcpuPin(_, let cpus):

@@ -117,6 +117,9 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
     case vcpus(online: Int, affinity: [Int: CPUSet])
     case pciDevices([PCIAddress])
     case interfaces(Int)
+    /// How many disks the toolstack lists for the guest and, when the guest can be asked, the disks it sees in
+    /// `/sys/block` (`xvda`, `vdb`).
+    case disks(listed: Int, inGuest: [String]?)
     case text(String)
     case commandOutput(exitStatus: Int, output: String)
 
@@ -135,6 +138,9 @@ public enum Observation: Sendable, Hashable, CustomStringConvertible {
         case .pciDevices(let devices):
             devices.isEmpty ? "no PCI devices" : devices.map(\.description).joined(separator: ", ")
         case .interfaces(let count): "\(count) interface\(count == 1 ? "" : "s")"
+        case .disks(let listed, let inGuest):
+            "\(listed) disk\(listed == 1 ? "" : "s") listed"
+                + (inGuest.map { ", the guest sees " + ($0.isEmpty ? "none" : $0.joined(separator: " ")) } ?? "")
         case .text(let text): "'\(text)'"
         case .commandOutput(let status, let output): "exit \(status), output '\(output)'"
         }

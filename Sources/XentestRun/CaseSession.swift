@@ -26,6 +26,8 @@ public final class CaseSession: Sendable {
         public var ledger = CleanupLedger()
         /// Interfaces attached by network-attach and not yet detached.
         public var attachedNICs = 0
+        /// Disks attached by block-attach and not yet detached, in order: the guest's disks after its own.
+        public var attachedDisks: [DiskSpec] = []
         /// The guest's boot id when `save` saved it, for `restore` to compare.
         public var savedBootID: String?
     }

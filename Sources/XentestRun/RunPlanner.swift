@@ -149,6 +149,12 @@ public enum RunPlanner {
                 return "needs \(size) free memory; \(facts.toolstack) cannot tell how much is free"
             }
             return free >= size.mebibytes ? nil : "needs \(size) free memory; the host has \(free) MiB free"
+        case .diskFormat(let format):
+            guard let formats = facts.diskFormats else {
+                return "xentest has no shell on the hypervisor's host to make disk images with"
+            }
+            return formats.contains(format)
+                ? nil : "the host cannot make \(format.rawValue) images: no qemu-img there (Debian: qemu-utils)"
         case .minHostCPUs(let count):
             return facts.cpus >= count ? nil : "needs \(count) physical CPUs; the host has \(facts.cpus)"
         case .xenVersion(let range):

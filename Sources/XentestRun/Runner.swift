@@ -374,6 +374,8 @@ public struct Runner: Sendable {
             if case .contains = expectation { return check(seen.contains(address)) }
             return check(!seen.contains(address))
         case (.count(let wanted), .interfaces(let seen)): return check(wanted == seen)
+        case (.count(let wanted), .disks(let listed, let inGuest)):
+            return check(wanted == listed && (inGuest.map { $0.count == wanted } ?? true))
         case (.equals(let wanted), .text(let seen)):
             return check(wanted == seen.trimmingCharacters(in: .whitespacesAndNewlines))
         case (.output(let status, let pattern), .commandOutput(let seenStatus, let output)):

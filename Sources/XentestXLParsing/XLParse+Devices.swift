@@ -152,48 +152,27 @@ extension XLParse {
     /// The header (`Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path`) must come first; header-only
     /// output is an empty list (a guest without interfaces). Empty output is an error.
     public static func networkList(_ text: String) throws(XLParseError) -> [XLNetworkRow] {
-        let command = "xl network-list"
-        let numbered = numberedLines(text).filter { !isBlank($0.1) }
-        guard let (headerNumber, headerLine) = numbered.first else {
-            throw XLParseError(command: command, reason: "empty output; xl prints a header first")
-        }
-        let expected = ["Idx", "BE", "Mac", "Addr.", "handle", "state", "evt-ch", "tx-/rx-ring-ref", "BE-path"]
-        guard tokens(headerLine).map(String.init) == expected else {
-            throw XLParseError(
-                command: command,
-                lineNumber: headerNumber,
-                line: headerLine,
-                reason: "expected the header 'Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path'"
-            )
-        }
-        var rows: [XLNetworkRow] = []
-        for (number, line) in numbered.dropFirst() {
-            func fail(_ reason: String) -> XLParseError {
-                XLParseError(command: command, lineNumber: number, line: line, reason: reason)
-            }
-            let columns = tokens(line).map(String.init)
-            guard columns.count == 8 else {
-                throw fail("expected 8 columns: Idx BE MAC handle state evt-ch TX/RX BE-path")
-            }
-            func integer(_ column: Int, _ label: String, minimum: Int = 0) throws(XLParseError) -> Int {
-                guard let value = Int(columns[column]), value >= minimum else {
-                    throw fail("the \(label) column '\(columns[column])' is not a number")
-                }
-                return value
-            }
+        let rows = try deviceTable(
+            text,
+            command: "xl network-list",
+            header: ["Idx", "BE", "Mac", "Addr.", "handle", "state", "evt-ch", "tx-/rx-ring-ref", "BE-path"],
+            layout: ["Idx", "BE", "MAC", "handle", "state", "evt-ch", "TX/RX", "BE-path"]
+        )
+        var interfaces: [XLNetworkRow] = []
+        for row in rows {
             func optional(_ value: Int) -> Int? { value == -1 ? nil : value }
-            let idx = try integer(0, "Idx")
-            let backend = try integer(1, "BE")
-            guard isMAC(columns[2]) else { throw fail("'\(columns[2])' is not a MAC address") }
-            let handle = try integer(3, "handle")
-            let state = try integer(4, "state")
-            let channel = try integer(5, "evt-ch", minimum: -1)
+            let columns = row.columns
+            let idx = try row.integer(0, "Idx")
+            let backend = try row.integer(1, "BE")
+            guard isMAC(columns[2]) else { throw row.fail("'\(columns[2])' is not a MAC address") }
+            let handle = try row.integer(3, "handle")
+            let state = try row.integer(4, "state")
+            let channel = try row.integer(5, "evt-ch", minimum: -1)
             let rings = columns[6].split(separator: "/", omittingEmptySubsequences: false)
             guard rings.count == 2, let tx = Int(rings[0]), let rx = Int(rings[1]), tx >= -1, rx >= -1 else {
-                throw fail("the ring-ref column '\(columns[6])' is not TX/RX grant references")
+                throw row.fail("the ring-ref column '\(columns[6])' is not TX/RX grant references")
             }
-            guard columns[7].hasPrefix("/") else { throw fail("the BE-path column '\(columns[7])' is not a path") }
-            rows.append(
+            interfaces.append(
                 XLNetworkRow(
                     idx: idx,
                     backendDomid: backend,
@@ -203,11 +182,37 @@ extension XLParse {
                     eventChannel: optional(channel),
                     txRingRef: optional(tx),
                     rxRingRef: optional(rx),
-                    backendPath: columns[7]
+                    backendPath: try row.path(7, "BE-path")
                 )
             )
         }
-        return rows
+        return interfaces
+    }
+
+    /// Parses `xl block-list NAME` (rows carry no domain name, as with network-list).
+    ///
+    /// The header (`Vdev BE handle state evt-ch ring-ref BE-path`) must come first; header-only output is an empty
+    /// list. Empty output is an error. xl prints the header even for a guest it does not know, and exits 0, with the
+    /// complaint on stderr: the caller checks stderr.
+    public static func blockList(_ text: String) throws(XLParseError) -> [XLBlockRow] {
+        let header = ["Vdev", "BE", "handle", "state", "evt-ch", "ring-ref", "BE-path"]
+        var disks: [XLBlockRow] = []
+        for row in try deviceTable(text, command: "xl block-list", header: header, layout: header) {
+            let channel = try row.integer(4, "evt-ch", minimum: -1)
+            let ring = try row.integer(5, "ring-ref", minimum: -1)
+            disks.append(
+                XLBlockRow(
+                    vdev: try row.integer(0, "Vdev"),
+                    backendDomid: try row.integer(1, "BE"),
+                    handle: try row.integer(2, "handle"),
+                    state: try row.integer(3, "state"),
+                    eventChannel: channel == -1 ? nil : channel,
+                    ringRef: ring == -1 ? nil : ring,
+                    backendPath: try row.path(6, "BE-path")
+                )
+            )
+        }
+        return disks
     }
 
     /// Parses `xl domid NAME`: one line with the domain id.

@@ -33,6 +33,13 @@ public enum XLMessageKind: Sendable, Hashable {
     /// `Setting vcpu affinity: Invalid argument` (`xl vcpu-pin` to a CPU the host lacks, or of a vCPU the guest
     /// lacks: Xen says EINVAL for both).
     case affinityRefused
+    /// `device already exists in xenstore` (`xl block-attach` to a virtual device the guest has already).
+    case deviceExists
+    /// `Disk vdev=VDEV failed to stat: PATH: No such file or directory` (`xl block-attach` or `xl create` of a disk
+    /// whose image is not there).
+    case diskImageMissing(String)
+    /// `Error: Device VDEV not connected.` (`xl block-detach` of a disk the guest does not have).
+    case deviceNotConnected(String)
     /// A libxl line reporting that a step failed after an earlier line gave the reason: `cannot make domain`,
     /// `libxl_set_vcpuonline failed`, `libxl__device_pci_add failed`, `unable to add device`, the destroy-after-failed
     /// create lines.
@@ -152,6 +159,15 @@ extension XLParse {
                 .affinityRefused, "Xen refused the pin (EINVAL): the host has no such CPU up, or the guest no such vCPU"
             )
         }
+        if body.contains("device already exists in xenstore") {
+            return (.deviceExists, "the guest already has a device at that virtual device (vdev)")
+        }
+        if let match = body.firstMatch(of: /failed to stat: (.+): No such file or directory/) {
+            return (.diskImageMissing(String(match.1)), "the disk image \(match.1) does not exist in dom0")
+        }
+        if let match = body.wholeMatch(of: /Error: Device (\S+) not connected\./) {
+            return (.deviceNotConnected(String(match.1)), "the guest has no disk \(match.1)")
+        }
         let consequences = [
             "Could not set affinity for vcpu", "cannot make domain", "libxl_set_vcpuonline failed",
             "libxl__device_pci_add failed", "unable to add device", "Unable to destroy guest",
@@ -159,7 +175,7 @@ extension XLParse {
             "cannot (re-)build domain", "xc: error: Save failed", "xc: error: Restore failed",
             "xc: error: Failed to read Record Header", "saving domain: domain did not", "restoring domain: ",
             "migration sender: libxl_domain_suspend failed", "Domain creation failed", "Migration failed",
-            "cannot set domid",
+            "cannot set domid", "libxl_device_disk_add failed", "does not exist (no backend path",
         ]
         if consequences.contains(where: { body.contains($0) }) { return (.consequence, nil) }
         if level == "info" || body.hasPrefix("Parsing config from ") || body.hasPrefix("Shutting down domain ")

@@ -226,7 +226,42 @@ public enum XenbusState: Int, Sendable, Hashable, CaseIterable {
     case reconfigured = 8
 }
 
-/// One row of `xl network-list`.
+/// One row of `xl block-list NAME`.
+public struct XLBlockRow: Sendable, Hashable {
+    /// `Vdev`: the virtual device number (`51712` is xvda: major 202, disk 0).
+    public var vdev: Int
+    /// `BE`: the backend's domain id.
+    public var backendDomid: Int
+    /// `handle`.
+    public var handle: Int
+    /// `state`: the xenbus state number (4 is connected).
+    public var state: Int
+    /// `evt-ch`; nil when xl prints -1.
+    public var eventChannel: Int?
+    /// The ring's grant reference; nil when xl prints -1.
+    public var ringRef: Int?
+    /// The backend's xenstore directory, e.g. `/local/domain/0/backend/vbd/1/51712`.
+    public var backendPath: String
+
+    /// `state` decoded; nil for a number xenbus does not define.
+    public var xenbusState: XenbusState? { XenbusState(rawValue: state) }
+
+    /// The `xvd` name the number stands for (`xvda`, `xvdb`; Xen's vbd numbering: major 202 with 16 minors per disk,
+    /// or the extended form `1 << 28 | disk << 8`); nil for IDE or SCSI numbers.
+    public var name: String? {
+        let disk: Int
+        if vdev >> 8 == 202 {
+            disk = (vdev & 0xFF) >> 4
+        } else if vdev & (1 << 28) != 0 {
+            disk = (vdev & ~(1 << 28)) >> 8
+        } else {
+            return nil
+        }
+        return GuestInstance.diskDeviceName(disk, prefix: "xvd")
+    }
+}
+
+/// One row of `xl network-list NAME`.
 public struct XLNetworkRow: Sendable, Hashable {
     /// `Idx`: the device id (`xl network-detach NAME IDX` takes it).
     public var idx: Int

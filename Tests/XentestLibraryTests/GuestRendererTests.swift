@@ -49,7 +49,8 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         maxvcpus: Int = 1,
         nics: Int = 0,
         pci: [String] = [],
-        passthrough: Bool = false
+        passthrough: Bool = false,
+        disks: [DiskSpec] = []
     ) -> GuestSpec {
         GuestSpec(
             name: name,
@@ -59,7 +60,8 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
             maxvcpus: maxvcpus,
             nics: nics,
             pci: pci,
-            passthrough: passthrough || !pci.isEmpty
+            passthrough: passthrough || !pci.isEmpty,
+            disks: disks
         )
     }
 
@@ -105,6 +107,22 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
                 host: libvirtNetworkHost
             )
         ),
+        // Disks from the start: images beside the config, named after the domain.
+        RenderedGuest(
+            name: "hvm-disks",
+            guest: GuestInstance(
+                domainName: "xentest-golden-hvm-disks",
+                spec: spec(
+                    "hvm-disks",
+                    .hvm,
+                    disks: [
+                        DiskSpec(size: MemorySize(mebibytes: 64)),
+                        DiskSpec(size: MemorySize(mebibytes: 1024), format: .qcow2),
+                    ]
+                ),
+                host: labHost
+            )
+        ),
         // A role the host file does not offer: xl.cfg says so, the XML leaves the device out.
         RenderedGuest(
             name: "pv-missing-role",
@@ -139,6 +157,12 @@ struct RenderedGuest: Sendable, CustomTestStringConvertible {
         )
         #expect(try document.nodes(forXPath: "/domain/devices/interface").count == rendered.guest.spec.nics)
         #expect(try document.nodes(forXPath: "/domain/devices/hostdev").count == rendered.guest.pciAddresses.count)
+        let disks = try document.nodes(forXPath: "/domain/devices/disk/source/@file").compactMap(\.stringValue)
+        #expect(
+            disks
+                == rendered.guest.spec.disks.enumerated()
+                .map { rendered.guest.diskImagePath($0, $1.format, in: "/var/lib/xentest") }
+        )
         #expect(try document.nodes(forXPath: "/domain/name").first?.stringValue == rendered.guest.domainName)
         #endif
     }

@@ -545,8 +545,8 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:12:9: error: a step needs an action: one of create, destroy, shutdown, pause, unpause, list, "
                     + "vcpu-set, vcpu-list, vcpu-pin, pci-assignable-add, pci-assignable-remove, pci-assignable-list, pci-attach, "
                     + "pci-detach, pci-list, network-attach, network-detach, network-list, wait-for-state, guest-exec, "
-                    + "ping, xenstore-read, save, restore, migrate, reboot, mem-set, mem-max",
-                "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
+                    + "ping, xenstore-read, save, restore, migrate, reboot, mem-set, mem-max, block-attach, block-detach, "
+                    + "block-list", "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
                 "plan.yaml:13:9: error: a step needs an action: *",
                 "plan.yaml:13:9: error: unknown key 'reboot-now' in a step; expected one of: *",
                 "plan.yaml:14:9: error: a step needs an action: *",
@@ -675,7 +675,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:8:16: error: unknown requirement 'iomu'; did you mean 'iommu'?",
                 "plan.yaml:8:22: error: requirement 'min-free-memory' needs a value: write 'min-free-memory: VALUE'",
                 "plan.yaml:8:39: error: unknown requirement 'gpu-with-fan'; known: iommu, hvm, pvh, bridge, test-guest, "
-                    + "shadow-paging, min-free-memory, min-host-cpus, xen, pci-device, large-bar-device",
+                    + "shadow-paging, min-free-memory, min-host-cpus, xen, pci-device, large-bar-device, disk-format",
                 "plan.yaml:8:53: error: write one requirement per list item",
                 "plan.yaml:14:15: error: backends must name at least one of xl, libvirt",
             ]
@@ -924,6 +924,40 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             ]
         ),
         DiagnosticExample(
+            name: "disks: sizes, formats, too many, a detach with nothing attached",
+            yaml: """
+                release: 4.3.0-rc6
+                title: Fixture plan
+                guests:
+                  d: {type: pv, disks: [64, {size: 1G, format: vmdk}, {format: raw}]}
+                  full: {type: pv, disks: [1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M, 1M]}
+                cases:
+                  - id: one
+                    title: One
+                    area: general
+                    guest: full
+                    steps:
+                      - create:
+                      - block-detach:
+                      - block-attach: 1M
+                      - block-attach: lots
+                      - block-list: 2
+                      - block-list:
+                        expect: {count: 1}
+                        retry-for: 5s
+                """,
+            expected: [
+                "plan.yaml:4:25: error: disk size: '64' is not a memory size; write a number and M or G, such as 256M "
+                    + "or 1G", "plan.yaml:4:48: error: disk format 'vmdk' is not one of: raw, qcow2",
+                "plan.yaml:4:55: error: a disk is missing required key 'size'",
+                "plan.yaml:13:9: error: block-detach detaches the disk the last block-attach added, and none was added "
+                    + "before it",
+                "plan.yaml:14:9: error: guest 'full' would have more than 16 disks with this block-attach",
+                "plan.yaml:15:23: error: disk size: 'lots' is not a memory size*",
+                "plan.yaml:16:21: error: 'block-list' takes no value; write '- block-list:'",
+            ]
+        ),
+        DiagnosticExample(
             name: "for-each and host-health",
             yaml: """
                 release: 4.3.0-rc6
@@ -983,7 +1017,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             "\(file):16:9: error: case id 'Create-Destroy' is not a valid name: use lowercase letters, digits and '-', "
                 + "starting with a letter", "\(file):19:12: error: unknown guest 'smal'; did you mean 'small'?",
             "\(file):25:11: error: area 'cpu hotplug' is not a valid name: use lowercase letters, digits and '-', "
-                + "starting with a letter", "\(file):28:9: error: a step needs an action: one of create, *, mem-max",
+                + "starting with a letter", "\(file):28:9: error: a step needs an action: one of create, *, block-list",
             "\(file):28:9: error: unknown key 'crate' in a step; did you mean 'create'?",
             "\(file):29:9: error: step 'vcpu-set' acts on the guest before a 'create' step",
             "\(file):31:19: error: vcpu-set 9 is more than guest 'small' allows (maxvcpus 1); raise maxvcpus, or "

@@ -222,6 +222,56 @@ import Testing
         #expect(plan.cases[1].requirements == [.minHostCPUs(8)])
     }
 
+    @Test("disks: a guest's own and hot-plugged ones, their labels, and the image formats they imply")
+    func disksImplyTheirImageFormats() throws {
+        let outcome = try loadPlanText(
+            """
+            release: 4.3.0-rc6
+            title: Disks
+            guests:
+              g: {type: pv, disks: [64M, {size: 1G, format: qcow2}]}
+            cases:
+              - id: disks
+                title: Disks
+                area: general
+                guest: g
+                steps:
+                  - create:
+                  - block-attach: 32M
+                  - block-attach: {size: 16M, format: qcow2}
+                  - block-list:
+                    expect: {count: 4}
+                  - block-detach:
+                  - block-detach:
+              - id: raw
+                title: Raw
+                area: general
+                guest: {type: hvm}
+                steps:
+                  - create:
+                  - block-attach: {size: 2G}
+            """
+        )
+        let plan = try #require(outcome.plan, "\(outcome.lines)")
+        let guest = try #require(plan.cases[0].guest)
+        #expect(
+            guest.disks == [
+                DiskSpec(size: MemorySize(mebibytes: 64)), DiskSpec(size: MemorySize(mebibytes: 1024), format: .qcow2),
+            ]
+        )
+        let steps = plan.cases[0].steps.dropFirst().map { $0 }
+        #expect(steps[1].action == .blockAttach(DiskSpec(size: MemorySize(mebibytes: 16), format: .qcow2)))
+        #expect(
+            steps.map(\.action.label) == [
+                "block-attach 32M", "block-attach 16M qcow2", "block-list", "block-detach", "block-detach",
+            ]
+        )
+        #expect(steps[2].expectation == .count(4))
+        #expect(plan.cases[0].requirements == [.diskFormat(.raw), .diskFormat(.qcow2)])
+        #expect(plan.cases[1].requirements == [.hvm, .diskFormat(.raw)])
+        #expect(plan.cases[1].steps[1].timeout == .seconds(60))
+    }
+
     /// Every action name parses to an action of that name, and back.
     @Test func everyActionNameRoundTrips() throws {
         var steps = ""
@@ -229,6 +279,7 @@ import Testing
             .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic", .pciDetach: "nic",
             .waitForState: "running", .guestExec: "true", .ping: "guest", .xenstoreRead: "/local/domain/{domid}/name",
             .migrate: "localhost", .memSet: "192M", .memMax: "320M", .vcpuPin: "{vcpu: 0, cpus: 1}",
+            .blockAttach: "64M",
         ]
         for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
             steps += "      - \(action.rawValue): \(values[action] ?? "")\n"

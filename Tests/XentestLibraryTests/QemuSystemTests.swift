@@ -174,11 +174,12 @@ struct QemuTestGuest {
             "lifecycle-create-destroy", "lifecycle-pause-unpause", "lifecycle-shutdown", "cpu-hotplug-pv-add",
             "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-above-max", "network-vif-ping",
             "network-attach-detach", "network-attach-in-guest", "general-save-restore.pv", "general-save-restore.hvm",
-            "general-reboot.pv", "general-reboot.hvm", "general-balloon", "general-vcpu-pin",
+            "general-reboot.pv", "general-reboot.hvm", "general-balloon", "general-vcpu-pin", "general-disk-hotplug.pv",
+            "general-disk-hotplug.hvm", "general-disk-qcow2",
         ]
         for id in passing { #expect(run.status(id) == .pass, "\(id): \(run.reason(id))") }
         // QEMU runs no PVH guest, migrates only to another host, and keeps a running guest's maximum memory.
-        for id in ["general-save-restore.pvh", "general-reboot.pvh"] {
+        for id in ["general-save-restore.pvh", "general-reboot.pvh", "general-disk-hotplug.pvh"] {
             #expect(run.reason(id).contains("cannot run PVH guests"), "\(id): \(run.reason(id))")
         }
         for id in ["general-local-migrate.pv", "general-local-migrate.pvh", "general-local-migrate.hvm"] {

@@ -121,6 +121,10 @@ let guestsYAML = """
             #expect(run.reason(id) == "the case runs on xl only", "\(id): \(run.reason(id))")
         }
         #expect(run.reason("general-mem-max").contains("cannot change a running guest's maximum memory"))
+        for id in ["general-disk-hotplug.pv", "general-disk-hotplug.hvm", "general-disk-qcow2"] {
+            let reason = run.reason(id)
+            #expect(reason.contains("cannot hot-plug devices") || reason.contains("qemu-img"), "\(id): \(reason)")
+        }
         // for-each: the PVH variant alone is skipped where the host has no PVH.
         #expect(run.reason("general-reboot.pvh").contains("PVH"), "\(run.reason("general-reboot.pvh"))")
         #expect(run.result.summary.pass == passing.count)
@@ -178,6 +182,84 @@ let guestsYAML = """
         #expect(calls("save").contains("virDomainSave"))
         #expect(calls("restore").contains("virDomainRestore"))
         #expect(try run.leftoverDomains().isEmpty)
+    }
+
+    @Test("disks: the guest's images exist while it runs, its XML lists them, teardown removes them") func guestDisks()
+        async throws
+    {
+        let plan = try inlinePlan(
+            guestsYAML + """
+
+                  d: {type: pv, disks: [1M, 2M]}
+                cases:
+                  - id: disks
+                    title: Two disks from the start
+                    area: general
+                    guest: d
+                    steps:
+                      - create:
+                      - block-list:
+                        expect: {count: 2}
+                      - block-list:
+                        expect: {count: 3}
+                """
+        )
+        let backend = try privateTestHost()
+        let sizes = Mutex<[UInt64]>([])
+        let run = try await TestDriverRun.run(
+            plan,
+            backend: backend,
+            observe: { event in
+                guard case .stepEnded(_, let step, false) = event, step.label == "create" else { return }
+                let directory = backend.hostFilesDirectory
+                let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                    .filter { $0.hasSuffix("-disks-disk0.raw") || $0.hasSuffix("-disks-disk1.raw") }.sorted()
+                sizes.withLock {
+                    $0 = files.compactMap {
+                        (try? FileManager.default.attributesOfItem(atPath: directory + "/" + $0))?[.size] as? UInt64
+                    }
+                }
+            }
+        )
+        #expect(run.status("disks") == .fail)
+        #expect(run.reason("disks").contains("step 3 (block-list): expected lists 3 entries, saw 2 disks listed"))
+        #expect(sizes.withLock { $0 } == [1 << 20, 2 << 20], "both images, at their sizes, while the guest ran")
+        let name = try #require(run.domainNames.first)
+        let guest = GuestInstance(
+            domainName: name,
+            spec: try #require(plan.cases.first?.guest),
+            host: .testDriverDefault
+        )
+        for index in 0..<2 {
+            #expect(
+                !FileManager.default.fileExists(
+                    atPath: guest.diskImagePath(index, .raw, in: backend.hostFilesDirectory)
+                )
+            )
+        }
+        #expect(try run.leftoverDomains().isEmpty)
+    }
+
+    @Test("the planner skips a qcow2 disk where the host has no qemu-img, and any disk where xentest has no shell")
+    func diskFormatRequirement() throws {
+        var facts = HostFacts(
+            hostname: "h",
+            toolstack: "xl",
+            cpus: 2,
+            totalMemoryMiB: 1024,
+            freeMemoryMiB: 512,
+            runsGuestCode: true
+        )
+        let backend = try privateTestHost()
+        func reason(_ format: DiskFormat) -> String? {
+            RunPlanner.unmet(.diskFormat(format), backend: backend, facts: facts, host: .testDriverDefault)
+        }
+        #expect(reason(.raw)?.contains("no shell") == true)
+        facts.diskFormats = [.raw]
+        #expect(reason(.raw) == nil)
+        #expect(reason(.qcow2) == "the host cannot make qcow2 images: no qemu-img there (Debian: qemu-utils)")
+        facts.diskFormats = [.raw, .qcow2]
+        #expect(reason(.qcow2) == nil)
     }
 
     @Test("libvirt says why it cannot migrate locally or change a running guest's maximum on the test driver")

@@ -83,6 +83,7 @@ final class ReplayCommandRunner: CommandRunner {
             runner: ReplayCommandRunner([
                 ["xl", "info"]: "info",
                 ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
+                ["qemu-img", "--version"]: "qemu-img-version",
             ])
         )
         let facts = try await backend.collectFacts(host: .empty(source: "none"))
@@ -92,6 +93,7 @@ final class ReplayCommandRunner: CommandRunner {
         #expect(facts.iommu == true, "the capture was taken with QEMU's intel-iommu: \(facts.virtCaps)")
         #expect(facts.runsGuestCode)
         #expect(facts.factsSource == "xl info")
+        #expect(facts.diskFormats == [.raw, .qcow2], "the lab's dom0 has qemu-img")
         #expect(
             HostShellQuery.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == [
                 "br1", "xenbr0",
@@ -108,6 +110,7 @@ final class ReplayCommandRunner: CommandRunner {
             runner: ReplayCommandRunner([
                 ["xl", "info"]: "info",
                 ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
+                ["qemu-img", "--version"]: "qemu-img-version",
             ]),
             readsLibxl: true
         )

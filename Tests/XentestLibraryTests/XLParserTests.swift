@@ -41,7 +41,7 @@ struct XLCapture {
 
 /// Which parser reads a capture's stdout.
 enum XLOutputKind: Sendable, CaseIterable {
-    case info, list, listLong, vcpuList, pciList, pciAssignableList, networkList, domid, xenstoreRead
+    case info, list, listLong, vcpuList, pciList, pciAssignableList, networkList, blockList, domid, xenstoreRead
     /// Commands that print nothing on stdout (create, vcpu-set, attach, ...).
     case nothing
     /// `xl dmesg | tail -20`: Xen's log, not parsed.
@@ -57,6 +57,7 @@ enum XLOutputKind: Sendable, CaseIterable {
         case .pciList: try XLParse.pciList(text)
         case .pciAssignableList: try XLParse.pciAssignableList(text)
         case .networkList: try XLParse.networkList(text)
+        case .blockList: try XLParse.blockList(text)
         case .domid: try XLParse.domid(text)
         case .xenstoreRead: try XLParse.xenstoreRead(text)
         case .nothing, .log: nil
@@ -91,8 +92,15 @@ let xlCaptures: [String: XLOutputKind] = [
     "mem-set-96": .nothing, "list-ballooned": .list, "mem-max-112": .nothing, "mem-set-above-max": .nothing,
     "vcpu-list-before-pin": .vcpuList, "vcpu-list-pinned": .vcpuList, "vcpu-list-pinned-range": .vcpuList,
     "vcpu-list-unpinned": .vcpuList, "vcpu-pin-0-1": .nothing, "vcpu-pin-1-0-1": .nothing, "vcpu-pin-0-all": .nothing,
-    "vcpu-pin-absent-cpu": .nothing, "vcpu-pin-absent-vcpu": .nothing,
+    "vcpu-pin-absent-cpu": .nothing, "vcpu-pin-absent-vcpu": .nothing, "block-list-1": .blockList,
+    "block-list-2": .blockList, "block-list-after-detach": .blockList, "block-list-nonexistent": .blockList,
+    "block-attach": .nothing, "block-attach-duplicate-vdev": .nothing, "block-attach-missing-target": .nothing,
+    "block-detach": .nothing, "block-detach-absent": .nothing, "qemu-img-version": .log,
 ]
+
+/// Captures whose command exited 0 though xl said on stderr that it could not do it: `xl block-list` of a guest
+/// it does not know prints the header, complains, and exits 0.
+let xlSucceededDespiteAProblem: Set<String> = ["block-list-nonexistent"]
 
 /// The `xl network-list` header, with single spaces.
 let networkHeader = "Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path\n"
@@ -194,7 +202,7 @@ func expectParseError<T>(
         let stderr = XLParse.stderr(capture.stderr)
         #expect(stderr.messages.count == capture.stderr.split(separator: "\n").count)
         #expect(stderr.messages.allSatisfy { $0.kind != .unrecognized }, "\(name): \(stderr.messages)")
-        if capture.status == 0 {
+        if capture.status == 0 && !xlSucceededDespiteAProblem.contains(name) {
             #expect(stderr.primaryProblem == nil, "\(name): \(String(describing: stderr.primaryProblem))")
             #expect(stderr.summary == nil)
         } else {
