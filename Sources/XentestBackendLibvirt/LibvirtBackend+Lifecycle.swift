@@ -36,7 +36,7 @@ extension LibvirtBackend {
             let domain = try lookup(name, calls)
             try calls.call("virDomainDestroy", [name]) { try domain.destroy() }
             try undefineIfPersistent(domain, calls)
-            try removeOwnNetwork(ofDomain: name, calls)
+            try removeOwnNetwork(of: session, calls)
             session.forget(.domain(name: name))
             return .success(calls.evidence)
         }
@@ -132,7 +132,7 @@ extension LibvirtBackend {
         }
         return try await outcome(calls) { [self] in
             if let domain = try connection.domain(named: name) { try undefineIfPersistent(domain, calls) }
-            try removeOwnNetwork(ofDomain: name, calls)
+            try removeOwnNetwork(of: session, calls)
             session.forget(.domain(name: name))
             return .success(calls.evidence)
         }
@@ -173,7 +173,7 @@ extension LibvirtBackend {
                     try undefineIfPersistent(domain, calls)
                 }
                 // Also when the guest never got defined: its network may have been made just before.
-                try removeOwnNetwork(ofDomain: name, calls)
+                try removeOwnNetwork(of: session, calls)
             case .assignablePCIDevice(let address):
                 let nodeName = address.libvirtNodeDeviceName
                 if let node = try connection.nodeDevice(named: nodeName) {

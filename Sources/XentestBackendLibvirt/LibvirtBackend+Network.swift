@@ -95,15 +95,16 @@ extension LibvirtBackend {
 
     // MARK: The case's own network
 
-    /// The isolated network this backend makes for a case's guest: on QEMU, when the host file names neither a
-    /// libvirt network nor a bridge. Named after the guest (`xentest-<run>-<case>-net`), it has no `<forward>`, so
-    /// nothing leaves the machine; it carries the host file's `host-address` (/24) when there is one, so the host
-    /// and the guest can ping each other. Made before the guest is defined (its ledger entry is recorded first),
-    /// removed with the guest: destroy, shutdown, teardown.
+    /// The isolated network this backend makes for a case's guests: on QEMU, when the host file names neither a
+    /// libvirt network nor a bridge. One per case, shared by its guests (so they can ping each other), named after
+    /// its first guest (`xentest-<run>-<case>-net`), it has no `<forward>`, so nothing leaves the machine; it carries
+    /// the host file's `host-address` (/24) when there is one, so the host and the guests can ping each other. Made
+    /// before a guest is defined (its ledger entry is recorded first), removed with the case's last guest: destroy,
+    /// shutdown, teardown.
     func ownNetworkName(_ session: CaseSession) -> String? {
         guard makesOwnNetwork, session.host.libvirtNetwork == nil, session.host.bridge == nil, session.guest != nil
         else { return nil }
-        return Self.ownNetworkName(ofDomain: session.domainName)
+        return Self.ownNetworkName(ofDomain: session.caseDomainName)
     }
 
     static func ownNetworkName(ofDomain name: String) -> String { name + "-net" }
@@ -122,10 +123,14 @@ extension LibvirtBackend {
         _ = try calls.call("virNetworkCreateXML", [xml]) { try connection.createNetwork(xml: xml) }
     }
 
-    func removeOwnNetwork(ofDomain domainName: String, _ calls: CallLog) throws {
+    /// Removes the case's network once none of its guests (the first, `xentest-<run>-<case>`, and the others,
+    /// `xentest-<run>-<case>-<guest>`) is defined any more.
+    func removeOwnNetwork(of session: CaseSession, _ calls: CallLog) throws {
         guard makesOwnNetwork else { return }
-        let name = Self.ownNetworkName(ofDomain: domainName)
-        guard let network = try connection.network(named: name) else { return }
+        let owner = session.caseDomainName
+        guard let network = try connection.network(named: Self.ownNetworkName(ofDomain: owner)) else { return }
+        let guests = Set(session.caseGuests.values.map(\.domainName))
+        if try connection.domains().contains(where: { guests.contains($0.name) }) { return }
         try Self.remove(network, calls)
     }
 

@@ -127,6 +127,7 @@ public final class LibvirtBackend: Backend {
             )
         case .xenstoreRead:
             return .failure(unsupportedReason(for: action, guest: session.guest?.spec) ?? "not supported", [])
+        case .pingGuest(let name): return try await GuestSteps.ping(guest: name, of: session, console: console(session))
         }
     }
 

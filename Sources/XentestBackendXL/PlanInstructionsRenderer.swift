@@ -56,23 +56,36 @@ public enum PlanInstructionsRenderer {
             let failure = issue.failureMatches.map { "A failure matching `\($0.source)`" } ?? "A failure here"
             out += ["", line + ". \(failure) is expected (xfail); a pass is news (xpass)."]
         }
-        let domainName = "xentest-\(testCase.id)"
-        let configPath = "\(domainName).cfg"
-        let guest = testCase.guest.map { GuestInstance(domainName: domainName, spec: $0, host: host) }
-        if let guest {
-            if !guest.spec.disks.isEmpty {
-                let commands = guest.spec.disks.enumerated()
+        // Each guest as the run names it, without the run id: `xentest-CASE`, then `xentest-CASE-GUEST`.
+        var contexts: [String: XLStepContext] = [:]
+        for (index, spec) in testCase.guests.enumerated() {
+            let domainName = "xentest-\(testCase.id)" + (index == 0 ? "" : "-" + spec.name)
+            let guest = GuestInstance(domainName: domainName, spec: spec, host: host.forGuest(index))
+            let configPath = "\(domainName).cfg"
+            if !spec.disks.isEmpty {
+                let commands = spec.disks.enumerated()
                     .map { index, disk in
                         "`" + imageCommand(disk, at: guest.diskImagePath(index, disk.format, in: nil)) + "`"
                     }
-                out += ["", "Make its disk images: " + commands.joined(separator: ", ") + "."]
+                out += ["", "Make \(domainName)'s disk images: " + commands.joined(separator: ", ") + "."]
             }
             let config = XLConfigRenderer.render(guest, imageDirectory: nil).trimmingSuffixNewline()
             out += ["", "Write `\(configPath)`:", "", "```", config, "```"]
+            contexts[spec.name] = XLStepContext(
+                guest: guest,
+                host: guest.host,
+                configPath: configPath,
+                ignoreHostCPUCount: false
+            )
         }
+        let peers = contexts.compactMapValues(\.guest)
+        let first = testCase.guest?.name ?? ""
+        let hostOnly = XLStepContext(guest: nil, host: host, configPath: "GUEST.cfg", ignoreHostCPUCount: false)
         out += ["", "Steps:", ""]
-        var context = XLStepContext(guest: guest, host: host, configPath: configPath, ignoreHostCPUCount: false)
         for (index, step) in testCase.steps.enumerated() {
+            let name = step.guest ?? first
+            var context = contexts[name] ?? hostOnly
+            context.peers = peers
             var line =
                 "\(index + 1). " + instruction(for: step, context: context) + " Expect: " + expectationText(step) + "."
             if let retry = step.retryFor { line += " (Allow up to \(retry).)" }
@@ -82,6 +95,7 @@ public enum PlanInstructionsRenderer {
             if case .networkDetach = step.action { context.attachedNICs -= 1 }
             if case .blockAttach(let disk) = step.action { context.attachedDisks.append(disk) }
             if case .blockDetach = step.action { _ = context.attachedDisks.popLast() }
+            if contexts[name] != nil { contexts[name] = context }
         }
         return out
     }
@@ -111,6 +125,9 @@ public enum PlanInstructionsRenderer {
         case .ping(.guest): return "`ping -c 3 \(context.host.guestAddress ?? "GUEST_ADDRESS")` from dom0."
         case .ping(.host):
             return "In the guest's console run `ping -c 3 \(context.host.hostAddress ?? "HOST_ADDRESS")`."
+        case .pingGuest(let peer):
+            let address = context.peers[peer]?.host.guestAddress ?? "\(peer.uppercased())_ADDRESS"
+            return "In \(name)'s console (`xl console \(name)`) run `ping -c 3 \(address)` (guest \(peer))."
         case .xenstoreRead(let path):
             let concrete = path.replacingOccurrences(of: "{domid}", with: "$(xl domid \(name))")
             return "`xenstore-read \(concrete)`."

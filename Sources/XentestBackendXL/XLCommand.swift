@@ -31,6 +31,8 @@ public struct XLStepContext: Sendable {
     public var attachedNICs: Int
     /// Disks attached by `block-attach` so far, after the guest's own (detach takes the last).
     public var attachedDisks: [DiskSpec]
+    /// The case's guests by their plan names, for a step that names another one (`ping: NAME`).
+    public var peers: [String: GuestInstance] = [:]
     /// Pass `-i` to `vcpu-set` so xl does not refuse more vCPUs than physical CPUs (xl 4.5 and later).
     public var ignoreHostCPUCount: Bool
     /// Where `save` writes the guest's state and `restore` reads it: beside its xl.cfg.
@@ -109,7 +111,7 @@ extension XLCommand {
         case .reboot: argv = ["xl", "reboot", "-w", name]
         case .memSet(let size): argv = ["xl", "mem-set", name, "\(size.mebibytes)m"]
         case .memMax(let size): argv = ["xl", "mem-max", name, "\(size.mebibytes)m"]
-        case .waitForState, .guestExec, .ping, .xenstoreRead: return nil
+        case .waitForState, .guestExec, .ping, .pingGuest, .xenstoreRead: return nil
         }
         return XLCommand(argv, timeout: timeout)
     }

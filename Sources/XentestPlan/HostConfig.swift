@@ -45,6 +45,23 @@ public struct HostConfig: Sendable, Hashable {
         source: "built-in host file for libvirt's test driver"
     )
 
+    /// The host file as the case's guest number `index` (from 0) sees it: with several guests in a case, each has
+    /// an address of its own, `guest-address` plus `index` (10.0.0.2, 10.0.0.3, ...), written into `guest-cmdline`
+    /// wherever the first address appears there (the test guest's `xentest.ip=`). Guest 0 sees the file as it is; an
+    /// address that is not IPv4, or would pass .254, is left as it is.
+    public func forGuest(_ index: Int) -> HostConfig {
+        guard index > 0, let first = guestAddress else { return self }
+        let parts = first.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 4, parts.allSatisfy({ $0 != nil && (0...255).contains($0!) }), let last = parts[3],
+            last + index <= 254
+        else { return self }
+        let address = parts.prefix(3).map { String($0!) }.joined(separator: ".") + ".\(last + index)"
+        var copy = self
+        copy.guestAddress = address
+        copy.guestCommandLine = guestCommandLine?.replacingOccurrences(of: first, with: address)
+        return copy
+    }
+
     /// A host config from its parts; everything not given is not offered.
     public init(
         pciDevices: [String: PCIDevice],

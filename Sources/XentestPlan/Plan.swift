@@ -69,8 +69,11 @@ public struct TestCase: Sendable, Identifiable {
     public var requirements: [Requirement]
     /// The toolstacks it runs on, sorted.
     public var backends: [BackendKind]
-    /// The guest every step acts on; nil for a case that acts on the host only.
-    public var guest: GuestSpec?
+    /// The case's guests (`guest:`, or several with `guests:`), each with its own name; empty for a case that acts
+    /// on the host only. A step acts on the first unless it names another (`on:`).
+    public var guests: [GuestSpec]
+    /// The first guest, which steps act on by default; nil for a case that acts on the host only.
+    public var guest: GuestSpec? { guests.first }
     /// What to do, in order; the first step that does not pass ends the case (teardown still runs).
     public var steps: [Step]
     /// Expected failures: when one applies to the run, a failure reports `xfail` and a pass `xpass`.
@@ -218,6 +221,8 @@ public struct Step: Sendable, Hashable {
     public var note: String?
     /// Where the step starts in its file.
     public var location: SourceLocation
+    /// The guest it acts on, by its name in the plan (`on:`); nil for the case's first guest.
+    public var guest: String? = nil
 }
 
 /// Which way a ping goes.
@@ -262,6 +267,8 @@ public enum Action: Sendable, Hashable {
     /// Runs a command in the guest's shell, through its console.
     case guestExec(String)
     case ping(PingDirection)
+    /// Pings another guest of the case, by its name in the plan, from inside this one.
+    case pingGuest(String)
     /// Reads a xenstore path; `{domid}` is replaced by the guest's domain id.
     case xenstoreRead(String)
     /// Saves the guest's state to a file the run owns (the guest is gone until `restore`).
@@ -307,7 +314,7 @@ public enum Action: Sendable, Hashable {
         case .networkList: .networkList
         case .waitForState: .waitForState
         case .guestExec: .guestExec
-        case .ping: .ping
+        case .ping, .pingGuest: .ping
         case .xenstoreRead: .xenstoreRead
         case .save: .save
         case .restore: .restore
@@ -332,6 +339,7 @@ public enum Action: Sendable, Hashable {
         case .waitForState(let state): state.rawValue
         case .guestExec(let command): command
         case .ping(let direction): direction.rawValue
+        case .pingGuest(let name): name
         case .xenstoreRead(let path): path
         case .migrate(let times): times == 1 ? "localhost" : "localhost \(times) times"
         case .memSet(let size), .memMax(let size): size.description

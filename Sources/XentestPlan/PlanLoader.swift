@@ -92,11 +92,11 @@ package enum PlanSyntax {
     static let planKeys = ["release", "title", "summary", "host-health", "include", "guests", "cases"]
     static let includedFileKeys = ["include", "guests", "cases"]
     static let caseKeys = [
-        "id", "title", "area", "tags", "description", "requires", "backends", "guest", "for-each", "steps",
+        "id", "title", "area", "tags", "description", "requires", "backends", "guest", "guests", "for-each", "steps",
         "known-issue", "host-log-lacks", "timeout",
     ]
     static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks"]
-    static let stepOptionKeys = ["expect", "timeout", "retry-for", "note"]
+    static let stepOptionKeys = ["expect", "timeout", "retry-for", "note", "on"]
     static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
     /// The action names, as plans write them.
     static let actions = ActionName.allCases.map(\.rawValue)
@@ -293,6 +293,13 @@ private struct LoadSession {
         return names.count == 1 ? names[0] : nil
     }
 
+    /// A step's `on:` guest read without checking anything.
+    static func peekGuest(_ node: Node) -> String? {
+        guard case .mapping(let mapping) = node else { return nil }
+        for (key, value) in mapping where key.string == "on" { return value.string }
+        return nil
+    }
+
     /// A case's id read without checking anything, to filter includes before cases are parsed.
     static func peekID(_ node: Node) -> String? {
         guard case .mapping(let mapping) = node else { return nil }
@@ -410,14 +417,20 @@ private struct LoadSession {
             backends = parseBackends(node, reader: reader)
             if backends?.isEmpty == true { reader.error("backends must name at least one of xl, libvirt", at: node) }
         }
-        var guest: GuestSpec?? = .some(nil)
+        var caseGuests: [GuestSpec]? = []
         if let node = fields["guest"] {
-            guest = parseCaseGuest(node, reader: reader, guests: guests).map(Optional.some)
+            caseGuests = parseCaseGuest(node, reader: reader, guests: guests).map { [$0] }
+            if let other = fields["guests"] {
+                reader.error("a case has either 'guest' or 'guests'; this one has both", at: other)
+                caseGuests = nil
+            }
+        } else if let node = fields["guests"] {
+            caseGuests = parseCaseGuests(node, reader: reader, guests: guests)
         }
         var guestTypes: [GuestType]?? = .some(nil)
         if let node = fields["for-each"] {
             guestTypes = parseForEach(node, reader: reader).map(Optional.some)
-            if fields["guest"] == nil {
+            if fields["guest"] == nil && fields["guests"] == nil {
                 reader.error("for-each varies the case's guest, and \(what) has no 'guest'", at: node)
                 guestTypes = .none
             }
@@ -428,15 +441,15 @@ private struct LoadSession {
             fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) } ?? PlanSyntax.defaultCaseTimeout
         var steps: [Step]?
         if let stepsNode = fields["steps"] {
-            if case .some(let resolvedGuest) = guest {
-                steps = parseSteps(stepsNode, reader: reader, guest: resolvedGuest, what: what)
+            if let caseGuests {
+                steps = parseSteps(stepsNode, reader: reader, guests: caseGuests, what: what)
             } else {
                 // The guest had errors, already reported: still report the steps' own problems.
-                _ = parseSteps(stepsNode, reader: reader, guest: nil, guestHasErrors: true, what: what)
+                _ = parseSteps(stepsNode, reader: reader, guests: [], guestHasErrors: true, what: what)
             }
         }
-        guard let id, let title, let area, let tags, let explicitRequirements, let backends,
-            case .some(let guest) = guest, case .some(let guestTypes) = guestTypes, let steps, let timeout
+        guard let id, let title, let area, let tags, let explicitRequirements, let backends, let caseGuests,
+            case .some(let guestTypes) = guestTypes, let steps, let timeout
         else { return nil }
         guard let knownIssues, let hostLogLacks else { return nil }
         let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
@@ -452,26 +465,59 @@ private struct LoadSession {
             area: area,
             tags: tags,
             description: description,
-            requirements: implied(explicitRequirements, guest: guest, steps: steps),
+            requirements: implied(explicitRequirements, guests: caseGuests, steps: steps),
             backends: backends.sorted(),
-            guest: guest,
+            guests: caseGuests,
             steps: steps,
             knownIssues: knownIssues,
             timeout: timeout,
             location: reader.location(of: node)
         )
         testCase.hostLogLacks = hostLogLacks
-        guard let guestTypes, let guest else { return [testCase] }
+        guard let guestTypes, !caseGuests.isEmpty else { return [testCase] }
         return guestTypes.map { type in
             var variant = testCase
-            var variantGuest = guest
-            variantGuest.type = type
             variant.id = "\(id).\(type.rawValue)"
             variant.title = "\(title) (\(type.rawValue.uppercased()))"
-            variant.guest = variantGuest
-            variant.requirements = implied(explicitRequirements, guest: variantGuest, steps: steps)
+            variant.guests = caseGuests.map { guest in
+                var typed = guest
+                typed.type = type
+                return typed
+            }
+            variant.requirements = implied(explicitRequirements, guests: variant.guests, steps: steps)
             return variant
         }
+    }
+
+    /// `guests: [a, b]`: guests from `guests:` by name, at least two, each once.
+    func parseCaseGuests(_ node: Node, reader: YAMLReader, guests: [String: GuestSpec]) -> [GuestSpec]? {
+        guard let items = reader.sequence(node, "guests") else { return nil }
+        var named: [GuestSpec] = []
+        var ok = true
+        for item in items {
+            guard case .scalar = item else {
+                reader.error(
+                    "guests lists guests defined under 'guests:' by name; write an inline guest with 'guest:'",
+                    at: item
+                )
+                ok = false
+                continue
+            }
+            guard let guest = parseCaseGuest(item, reader: reader, guests: guests) else {
+                ok = false
+                continue
+            }
+            if named.contains(where: { $0.name == guest.name }) {
+                reader.error("guest '\(guest.name)' is listed twice in guests", at: item)
+                ok = false
+            }
+            named.append(guest)
+        }
+        if ok, named.count < 2 {
+            reader.error("guests lists two guests or more; for one, write 'guest: NAME'", at: node)
+            ok = false
+        }
+        return ok ? named : nil
     }
 
     /// `for-each: {type: [pv, pvh, hvm]}`: the guest types to run the case with, each once.
@@ -650,8 +696,18 @@ private struct LoadSession {
         )
     }
 
-    /// With `guestHasErrors`, the checks that need the guest are left out (its problems are reported already).
-    func parseSteps(_ node: Node, reader: YAMLReader, guest: GuestSpec?, guestHasErrors: Bool = false, what: String)
+    /// What the steps so far did to one guest, so that a step can be judged in order.
+    struct GuestProgress {
+        var created = false
+        var everCreated = false
+        var saved = false
+        var attachedInterfaces = 0
+        var attachedDisks = 0
+    }
+
+    /// With `guestHasErrors`, the checks that need a guest are left out (its problems are reported already). Each
+    /// guest's steps are judged in order on their own: one guest's `create` does not create another.
+    func parseSteps(_ node: Node, reader: YAMLReader, guests: [GuestSpec], guestHasErrors: Bool = false, what: String)
         -> [Step]?
     {
         guard let items = reader.sequence(node, "steps") else { return nil }
@@ -661,11 +717,9 @@ private struct LoadSession {
         }
         var steps: [Step] = []
         var ok = true
-        var created = false
-        var everCreated = false
-        var saved = false
-        var attachedInterfaces = 0
-        var attachedDisks = 0
+        var progress: [String: GuestProgress] = [:]
+        /// `the guest`, or with several, `guest 'NAME'`.
+        func called(_ name: String) -> String { guests.count > 1 ? "guest '\(name)'" : "the guest" }
         /// A detach takes what the latest attach of its kind added: an error when none is left.
         func detach(_ attached: inout Int, _ action: ActionName, _ attach: ActionName, _ what: String, at item: Node) {
             if attached == 0 {
@@ -678,80 +732,94 @@ private struct LoadSession {
             attached = max(0, attached - 1)
         }
         for item in items {
-            guard let step = parseStep(item, reader: reader, guest: guest) else {
+            guard let step = parseStep(item, reader: reader, guests: guests) else {
                 ok = false
                 // A create or destroy with errors still counts, so that the steps after it are not blamed too.
+                let name = Self.peekGuest(item) ?? guests.first?.name ?? ""
                 switch Self.peekAction(item) {
                 case .create, .restore:
-                    created = true
-                    everCreated = true
-                case .destroy, .shutdown: created = false
+                    progress[name, default: GuestProgress()].created = true
+                    progress[name, default: GuestProgress()].everCreated = true
+                case .destroy, .shutdown: progress[name, default: GuestProgress()].created = false
                 case .save:
-                    created = false
-                    saved = true
+                    progress[name, default: GuestProgress()].created = false
+                    progress[name, default: GuestProgress()].saved = true
                 default: break
                 }
                 continue
             }
+            let guest = step.guest.flatMap { name in guests.first { $0.name == name } } ?? guests.first
+            let name = guest?.name ?? ""
+            var state = progress[name] ?? GuestProgress()
             var outOfOrder = false
             if step.action.actsOnGuest {
                 if guest == nil, !guestHasErrors {
                     reader.error("step '\(step.action.name)' acts on a guest, but \(what) has no 'guest'", at: item)
                     ok = false
                     outOfOrder = true
-                } else if step.action.needsRunningGuest && !created {
+                } else if step.action.needsRunningGuest && !state.created {
                     let hint =
-                        saved
+                        state.saved
                         ? "while it is saved; 'restore' it first"
-                        : everCreated ? "after the guest was destroyed or shut down" : "before a 'create' step"
-                    reader.error("step '\(step.action.name)' acts on the guest \(hint)", at: item)
+                        : state.everCreated
+                            ? "after \(called(name)) was destroyed or shut down" : "before a 'create' step"
+                    reader.error("step '\(step.action.name)' acts on \(called(name)) \(hint)", at: item)
                     ok = false
                     outOfOrder = true
-                } else if case .create = step.action, created || saved {
-                    let hint = saved ? "is saved; 'restore' it" : "is already created; destroy or shut it down first"
-                    reader.error("the guest \(hint)", at: item)
+                } else if case .create = step.action, state.created || state.saved {
+                    let hint =
+                        state.saved ? "is saved; 'restore' it" : "is already created; destroy or shut it down first"
+                    reader.error("\(called(name)) \(hint)", at: item)
                     ok = false
                     outOfOrder = true
-                } else if case .restore = step.action, !saved {
+                } else if case .restore = step.action, !state.saved {
                     reader.error("'restore' restores what a 'save' step saved, and no 'save' comes before it", at: item)
                     ok = false
                     outOfOrder = true
                 }
             }
+            if case .pingGuest(let peer) = step.action, progress[peer]?.created != true, !outOfOrder {
+                reader.error("ping \(peer): guest '\(peer)' is not running here; 'create' it before", at: item)
+                ok = false
+                outOfOrder = true
+            }
             // A step out of order changes nothing, so that the steps after it are judged as if it were not there.
             if outOfOrder { continue }
             switch step.action {
             case .create, .restore:
-                created = true
-                everCreated = true
-                saved = false
+                state.created = true
+                state.everCreated = true
+                state.saved = false
             case .save:
-                created = false
-                saved = true
+                state.created = false
+                state.saved = true
             case .destroy, .shutdown:
-                created = false
-                attachedInterfaces = 0
-                attachedDisks = 0
-            case .networkAttach: attachedInterfaces += 1
-            case .networkDetach: detach(&attachedInterfaces, .networkDetach, .networkAttach, "interface", at: item)
+                state.created = false
+                state.attachedInterfaces = 0
+                state.attachedDisks = 0
+            case .networkAttach: state.attachedInterfaces += 1
+            case .networkDetach:
+                detach(&state.attachedInterfaces, .networkDetach, .networkAttach, "interface", at: item)
             case .blockAttach:
-                attachedDisks += 1
-                if let guest, guest.disks.count + attachedDisks > PlanSyntax.maximumDisks {
+                state.attachedDisks += 1
+                if let guest, guest.disks.count + state.attachedDisks > PlanSyntax.maximumDisks {
                     reader.error(
                         "guest '\(guest.name)' would have more than \(PlanSyntax.maximumDisks) disks with this block-attach",
                         at: item
                     )
                     ok = false
                 }
-            case .blockDetach: detach(&attachedDisks, .blockDetach, .blockAttach, "disk", at: item)
+            case .blockDetach: detach(&state.attachedDisks, .blockDetach, .blockAttach, "disk", at: item)
             default: break
             }
+            progress[name] = state
             steps.append(step)
         }
         return ok ? steps : nil
     }
 
-    func parseStep(_ node: Node, reader: YAMLReader, guest: GuestSpec?) -> Step? {
+    /// One step; `on:` names the guest it acts on among `guests` (the case's first when absent).
+    func parseStep(_ node: Node, reader: YAMLReader, guests: [GuestSpec]) -> Step? {
         guard let fields = reader.mapping(node, "a step", allowed: PlanSyntax.actions + PlanSyntax.stepOptionKeys)
         else { return nil }
         let actionEntries = fields.entries.compactMap { entry in
@@ -782,6 +850,35 @@ private struct LoadSession {
         let retryFor = fields["retry-for"].map { reader.parsed($0, "retry-for", PlanDuration.parse) }
         guard let timeout else { return nil }
         if case .some(.none) = retryFor { return nil }
+        var target: String?
+        var guest = guests.first
+        if let onNode = fields["on"] {
+            guard let name = reader.string(onNode, "on") else { return nil }
+            guard let named = guests.first(where: { $0.name == name }) else {
+                reader.error(unknownGuestOfCase(name, guests: guests, what: "on"), at: onNode)
+                return nil
+            }
+            target = name
+            guest = named
+        }
+        if case .pingGuest(let peer) = action {
+            guard guests.contains(where: { $0.name == peer }) else {
+                let names = guests.map(\.name)
+                var message = "ping target '\(peer)' is not 'guest', 'host' or a guest of the case"
+                if let suggestion = closestMatch(to: peer, in: names + ["guest", "host"]) {
+                    message += "; did you mean '\(suggestion)'?"
+                }
+                reader.error(
+                    message + (names.isEmpty ? "" : " (its guests: \(names.joined(separator: ", ")))"),
+                    at: actionEntry.value
+                )
+                return nil
+            }
+            if peer == guest?.name {
+                reader.error("ping \(peer): a guest pings another guest of the case, not itself", at: actionEntry.value)
+                return nil
+            }
+        }
         if let guest,
             !checkAgainstGuest(
                 action,
@@ -800,8 +897,17 @@ private struct LoadSession {
             timeout: timeout,
             retryFor: retryFor ?? nil,
             note: note,
-            location: reader.location(of: node)
+            location: reader.location(of: node),
+            guest: target
         )
+    }
+
+    /// `what NAME` names no guest of the case: the message, with the guests it has.
+    private func unknownGuestOfCase(_ name: String, guests: [GuestSpec], what: String) -> String {
+        let names = guests.map(\.name)
+        var message = "\(what): the case has no guest '\(name)'"
+        if let suggestion = closestMatch(to: name, in: names) { message += "; did you mean '\(suggestion)'?" }
+        return message + (names.isEmpty ? "" : " (its guests: \(names.joined(separator: ", ")))")
     }
 
     /// Values that cannot work with this guest: more vCPUs than it may have, hot-plug it does not allow.
@@ -897,7 +1003,18 @@ private struct LoadSession {
         case .pciAttach: return reader.name(node, "PCI role").map { .pciAttach(role: $0) }
         case .pciDetach: return reader.name(node, "PCI role").map { .pciDetach(role: $0) }
         case .waitForState: return reader.word(node, "state", as: GuestState.self).map { .waitForState($0) }
-        case .ping: return reader.word(node, "ping target", as: PingDirection.self).map { .ping($0) }
+        case .ping:
+            // `guest` and `host` are directions; any other name is another guest of the case.
+            guard let target = reader.string(node, "ping target") else { return nil }
+            if let direction = PingDirection(rawValue: target) { return .ping(direction) }
+            guard YAMLReader.isName(target) else {
+                reader.error(
+                    "ping target '\(target)' is not 'guest', 'host' or the name of a guest of the case",
+                    at: node
+                )
+                return nil
+            }
+            return .pingGuest(target)
         case .guestExec: return reader.string(node, "guest-exec command").map { .guestExec($0) }
         case .xenstoreRead:
             guard let path = reader.string(node, "xenstore path") else { return nil }
@@ -1019,11 +1136,11 @@ private struct LoadSession {
         }
     }
 
-    /// The explicit requirements plus those the guest and steps imply, each once, explicit ones first.
-    func implied(_ explicit: [Requirement], guest: GuestSpec?, steps: [Step]) -> [Requirement] {
+    /// The explicit requirements plus those the guests and steps imply, each once, explicit ones first.
+    func implied(_ explicit: [Requirement], guests: [GuestSpec], steps: [Step]) -> [Requirement] {
         var all = explicit
         func add(_ requirement: Requirement) { if !all.contains(requirement) { all.append(requirement) } }
-        if let guest {
+        for guest in guests {
             if guest.type == .hvm { add(.hvm) }
             if guest.type == .pvh { add(.pvh) }
             if guest.nics > 0 { add(.bridge) }
@@ -1041,14 +1158,16 @@ private struct LoadSession {
             case .networkAttach: add(.bridge)
             case .blockAttach(let disk): add(.diskFormat(disk.format))
             case .guestExec: add(.testGuest)
-            case .migrate where guest?.type == .pv: add(.shadowPaging)
+            case .migrate
+            where (step.guest.flatMap { name in guests.first { $0.name == name } } ?? guests.first)?.type == .pv:
+                add(.shadowPaging)
             case .vcpuPin(_, let cpus):
                 // The host must have the highest CPU named; a larger requirement already there covers it.
                 if let highest = cpus.highest {
                     let covered = all.contains { if case .minHostCPUs(let n) = $0 { n > highest } else { false } }
                     if !covered { add(.minHostCPUs(highest + 1)) }
                 }
-            case .ping:
+            case .ping, .pingGuest:
                 add(.testGuest)
                 add(.bridge)
             default: break

@@ -17,11 +17,13 @@ public enum DryRunListing {
             switch entry.decision {
             case .run:
                 toRun += 1
-                let guest = entry.testCase.guest.map { _ in "  guest \(prepared.runner.domainName(for: entry.testCase))"
-                }
-                lines.append("run   \(entry.testCase.id)\(guest ?? "")")
+                let guests = prepared.runner.guestInstances(for: entry.testCase).map(\.domainName)
+                let named =
+                    guests.isEmpty ? "" : "  guest\(guests.count > 1 ? "s" : "") " + guests.joined(separator: ", ")
+                lines.append("run   \(entry.testCase.id)\(named)")
                 for step in entry.testCase.steps {
-                    lines.append("        \(step.action.label): expect \(step.expectation)")
+                    let on = step.guest.map { " (on \($0))" } ?? ""
+                    lines.append("        \(step.action.label)\(on): expect \(step.expectation)")
                 }
             case .skip(let reasons): lines.append("skip  \(entry.testCase.id): \(reasons.joined(separator: "; "))")
             }

@@ -17,13 +17,26 @@ public final class CaseSession: Sendable {
     /// Whether the guest is the test guest on a toolstack that runs it, so its console shell answers: lifecycle
     /// steps then check what the guest itself says (the same boot after a restore, a new one after a reboot).
     public let guestAnswers: Bool
+    /// Every guest of the case by its name in the plan, this one included: what a step needs of another guest (its
+    /// address, for `ping: NAME`).
+    public let caseGuests: [String: GuestInstance]
+    /// The domain name of the case's first guest: the case's own objects (its network on QEMU) are named after it.
+    public let caseDomainName: String
 
     private let state = Mutex(State())
+    /// What to undo at teardown, shared by the sessions of every guest of the case, so that teardown undoes it all,
+    /// last created first.
+    private let sharedLedger: SharedLedger
 
-    /// What the case has done so far.
+    /// The ledger of a case, shared by its guests' sessions.
+    public final class SharedLedger: Sendable {
+        fileprivate let ledger = Mutex(CleanupLedger())
+        /// An empty ledger.
+        public init() {}
+    }
+
+    /// What the case has done to this guest so far.
     public struct State: Sendable {
-        /// What to undo at teardown.
-        public var ledger = CleanupLedger()
         /// Interfaces attached by network-attach and not yet detached.
         public var attachedNICs = 0
         /// Disks attached by block-attach and not yet detached, in order: the guest's disks after its own.
@@ -38,23 +51,32 @@ public final class CaseSession: Sendable {
         guest: GuestInstance?,
         host: HostConfig,
         evidenceDirectory: String,
-        guestAnswers: Bool = false
+        guestAnswers: Bool = false,
+        caseGuests: [String: GuestInstance]? = nil,
+        caseDomainName: String? = nil,
+        ledger: SharedLedger = SharedLedger()
     ) {
         self.testCase = testCase
         self.guest = guest
         self.host = host
         self.evidenceDirectory = evidenceDirectory
         self.guestAnswers = guestAnswers
+        self.caseGuests = caseGuests ?? guest.map { [$0.spec.name: $0] } ?? [:]
+        self.caseDomainName = caseDomainName ?? guest?.domainName ?? ""
+        sharedLedger = ledger
     }
 
     /// Reads or changes the state under its lock.
     public func withState<R: Sendable>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
 
+    /// What the case has recorded and not yet undone, of every guest.
+    public var ledger: CleanupLedger { sharedLedger.ledger.withLock { $0 } }
+
     /// Records `entry` on the ledger before it is created.
-    public func record(_ entry: LedgerEntry) { withState { $0.ledger.record(entry) } }
+    public func record(_ entry: LedgerEntry) { sharedLedger.ledger.withLock { $0.record(entry) } }
 
     /// Takes `entry` off the ledger once it is gone.
-    public func forget(_ entry: LedgerEntry) { withState { $0.ledger.remove(entry) } }
+    public func forget(_ entry: LedgerEntry) { sharedLedger.ledger.withLock { $0.remove(entry) } }
 
     /// The guest's domain name; backends call this only for actions that act on a guest.
     public var domainName: String { guest?.domainName ?? "" }

@@ -41,14 +41,33 @@ package enum GuestSteps {
             guard let address = host.hostAddress else {
                 return .failure("the host file names no host-address to ping", [])
             }
-            let outcome = try await console.exec("ping -c 3 -W 2 \(address)")
-            guard outcome.reached else {
-                return .failure(outcome.problem ?? "no answer from the guest's console", outcome.evidence)
-            }
-            return outcome.status == 0
-                ? .success(outcome.evidence)
-                : .failure("the guest got no reply from \(address): \(outcome.output.suffix(200))", outcome.evidence)
+            return try await ping(address, from: console, unanswered: "the guest got no reply from \(address)")
         }
+    }
+
+    /// Pings `address` from inside the guest: a failure saying `unanswered` when nothing came back.
+    static func ping(_ address: String, from console: any GuestConsole, unanswered: String) async throws
+        -> ActionOutcome
+    {
+        let outcome = try await console.exec("ping -c 3 -W 2 \(address)")
+        guard outcome.reached else {
+            return .failure(outcome.problem ?? "no answer from the guest's console", outcome.evidence)
+        }
+        return outcome.status == 0
+            ? .success(outcome.evidence) : .failure("\(unanswered): \(outcome.output.suffix(200))", outcome.evidence)
+    }
+}
+
+extension GuestSteps {
+    /// `ping: NAME`: from inside the step's guest, to the address of the case's guest `name` (`HostConfig.forGuest`).
+    package static func ping(guest name: String, of session: CaseSession, console: any GuestConsole) async throws
+        -> ActionOutcome
+    {
+        guard let peer = session.caseGuests[name] else { return .failure("the case has no guest '\(name)'", []) }
+        guard let address = peer.host.guestAddress else {
+            return .failure("the host file names no guest-address, so guest '\(name)' has none to ping", [])
+        }
+        return try await ping(address, from: console, unanswered: "no reply from guest '\(name)' at \(address)")
     }
 }
 

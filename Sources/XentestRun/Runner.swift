@@ -51,8 +51,22 @@ public struct Runner: Sendable {
         self.emit = emit
     }
 
-    /// The domain name of a case's guest in this run.
+    /// The domain name of a case's (first) guest in this run.
     public func domainName(for testCase: TestCase) -> String { "xentest-\(runID)-\(testCase.id)" }
+
+    /// The case's guests made concrete, in plan order: the first named `domainName(for:)`, each other one after
+    /// it with its plan name (`xentest-<run>-<case>-<guest>`), each with its own address (`HostConfig.forGuest`).
+    public func guestInstances(for testCase: TestCase) -> [GuestInstance] {
+        let base = domainName(for: testCase)
+        return testCase.guests.enumerated()
+            .map { index, spec in
+                GuestInstance(
+                    domainName: index == 0 ? base : base + "-" + spec.name,
+                    spec: spec,
+                    host: host.forGuest(index)
+                )
+            }
+    }
 
     /// The header every report starts from.
     public func header(for runPlan: RunPlan, startedAt: Date) -> RunHeader {
@@ -113,19 +127,32 @@ public struct Runner: Sendable {
     func runCase(_ testCase: TestCase, runDeadline: Date?, hostHealth: HostHealthRules = HostHealthRules()) async {
         let start = Date()
         emit(.caseStarted(caseID: testCase.id, backend: backend.kind, at: start))
-        let session = CaseSession(
-            testCase: testCase,
-            guest: testCase.guest.map { GuestInstance(domainName: domainName(for: testCase), spec: $0, host: host) },
-            host: host,
-            evidenceDirectory: casesDirectory + "/" + testCase.id,
-            guestAnswers: RunPlanner.unmet(.testGuest, backend: backend, facts: facts, host: host) == nil
-        )
+        let instances = guestInstances(for: testCase)
+        let byName = Dictionary(instances.map { ($0.spec.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let ledger = CaseSession.SharedLedger()
+        let answers = RunPlanner.unmet(.testGuest, backend: backend, facts: facts, host: host) == nil
+        func session(_ guest: GuestInstance?) -> CaseSession {
+            CaseSession(
+                testCase: testCase,
+                guest: guest,
+                host: guest?.host ?? host,
+                evidenceDirectory: casesDirectory + "/" + testCase.id,
+                guestAnswers: answers,
+                caseGuests: byName,
+                caseDomainName: domainName(for: testCase),
+                ledger: ledger
+            )
+        }
+        // One session per guest, sharing the case's ledger; a step acts on its `on:` guest, else the first.
+        let sessions = instances.isEmpty ? [session(nil)] : instances.map(session)
+        let sessionOf = Dictionary(zip(instances.map(\.spec.name), sessions), uniquingKeysWith: { first, _ in first })
         var caseDeadline = start.addingTimeInterval(Double(testCase.timeout.milliseconds) / 1000)
         if let runDeadline, runDeadline < caseDeadline { caseDeadline = runDeadline }
         let before = await backend.readInventory()
         var status = CaseStatus.pass
         var reason: String?
         for (index, step) in testCase.steps.enumerated() {
+            let session = step.guest.flatMap { sessionOf[$0] } ?? sessions[0]
             let result = await runStep(step, index: index, session: session, caseDeadline: caseDeadline)
             emit(.stepEnded(caseID: testCase.id, step: result, teardown: false))
             if result.status != .pass {
@@ -135,8 +162,11 @@ public struct Runner: Sendable {
             }
         }
         var stepsSoFar = testCase.steps.count
-        if [.fail, .error, .timeout].contains(status), await keepLogs(session, index: stepsSoFar) { stepsSoFar += 1 }
-        let teardownSteps = session.withState { $0.ledger.entries.count }
+        if [.fail, .error, .timeout].contains(status) {
+            for session in sessions where await keepLogs(session, index: stepsSoFar) { stepsSoFar += 1 }
+        }
+        let session = sessions[0]
+        let teardownSteps = session.ledger.entries.count
         // Teardown runs in a task of its own: it must not inherit the cancellation of a Ctrl-C.
         let teardownFailure = await Task { [stepsSoFar] in await teardown(session, after: stepsSoFar) }.value
         if let teardownFailure, status == .pass || status == .fail {
@@ -294,7 +324,7 @@ public struct Runner: Sendable {
     /// Undoes what the case left on its ledger, last first; returns a message when any of it failed.
     func teardown(_ session: CaseSession, after stepCount: Int) async -> String? {
         var failures: [String] = []
-        let entries = session.withState { $0.ledger.teardownOrder }
+        let entries = session.ledger.teardownOrder
         for (offset, entry) in entries.enumerated() {
             let start = Date()
             var evidence: [Evidence] = []

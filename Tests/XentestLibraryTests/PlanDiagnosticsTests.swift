@@ -53,7 +53,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:8:5: error: a case is missing required key 'steps'",
                 "plan.yaml:12:5: error: unknown key 'stpes' in a case; did you mean 'steps'?",
                 "plan.yaml:14:5: error: unknown key 'frobnicate' in a case; expected one of: id, title, area, tags, "
-                    + "description, requires, backends, guest, for-each, steps, known-issue, host-log-lacks, timeout",
+                    + "description, requires, backends, guest, guests, for-each, steps, known-issue, host-log-lacks, timeout",
                 "plan.yaml:21:9: error: unknown key 'expct' in a step; did you mean 'expect'?",
             ]
         ),
@@ -640,7 +640,8 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             expected: [
                 "plan.yaml:12:17: error: 'create' takes no value, or 'paused'; not 'now'",
                 "plan.yaml:13:25: error: state 'runing' is not one of: running, paused, shutoff, gone; did you mean "
-                    + "'running'?", "plan.yaml:14:15: error: ping target 'dom0' is not one of: guest, host",
+                    + "'running'?",
+                "plan.yaml:14:15: error: ping target 'dom0' is not 'guest', 'host' or a guest of the case (its guests: small)",
                 "plan.yaml:15:19: error: vcpu-set must be between 1 and 512, not 0",
                 "plan.yaml:16:24: error: xenstore path 'local/domain/{domid}' must be absolute, without spaces; "
                     + "'{domid}' is the only placeholder",

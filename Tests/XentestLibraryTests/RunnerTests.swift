@@ -117,6 +117,7 @@ let guestsYAML = """
             "cpu-hotplug-pv-add", "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-hvm-unplug",
         ] { #expect(run.reason(id).contains("runs no guest code"), "\(id): \(run.reason(id))") }
         #expect(run.reason("network-split-event-channels") == "the case runs on xl only")
+        #expect(run.reason("network-guest-to-guest").contains("runs no guest code"))
         for id in ["general-local-migrate.pv", "general-local-migrate.pvh", "general-local-migrate.hvm"] {
             #expect(run.reason(id) == "the case runs on xl only", "\(id): \(run.reason(id))")
         }

@@ -66,7 +66,7 @@ let slowPlan = """
             "run", "rc6", "--connect", scratch.hostURI, "--results", scratch.results, "--only", "network",
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(outcome.stderr.contains("\n4 skip in "), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("\n5 skip in "), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("warning: nothing was tested: every case was skipped on this host"))
         let summary = try String(contentsOfFile: try scratch.runDirectory() + "/summary.md", encoding: .utf8)
         #expect(summary.contains("> **Nothing was tested**: every case was skipped on this host"))
@@ -128,7 +128,7 @@ let slowPlan = """
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.isEmpty, "progress goes to stderr")
         #expect(outcome.stderr.contains("pass        cpu-hotplug-above-max"))
-        #expect(outcome.stderr.contains("10 pass, 22 skip"))
+        #expect(outcome.stderr.contains("10 pass, 23 skip"))
         let directory = try scratch.runDirectory()
         for file in [
             "journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-above-max/evidence.txt",
