@@ -292,8 +292,7 @@ public struct TestGuestBuilder: Sendable {
 
         # Drivers for Xen's paravirtual devices and, in HVM and QEMU guests, emulated ones (virtio's balloon for
         # mem-set under QEMU; Xen's balloon is built in), and the ACPI power button: those this kernel has as modules.
-        for module in xen-netfront xen-blkfront xen-pcifront e1000 virtio_pci virtio_net virtio_blk virtio_balloon \
-            button evdev; do
+        for module in \#(modules.joined(separator: " ")); do
           modprobe -q "$module" 2>/dev/null
         done
         ip link set lo up
