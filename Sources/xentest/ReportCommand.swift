@@ -9,6 +9,11 @@ struct ReportCommand: ParsableCommand {
         abstract: "Render a run's reports again from its journal, also for a run that crashed.",
         discussion: """
             Cases that were running or not yet started when the journal ends are reported as interrupted.
+
+            Formats: json (report.json, the whole result), junit (junit.xml), markdown (summary.md, for the \
+            TestDay thread), tap (TAP version 13), html (report.html: one page that opens from disk, with each \
+            failure's evidence and logs folded).
+
             Examples:
               xentest report results/rc6-20261125T101500Z-host --format markdown
               xentest report results/rc6-... --format junit --output junit.xml
@@ -20,7 +25,7 @@ struct ReportCommand: ParsableCommand {
         completion: Completions.run
     ) var runDirectory: String
 
-    @Option(help: "json, junit, markdown or tap.") var format: ReportFormat = .markdown
+    @Option(help: "The report's format (see Formats above).") var format: ReportFormat = .markdown
 
     @Option(help: "Write to this file instead of stdout.") var output: String?
 
