@@ -5,9 +5,9 @@ import XentestSupport
 
 /// The report formats `--report FORMAT:PATH` and `xentest report --format` accept.
 public enum ReportFormat: String, Sendable, CaseIterable {
-    case json, junit, markdown, tap, html
+    case json, junit, markdown, tap, html, kcidb
 
-    /// The formats' names as help text lists them: `json, junit, markdown, tap or html`.
+    /// The formats' names as help text lists them: `json, junit, markdown, tap, html or kcidb`.
     public static var names: String {
         let all = allCases.map(\.rawValue)
         return all.dropLast().joined(separator: ", ") + " or " + all[all.count - 1]
@@ -21,6 +21,7 @@ public enum ReportFormat: String, Sendable, CaseIterable {
         case .markdown: "summary.md"
         case .tap: "report.tap"
         case .html: "report.html"
+        case .kcidb: "kcidb.json"
         }
     }
 
@@ -32,6 +33,7 @@ public enum ReportFormat: String, Sendable, CaseIterable {
         case .markdown: MarkdownSummaryReporter.render(result)
         case .tap: TAPReporter.render(result)
         case .html: HTMLReporter.render(result)
+        case .kcidb: KCIDBReporter.render(result)
         }
     }
 }

@@ -12,11 +12,13 @@ struct ReportCommand: ParsableCommand {
 
             Formats: json (report.json, the whole result), junit (junit.xml), markdown (summary.md, for the \
             TestDay thread), tap (TAP version 13), html (report.html: one page that opens from disk, with each \
-            failure's evidence and logs folded).
+            failure's evidence and logs folded), kcidb (KCIDB v5.3 JSON, KernelCI's results schema: the release as \
+            a checkout, the host as a build, a test per case, known issues as issues and incidents).
 
             Examples:
               xentest report results/rc6-20261125T101500Z-host --format markdown
               xentest report results/rc6-... --format junit --output junit.xml
+              xentest report results/rc6-... --format kcidb --output kcidb.json
             """
     )
 

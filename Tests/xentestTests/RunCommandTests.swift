@@ -197,6 +197,13 @@ let slowPlan = """
         let html = try await XentestProcess.run(["report", directory, "--format", "html"])
         #expect(html.status == 0)
         #expect(html.stdout == (try String(contentsOfFile: directory + "/report.html", encoding: .utf8)))
+        let kcidbFile = scratch.root.appendingPathComponent("kcidb.json").path
+        let kcidb = try await XentestProcess.run(["report", directory, "--format", "kcidb", "--output", kcidbFile])
+        #expect(kcidb.status == 0 && kcidb.stdout.isEmpty, "\(kcidb.stderr)")
+        let exported = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kcidbFile)))
+        let tests = try #require((exported as? [String: Any])?["tests"] as? [[String: Any]])
+        #expect(tests.map { $0["status"] as? String } == ["FAIL"])
+        #expect(tests.first?["path"] as? String == "xentest.fails.cpu-hotplug.wrong")
     }
 
     @Test(
