@@ -8,6 +8,14 @@ import XentestSupport
 public enum HostFactsRenderer {
     /// One fact a line, as `summary.md` words them.
     public static func text(_ facts: HostFacts) -> String {
+        let rows = rows(facts)
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }
+            .joined(separator: "\n") + "\n"
+    }
+
+    /// The facts as (name, value) pairs, in the order `text` prints them; the HTML report's host table too.
+    static func rows(_ facts: HostFacts) -> [(String, String)] {
         func yesNo(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "unknown" }
         var rows: [(String, String)] = [
             ("Host", facts.hostname), ("Toolstack", MarkdownSummaryReporter.toolstack(facts)),
@@ -21,9 +29,7 @@ public enum HostFactsRenderer {
             rows.append(("No reset", devices.joined(separator: " ")))
         }
         if let source = facts.factsSource { rows.append(("Facts from", source)) }
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }
-            .joined(separator: "\n") + "\n"
+        return rows
     }
 
     /// The facts as JSON, keys sorted.

@@ -5,7 +5,13 @@ import XentestSupport
 
 /// The report formats `--report FORMAT:PATH` and `xentest report --format` accept.
 public enum ReportFormat: String, Sendable, CaseIterable {
-    case json, junit, markdown, tap
+    case json, junit, markdown, tap, html, kcidb
+
+    /// The formats' names as help text lists them: `json, junit, markdown, tap, html or kcidb`.
+    public static var names: String {
+        let all = allCases.map(\.rawValue)
+        return all.dropLast().joined(separator: ", ") + " or " + all[all.count - 1]
+    }
 
     /// The file name a run directory uses for this format.
     public var defaultFileName: String {
@@ -14,6 +20,8 @@ public enum ReportFormat: String, Sendable, CaseIterable {
         case .junit: "junit.xml"
         case .markdown: "summary.md"
         case .tap: "report.tap"
+        case .html: "report.html"
+        case .kcidb: "kcidb.json"
         }
     }
 
@@ -24,6 +32,8 @@ public enum ReportFormat: String, Sendable, CaseIterable {
         case .junit: JUnitReporter.render(result)
         case .markdown: MarkdownSummaryReporter.render(result)
         case .tap: TAPReporter.render(result)
+        case .html: HTMLReporter.render(result)
+        case .kcidb: KCIDBReporter.render(result)
         }
     }
 }
@@ -62,14 +72,17 @@ enum CaseWording {
 
 /// The reports of a run directory.
 public enum RunReports {
-    /// Writes `report.json`, `junit.xml` and `summary.md` into `directory` (and `extra` reports elsewhere); returns
-    /// their paths.
+    /// The formats every run directory gets.
+    public static let formats: [ReportFormat] = [.json, .junit, .markdown, .html]
+
+    /// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `directory` (and `extra` reports
+    /// elsewhere); returns their paths.
     @discardableResult public static func write(
         _ result: RunResult,
         into directory: String,
         extra: [(ReportFormat, String)] = []
     ) throws -> [String] {
-        let files = [ReportFormat.json, .junit, .markdown].map { ($0, directory + "/" + $0.defaultFileName) } + extra
+        let files = formats.map { ($0, directory + "/" + $0.defaultFileName) } + extra
         for (format, file) in files { try format.render(result).write(toFile: file, atomically: true, encoding: .utf8) }
         return files.map(\.1)
     }

@@ -9,9 +9,16 @@ struct ReportCommand: ParsableCommand {
         abstract: "Render a run's reports again from its journal, also for a run that crashed.",
         discussion: """
             Cases that were running or not yet started when the journal ends are reported as interrupted.
+
+            Formats: json (report.json, the whole result), junit (junit.xml), markdown (summary.md, for the \
+            TestDay thread), tap (TAP version 13), html (report.html: one page that opens from disk, with each \
+            failure's evidence and logs folded), kcidb (KCIDB v5.3 JSON, KernelCI's results schema: the release as \
+            a checkout, the host as a build, a test per case, known issues as issues and incidents).
+
             Examples:
               xentest report results/rc6-20261125T101500Z-host --format markdown
               xentest report results/rc6-... --format junit --output junit.xml
+              xentest report results/rc6-... --format kcidb --output kcidb.json
             """
     )
 
@@ -20,7 +27,7 @@ struct ReportCommand: ParsableCommand {
         completion: Completions.run
     ) var runDirectory: String
 
-    @Option(help: "json, junit, markdown or tap.") var format: ReportFormat = .markdown
+    @Option(help: "The report's format (see Formats above).") var format: ReportFormat = .markdown
 
     @Option(help: "Write to this file instead of stdout.") var output: String?
 

@@ -15,7 +15,8 @@ struct RunCommand: AsyncParsableCommand {
               xentest run rc6 --dry-run --connect test:///default   what would run and be skipped, and why
 
             Results go to results/<plan>-<UTC time>-<host>/ in the current folder (--results DIR to change): \
-            summary.md to paste into the TestDay thread, report.json, junit.xml, journal.jsonl, each case's evidence.
+            summary.md to paste into the TestDay thread, report.html to open in a browser, report.json, junit.xml, \
+            journal.jsonl, each case's evidence.
 
             Exit status: 0 nothing failed; 1 a case failed, errored, timed out or passed unexpectedly;
             2 a plan, usage or backend problem (nothing was started); 130 interrupted (teardown done,

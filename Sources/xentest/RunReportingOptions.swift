@@ -12,7 +12,7 @@ struct RunReportingOptions: ParsableArguments {
 
     @Option(help: "Where run directories are created.", completion: .directory) var results = "results"
 
-    @Option(help: "Also write a report: FORMAT:PATH with FORMAT json, junit, markdown or tap (repeatable).") var report:
+    @Option(help: "Also write a report: FORMAT:PATH with FORMAT \(ReportFormat.names) (repeatable).") var report:
         [String] = []
 
     @Option(help: "A time limit for the whole run (30m, 2h); cases not started by then are timeouts.") var timeout:
@@ -40,9 +40,7 @@ struct RunReportingOptions: ParsableArguments {
         try report.map { value in
             let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, let format = ReportFormat(rawValue: parts[0]), !parts[1].isEmpty else {
-                throw ValidationError(
-                    "--report '\(value)' must be FORMAT:PATH with FORMAT json, junit, markdown or tap"
-                )
+                throw ValidationError("--report '\(value)' must be FORMAT:PATH with FORMAT \(ReportFormat.names)")
             }
             return (format, parts[1])
         }

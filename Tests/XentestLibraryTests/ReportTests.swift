@@ -187,19 +187,10 @@ func sampleResult() -> RunResult {
 
 /// The reports of a real run, checked by tools nobody here wrote (Python's jsonschema and junitparser).
 @Suite("Reports read by other tools") struct ExternalReportReaderTests {
-    static let checker = Fixtures.repositoryRoot.appendingPathComponent("Tests/tools/check_reports.py").path
     static let schema = Fixtures.repositoryRoot.appendingPathComponent("schemas/report.schema.json").path
 
     /// `.ci/run` installs both; on a developer machine without them the test says what to install.
-    static let toolsPresent: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import jsonschema, junitparser"]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let toolsPresent = PythonTools.canImport("jsonschema, junitparser")
 
     @Test(
         "report.json of a real run validates against the schema, junit.xml reads in junitparser with the same counts",
@@ -267,15 +258,6 @@ func sampleResult() -> RunResult {
     }
 
     func runChecker(_ json: String, _ junit: String) throws -> (status: Int32, text: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.checker, Self.schema, json, junit]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try PythonTools.run("check_reports.py", [Self.schema, json, junit])
     }
 }

@@ -117,7 +117,7 @@ let slowPlan = """
         #expect(!plain.contains("\u{1B}[32m") && !plain.contains("\u{1B}[33m"))
     }
 
-    @Test("run rc6 on the simulated host: exit 0, a line per case, the three reports, the junit extra") func runRC6()
+    @Test("run rc6 on the simulated host: exit 0, a line per case, the four reports, the junit extra") func runRC6()
         async throws
     {
         let scratch = try RunScratch()
@@ -131,7 +131,8 @@ let slowPlan = """
         #expect(outcome.stderr.contains("10 pass, 23 skip"))
         let directory = try scratch.runDirectory()
         for file in [
-            "journal.jsonl", "report.json", "junit.xml", "summary.md", "cases/cpu-hotplug-above-max/evidence.txt",
+            "journal.jsonl", "report.json", "junit.xml", "summary.md", "report.html",
+            "cases/cpu-hotplug-above-max/evidence.txt",
         ] { #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)") }
         #expect(FileManager.default.fileExists(atPath: junit))
         let report = try JSONReporter.decode(String(contentsOfFile: directory + "/report.json", encoding: .utf8))
@@ -193,6 +194,16 @@ let slowPlan = """
         #expect(rebuilt.stdout == (try String(contentsOfFile: directory + "/summary.md", encoding: .utf8)))
         let tap = try await XentestProcess.run(["report", directory, "--format", "tap"])
         #expect(tap.stdout.contains("not ok 1 - wrong [libvirt]"))
+        let html = try await XentestProcess.run(["report", directory, "--format", "html"])
+        #expect(html.status == 0)
+        #expect(html.stdout == (try String(contentsOfFile: directory + "/report.html", encoding: .utf8)))
+        let kcidbFile = scratch.root.appendingPathComponent("kcidb.json").path
+        let kcidb = try await XentestProcess.run(["report", directory, "--format", "kcidb", "--output", kcidbFile])
+        #expect(kcidb.status == 0 && kcidb.stdout.isEmpty, "\(kcidb.stderr)")
+        let exported = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kcidbFile)))
+        let tests = try #require((exported as? [String: Any])?["tests"] as? [[String: Any]])
+        #expect(tests.map { $0["status"] as? String } == ["FAIL"])
+        #expect(tests.first?["path"] as? String == "xentest.fails.cpu-hotplug.wrong")
     }
 
     @Test(
