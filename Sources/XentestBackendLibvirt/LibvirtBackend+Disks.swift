@@ -35,7 +35,7 @@ extension LibvirtBackend {
     func blockAttach(_ disk: DiskSpec, _ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
         guard let guest = session.guest else { return .failure("the case has no guest", []) }
         let name = session.domainName
-        let index = guest.spec.disks.count + session.withState { $0.attachedDisks.count }
+        let index = session.diskCount
         if let problem = Self.imageProblem(try await makeImage(disk, index: index, session, calls)) {
             return .failure(problem, calls.evidence)
         }
@@ -57,7 +57,7 @@ extension LibvirtBackend {
         guard let disk = session.withState({ $0.attachedDisks.last }) else {
             return .failure("no disk was attached by this case", [])
         }
-        let index = guest.spec.disks.count + session.withState { $0.attachedDisks.count } - 1
+        let index = session.diskCount - 1
         let path = guest.diskImagePath(index, disk.format, in: hostFilesDirectory)
         let xml = DomainXMLRenderer.diskXML(disk, index: index, path: path, dialect: driver)
         let target = DomainXMLRenderer.diskDeviceName(index, dialect: driver)

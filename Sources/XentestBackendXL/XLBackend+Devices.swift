@@ -66,7 +66,7 @@ extension XLBackend {
         switch action {
         case .blockAttach(let disk):
             guard let guest = session.guest else { return .failure("the case has no guest", []) }
-            let index = guest.spec.disks.count + session.withState { $0.attachedDisks.count }
+            let index = session.diskCount
             let made = try await step.make(disk, at: guest.diskImagePath(index, disk.format, in: configDirectory))
             guard made.succeeded else { return step.failure(made) }
             let attached = try await step.xl(action)

@@ -78,6 +78,9 @@ public final class CaseSession: Sendable {
     /// Takes `entry` off the ledger once it is gone.
     public func forget(_ entry: LedgerEntry) { sharedLedger.ledger.withLock { $0.remove(entry) } }
 
+    /// How many disks the guest has now: its own (`disks:`) and those attached; the next attached is disk number this.
+    public var diskCount: Int { (guest?.spec.disks.count ?? 0) + withState { $0.attachedDisks.count } }
+
     /// The guest's domain name; backends call this only for actions that act on a guest.
     public var domainName: String { guest?.domainName ?? "" }
 }
