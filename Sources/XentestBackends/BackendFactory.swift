@@ -21,6 +21,9 @@ public struct BackendSelection: Sendable {
         self.connect = connect
         self.hostShell = hostShell
     }
+
+    /// Closes what the host's shell keeps open (a shared SSH connection): when the command is done with the host.
+    public func close() async { await hostShell?.close() }
 }
 
 /// There is no Xen hypervisor on this machine and the selection named no other host or URI; the caller says what

@@ -36,14 +36,15 @@ public struct Lab: Sendable {
         self.progress = progress
     }
 
-    /// How to reach dom0 over SSH for a lab listening on `port`.
-    public func sshRunner(port: Int) -> SSHCommandRunner {
+    /// How to reach dom0 over SSH for a lab listening on `port`; with `sharing`, every command on one connection.
+    public func sshRunner(port: Int, sharing: SSHConnectionSharing? = nil) -> SSHCommandRunner {
         SSHCommandRunner(
             user: "root",
             host: "127.0.0.1",
             port: port,
             identityFile: paths.clientKey,
-            knownHostsFile: paths.knownHosts
+            knownHostsFile: paths.knownHosts,
+            sharing: sharing
         )
     }
 
@@ -402,7 +403,8 @@ public struct Lab: Sendable {
     public func runTarget(backend: BackendKind?, bootTimeout: PlanDuration = .seconds(300)) async throws -> RunTarget {
         let report = try await up(bootTimeout: bootTimeout)
         let state = report.state
-        let shell = sshRunner(port: state.sshPort)
+        // The run's commands share one connection to dom0; the caller closes it (`BackendSelection.close()`).
+        let shell = sshRunner(port: state.sshPort, sharing: try? SSHConnectionSharing())
         let selection =
             backend == .libvirt
             ? BackendSelection(kind: .libvirt, connect: libvirtURI(port: state.sshPort), hostShell: shell)

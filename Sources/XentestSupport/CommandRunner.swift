@@ -43,9 +43,15 @@ public protocol CommandRunner: Sendable, CustomStringConvertible {
     /// Runs `argv` with a time limit (SIGTERM, then SIGKILL 2 s later), shortened to the task's deadline if that
     /// comes first (`TaskDeadline`); `input` is written to its stdin.
     func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult
+    /// Ends what the runner keeps open between commands (a shared SSH connection). Later commands still run, each
+    /// opening what it needs.
+    func close() async
 }
 
 extension CommandRunner {
+    /// Keeps nothing open.
+    public func close() async {}
+
     /// Runs `argv` with no input.
     public func run(_ argv: [String], timeout: PlanDuration) async throws -> CommandResult {
         try await run(argv, timeout: timeout, input: nil)

@@ -5,59 +5,81 @@ import Foundation
 /// ssh hands the far side one command line, which its shell splits again: each argument is quoted for that shell,
 /// so plan text arrives as the same single arguments and is never interpreted.
 public struct SSHCommandRunner: CommandRunner {
-    /// The user to log in as (`root` when a URL names none).
-    public var user: String
-    /// The host's name or address.
+    /// The user to log in as; nil: ssh's choice (the tester's `~/.ssh/config` for the host, else the local user).
+    public var user: String?
+    /// The host's name or address, or a `Host` alias of the tester's `~/.ssh/config`.
     public var host: String
-    /// sshd's port on the host.
-    public var port: Int
+    /// sshd's port on the host; nil: ssh's choice (`~/.ssh/config`, else 22).
+    public var port: Int?
     /// A private key to log in with; nil for ssh's defaults.
     public var identityFile: String?
     /// A known_hosts file for this host (the lab writes its own); nil for the user's.
     public var knownHostsFile: String?
     /// Kept for the evidence of the far side's command, not the local ssh process.
     public var outputLimit = 4 * 1024 * 1024
+    /// The connection every command shares, when one is; nil: a connection a command.
+    public var sharing: SSHConnectionSharing?
 
     /// A runner for `user@host:port`; without `identityFile` or `knownHostsFile`, ssh uses its own defaults.
-    public init(user: String, host: String, port: Int = 22, identityFile: String? = nil, knownHostsFile: String? = nil)
-    {
+    public init(
+        user: String?,
+        host: String,
+        port: Int? = 22,
+        identityFile: String? = nil,
+        knownHostsFile: String? = nil,
+        sharing: SSHConnectionSharing? = nil
+    ) {
         self.user = user
         self.host = host
         self.port = port
         self.identityFile = identityFile
         self.knownHostsFile = knownHostsFile
+        self.sharing = sharing
     }
 
-    /// Parses `ssh://[user@]host[:port]`.
-    public init?(url: String) {
+    /// Parses `ssh://[user@]host[:port]`; what the URL leaves out, ssh takes from the tester's `~/.ssh/config` (an
+    /// alias there works: `ssh://xen1`). Its commands share `sharing`'s connection when one is given.
+    public init?(url: String, sharing: SSHConnectionSharing? = nil) {
         guard url.hasPrefix("ssh://") else { return nil }
         var rest = String(url.dropFirst("ssh://".count))
         if rest.hasSuffix("/") { rest.removeLast() }
-        var user = "root"
+        var user: String?
         if let at = rest.firstIndex(of: "@") {
             user = String(rest[..<at])
             rest = String(rest[rest.index(after: at)...])
         }
-        var port = 22
-        if let colon = rest.lastIndex(of: ":"), let parsed = Int(rest[rest.index(after: colon)...]) {
+        var port: Int?
+        if let colon = rest.lastIndex(of: ":") {
+            guard let parsed = Int(rest[rest.index(after: colon)...]) else { return nil }
             port = parsed
             rest = String(rest[..<colon])
         }
-        guard !rest.isEmpty, !user.isEmpty, (1...65535).contains(port) else { return nil }
-        self.init(user: user, host: rest, port: port)
+        // Neither may look like an option to ssh.
+        guard !rest.isEmpty, !rest.hasPrefix("-"), user.map({ !$0.isEmpty && !$0.hasPrefix("-") }) ?? true,
+            port.map({ (1...65535).contains($0) }) ?? true
+        else { return nil }
+        self.init(user: user, host: rest, port: port, sharing: sharing)
     }
 
-    /// `ssh user@host:port`: for reports.
-    public var description: String { "ssh \(user)@\(host):\(port)" }
+    /// Closes the shared connection, if there is one.
+    public func close() async { await sharing?.close() }
+
+    /// `ssh user@host:port`, leaving out what ssh chooses: for reports.
+    public var description: String { "ssh \(destination)" + (port.map { ":\($0)" } ?? "") }
+
+    /// `user@host`, or `host` when ssh chooses the user.
+    public var destination: String { user.map { "\($0)@\(host)" } ?? host }
 
     /// The local argv that runs `argv` on the far side.
     public func sshArgv(for argv: [String]) -> [String] {
-        var ssh = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "-p", String(port)]
+        var ssh = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]
+        if let port { ssh += ["-p", String(port)] }
         if let identityFile { ssh += ["-i", identityFile, "-o", "IdentitiesOnly=yes"] }
         if let knownHostsFile {
             ssh += ["-o", "UserKnownHostsFile=\(knownHostsFile)", "-o", "StrictHostKeyChecking=yes"]
         }
-        return ssh + ["\(user)@\(host)", "--", argv.map(shellQuoted).joined(separator: " ")]
+        if let sharing { ssh += sharing.sshOptions }
+        return ssh + [destination, "--", argv.map(shellQuoted).joined(separator: " ")]
     }
 
     /// How much longer than a command's limit the local ssh may take (connecting, returning the output) before it
@@ -75,7 +97,7 @@ public struct SSHCommandRunner: CommandRunner {
     /// Runs `argv` on the host as one of the current step's commands: the far side ends it at the time limit
     /// (`remoteArgv`), the local ssh is killed `transportGrace` later. The result names `argv`, not ssh, and is marked
     /// timed out when the far side's `timeout` ended it; when ssh itself failed, its stderr starts with
-    /// `ssh to USER@HOST:PORT failed:`.
+    /// `ssh USER@HOST:PORT failed:`.
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         try await StepActivity.tracking(argv) { try await runRemotely(argv, timeout: timeout, input: input) }
     }
@@ -102,7 +124,7 @@ public struct SSHCommandRunner: CommandRunner {
             "ssh:", "Connection refused", "Connection closed", "Permission denied", "Host key verification",
         ]
         if result.status == 255 && !result.timedOut && sshWords.contains(where: result.stderr.contains) {
-            result.stderr = "ssh to \(user)@\(host):\(port) failed: " + result.stderr
+            result.stderr = "\(description) failed: " + result.stderr
         }
         return result
     }

@@ -13,7 +13,8 @@ struct BackendOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Run xl on this Xen host over SSH: ssh://root@HOST[:PORT] (a key, no password).",
+            "Run xl on this Xen host over SSH: ssh://[USER@]HOST[:PORT] (a key, no password; what the URL leaves out, "
+                + "your ~/.ssh/config says, so ssh://ALIAS works).",
             discussion: "With --connect to a remote libvirt URI, the same host's shell reads what libvirt does not "
                 + "report (bridges, kernel, Xen's IOMMU) and pings the guests."
         )
@@ -41,9 +42,11 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// The backend these options name.
-    var selection: BackendSelection {
-        BackendSelection(kind: backend, connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))
+    /// The backend these options name; commands over SSH share one connection, which `BackendSelection.close()`
+    /// ends (without a private folder for its socket, each command connects on its own).
+    func selection() -> BackendSelection {
+        let shell = host.flatMap { SSHCommandRunner(url: $0, sharing: try? SSHConnectionSharing()) }
+        return BackendSelection(kind: backend, connect: connect, hostShell: shell)
     }
 }
 

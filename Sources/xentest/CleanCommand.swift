@@ -18,7 +18,7 @@ struct CleanCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Only list what would be removed.") var dryRun = false
 
     func run() async throws {
-        let selection = BackendSelection(connect: connect, hostShell: host.flatMap(SSHCommandRunner.init(url:)))
+        let selection = BackendSelection(connect: connect, hostShell: host.flatMap { SSHCommandRunner(url: $0) })
         let backend = try makeBackend(selection, advice: .clean)
         let report = await CleanJob.execute(backend: backend, dryRun: dryRun)
         if let error = report.listingError {

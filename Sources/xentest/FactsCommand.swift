@@ -1,4 +1,5 @@
 import ArgumentParser
+import XentestBackends
 import XentestReport
 import XentestRun
 
@@ -22,7 +23,16 @@ struct FactsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON (as report.json's host) instead of text.") var json = false
 
     func run() async throws {
-        let backend = try makeBackend(target.selection, advice: .facts)
+        let selection = target.selection()
+        do { try await show(selection) } catch {
+            await selection.close()
+            throw error
+        }
+        await selection.close()
+    }
+
+    private func show(_ selection: BackendSelection) async throws {
+        let backend = try makeBackend(selection, advice: .facts)
         do {
             let host = try RunJob.hostConfig(target.hostConfig, backend: backend)
             let facts = try await backend.collectFacts(host: host)

@@ -17,7 +17,16 @@ struct PlanRun {
     /// What `xentest run PLAN` would type to try the same plan elsewhere, for advice when there is no Xen here.
     var advice: BackendAdvice { .run(plan: options.plan) }
 
+    /// Runs the plan, then closes what the selection keeps open (a shared SSH connection), whatever happened.
     func execute() async throws {
+        do { try await loadRunAndReport() } catch {
+            await selection.close()
+            throw error
+        }
+        await selection.close()
+    }
+
+    private func loadRunAndReport() async throws {
         // The plan first: a broken plan says so on any machine, with or without a hypervisor.
         let loaded: LoadedRun
         do { loaded = try RunJob.load(options) } catch {

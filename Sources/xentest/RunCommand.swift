@@ -38,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
         options.hostConfigPath = target.hostConfig
         try await PlanRun(
             options: options,
-            selection: target.selection,
+            selection: target.selection(),
             reports: try reporting.reports(),
             dryRun: dryRun,
             logger: reporting.logger

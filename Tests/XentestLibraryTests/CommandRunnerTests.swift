@@ -213,9 +213,38 @@ import Testing
     @Test("ssh:// URLs name user, host and port") func sshURL() throws {
         let parsed = try #require(SSHCommandRunner(url: "ssh://admin@xen1.example:2200"))
         #expect(parsed.user == "admin" && parsed.host == "xen1.example" && parsed.port == 2200)
-        let defaults = try #require(SSHCommandRunner(url: "ssh://10.0.0.5"))
-        #expect(defaults.user == "root" && defaults.port == 22)
+        #expect(parsed.sshArgv(for: ["true"]).contains("admin@xen1.example"))
+        // What the URL leaves out, ssh takes from the tester's ~/.ssh/config: an alias names user, port and key.
+        let alias = try #require(SSHCommandRunner(url: "ssh://xen1"))
+        #expect(alias.user == nil && alias.port == nil)
+        let argv = alias.sshArgv(for: ["xl", "info"])
+        #expect(!argv.contains("-p") && argv.suffix(3) == ["xen1", "--", "xl info"], "\(argv)")
+        #expect(alias.description == "ssh xen1")
+        #expect(try #require(SSHCommandRunner(url: "ssh://xen1:2200")).sshArgv(for: ["true"]).contains("2200"))
         #expect(SSHCommandRunner(url: "http://x") == nil)
         #expect(SSHCommandRunner(url: "ssh://host:99999") == nil)
+        #expect(SSHCommandRunner(url: "ssh://host:") == nil)
+        // Nothing of the URL may reach ssh as an option of its own.
+        #expect(SSHCommandRunner(url: "ssh://-oProxyCommand=x") == nil)
+        #expect(SSHCommandRunner(url: "ssh://-l@host") == nil)
+    }
+
+    @Test("a shared SSH connection: ControlMaster options on every command, a private folder that close removes")
+    func sshConnectionSharing() async throws {
+        let sharing = try SSHConnectionSharing(idleSeconds: 30)
+        let attributes = try FileManager.default.attributesOfItem(atPath: sharing.directory)
+        #expect((attributes[.posixPermissions] as? Int) == 0o700, "only the run's user reaches its control sockets")
+        #expect((sharing.directory + "/%C").utf8.count + 40 < 108, "a control socket's path fits a sun_path")
+        let ssh = SSHCommandRunner(user: "root", host: "xen1", port: 22, sharing: sharing)
+        let argv = ssh.sshArgv(for: ["xl", "list"])
+        for option in ["ControlMaster=auto", "ControlPath=\(sharing.directory)/%C", "ControlPersist=30"] {
+            #expect(argv.contains(option), "\(argv)")
+        }
+        #expect(argv.suffix(3) == ["root@xen1", "--", "xl list"])
+        #expect(!SSHCommandRunner(user: "root", host: "xen1").sshArgv(for: ["true"]).contains("ControlMaster=auto"))
+        await ssh.close()
+        #expect(!FileManager.default.fileExists(atPath: sharing.directory))
+        #expect(!ssh.sshArgv(for: ["true"]).contains("ControlMaster=auto"), "closed: a connection a command again")
+        await ssh.close()  // twice is harmless
     }
 }

@@ -69,6 +69,29 @@ extension LabEndToEndTests {
         }
     }
 
+    /// Commands over one shared SSH connection to dom0: one master, a command killed at its limit on the far side
+    /// leaves it carrying the next, and `close` ends it and removes its folder.
+    static func checkSharedConnection(_ ssh: SSHCommandRunner) async throws {
+        let sharing = try #require(ssh.sharing)
+        for _ in 0..<3 {
+            #expect(try await ssh.run(["xl", "domid", "Domain-0"], timeout: .seconds(60)).stdout == "0\n")
+        }
+        let sockets = try FileManager.default.contentsOfDirectory(atPath: sharing.directory)
+        try #require(sockets.count == 1, "one control socket for dom0: \(sockets)")
+        let socket = sharing.directory + "/" + sockets[0]
+        let check = ["ssh", "-o", "ControlPath=\(socket)", "-O", "check", "dom0"]
+        #expect(try await LocalCommandRunner().run(check, timeout: .seconds(10)).succeeded, "the master runs")
+        let hung = try await ssh.run(["sleep", "60"], timeout: .seconds(2))
+        #expect(hung.timedOut && hung.durationSeconds < 20, "\(hung)")
+        let after = try await ssh.run(["cat", "/proc/uptime"], timeout: .seconds(60))
+        #expect(after.succeeded, "the connection carries commands after one was killed: \(after.stderr)")
+        await ssh.close()
+        #expect(!FileManager.default.fileExists(atPath: sharing.directory))
+        #expect(!(try await LocalCommandRunner().run(check, timeout: .seconds(10)).succeeded), "the master is gone")
+        // Closed, the runner still works, a connection a command.
+        #expect(try await ssh.run(["true"], timeout: .seconds(60)).succeeded)
+    }
+
     /// The one run under `root`.
     static func onlyResult(under root: String) throws -> RunResult {
         let runs = try FileManager.default.contentsOfDirectory(atPath: root)
@@ -81,8 +104,8 @@ extension LabEndToEndTests {
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
         .timeLimit(.minutes(20))
     ) func smokeOnRealXen() async throws {
-        try await Self.withBootedLabLeftAsItWas { lab, _, folder, _, _ in
-
+        try await Self.withBootedLabLeftAsItWas { lab, state, folder, _, _ in
+            try await Self.checkSharedConnection(lab.sshRunner(port: state.sshPort, sharing: SSHConnectionSharing()))
             let status = try await lab.runPlan(RunOptions(plan: "smoke", resultsRoot: folder + "/results"))
             let result = try Self.onlyResult(under: folder + "/results")
             for failed in result.cases where failed.status != .pass {

@@ -189,6 +189,7 @@ extension Lab {
             logger: Logger(label: "test")
         )
         let outcome = try await RunJob.run(prepared, resultsRoot: options.resultsRoot, progress: SilentRecorder())
+        await target.selection.close()
         try RunReports.write(outcome.result, into: outcome.directory.path)
         return outcome.status
     }

@@ -1,6 +1,8 @@
 // xentest-bench: the harness's time per libvirt call next to the raw C API and to virsh (benchmarks/README.md).
 //
 //   xentest-bench [--host-xml PATH] [--repeats N] [--virsh-ms MS] PLAN...   measure every plan, print the table
+//   xentest-bench transport ssh://USER@HOST:PORT [--identity F] [--known-hosts F] [--rounds N]
+//                                                                  SSH's cost per command, unshared and shared
 //   xentest-bench host-xml                                                   print the private test host's XML
 //   xentest-bench measure --sink memory|journal --host-xml PATH --warm-up PLAN [--extras N] PLAN
 //                                                                  one timed run in this process; prints JSON
@@ -54,6 +56,7 @@ do {
     let arguments = CommandLine.arguments.dropFirst()
     switch arguments.first {
     case "host-xml": print(TestHost.xml, terminator: "")
+    case "transport": try await TransportBench.main(arguments.dropFirst())
     case "measure":
         let options = try Options(arguments.dropFirst())
         guard let plan = options.plans.first, let hostXML = options.hostXML else {
