@@ -83,6 +83,9 @@ public struct TestCase: Sendable, Identifiable {
     /// Patterns no line the host logs during the case may match (`host-log-lacks`), besides the warnings the
     /// host-health check always looks for.
     public var hostLogLacks: [PlanPattern] = []
+    /// Whether the case must have the host to itself under `run --jobs` (`exclusive: true`): nothing else runs
+    /// while it does.
+    public var exclusive = false
     /// Where the case starts in its file.
     public var location: SourceLocation
 }

@@ -93,7 +93,7 @@ package enum PlanSyntax {
     static let includedFileKeys = ["include", "guests", "cases"]
     static let caseKeys = [
         "id", "title", "area", "tags", "description", "requires", "backends", "guest", "guests", "for-each", "steps",
-        "known-issue", "host-log-lacks", "timeout",
+        "known-issue", "host-log-lacks", "timeout", "exclusive",
     ]
     static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note", "on"]
@@ -437,6 +437,7 @@ private struct LoadSession {
         }
         let knownIssues = fields["known-issue"].map { parseKnownIssues($0, reader: reader) } ?? []
         let hostLogLacks = fields["host-log-lacks"].map { patternList($0, "host-log-lacks", reader: reader) } ?? []
+        let exclusive = fields["exclusive"].map { reader.bool($0, "exclusive") } ?? false
         let timeout =
             fields["timeout"].map { reader.parsed($0, "timeout", PlanDuration.parse) } ?? PlanSyntax.defaultCaseTimeout
         var steps: [Step]?
@@ -451,7 +452,7 @@ private struct LoadSession {
         guard let id, let title, let area, let tags, let explicitRequirements, let backends, let caseGuests,
             case .some(let guestTypes) = guestTypes, let steps, let timeout
         else { return nil }
-        guard let knownIssues, let hostLogLacks else { return nil }
+        guard let knownIssues, let hostLogLacks, let exclusive else { return nil }
         let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
         if let node = fields["timeout"], stepTotal > timeout.milliseconds {
             reader.warning(
@@ -474,6 +475,7 @@ private struct LoadSession {
             location: reader.location(of: node)
         )
         testCase.hostLogLacks = hostLogLacks
+        testCase.exclusive = exclusive
         guard let guestTypes, !caseGuests.isEmpty else { return [testCase] }
         return guestTypes.map { type in
             var variant = testCase

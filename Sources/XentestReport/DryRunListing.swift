@@ -12,6 +12,16 @@ public enum DryRunListing {
             "Plan \(runPlan.plan.name) (\(runPlan.plan.release)) on \(facts.toolstack)"
                 + (facts.libvirtURI.map { " (\($0))" } ?? "") + "; host file: \(prepared.host.source)"
         ]
+        let jobs = prepared.runner.jobs
+        if jobs > 1 {
+            let budget = CaseAdmission(jobs: jobs, facts: facts)
+            let memory = budget.memoryMiB.map { "\($0) MiB free" } ?? "memory not budgeted"
+            let cpus = budget.cpus > 0 ? "\(budget.cpus) CPUs" : "CPUs not budgeted"
+            lines.append(
+                "--jobs \(jobs): cases start in plan order, up to \(jobs) at once, each when what it holds is free "
+                    + "(host: \(memory), \(cpus))"
+            )
+        }
         var toRun = 0
         for entry in runPlan.entries {
             switch entry.decision {
@@ -21,6 +31,10 @@ public enum DryRunListing {
                 let named =
                     guests.isEmpty ? "" : "  guest\(guests.count > 1 ? "s" : "") " + guests.joined(separator: ", ")
                 lines.append("run   \(entry.testCase.id)\(named)")
+                if jobs > 1 {
+                    let claims = CaseClaims(entry.testCase, makesOwnNetwork: prepared.runner.backend.makesOwnNetwork)
+                    lines.append("        holds: \(claims.summary)")
+                }
                 for step in entry.testCase.steps {
                     let on = step.guest.map { " (on \($0))" } ?? ""
                     lines.append("        \(step.action.label)\(on): expect \(step.expectation)")

@@ -41,9 +41,11 @@ public final class ResultsDirectory: RunRecorder {
     public func record(_ event: RunEvent) {
         do { try journal.append(event) } catch { writeErrors.withLock { $0.append("journal: \(error)") } }
         let finished: CaseResult? = builder.withLock { builder in
-            let open = builder.openCase
+            guard case .caseEnded(let id, _, _, _, _) = event, let open = builder.openCase(id) else {
+                builder.add(event)
+                return nil
+            }
             builder.add(event)
-            guard case .caseEnded(let id, _, _, _, _) = event, let open, open.id == id else { return nil }
             return builder.caseResult(id, backend: open.backend)
         }
         if let finished { writeEvidence(finished) }

@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     public var runTimeout: PlanDuration?
     /// An earlier run to measure this one against (`--baseline`): its directory, journal or report.json.
     public var baselinePath: String?
+    /// How many cases may run at once (`--jobs`).
+    public var jobs: Int
 
     /// Options for `plan`; every other choice has its default.
     public init(
@@ -25,7 +27,8 @@ public struct RunOptions: Sendable {
         only: [String] = [],
         resultsRoot: String = "results",
         runTimeout: PlanDuration? = nil,
-        baselinePath: String? = nil
+        baselinePath: String? = nil,
+        jobs: Int = 1
     ) {
         self.plan = plan
         self.hostConfigPath = hostConfigPath
@@ -33,6 +36,7 @@ public struct RunOptions: Sendable {
         self.resultsRoot = resultsRoot
         self.runTimeout = runTimeout
         self.baselinePath = baselinePath
+        self.jobs = jobs
     }
 }
 
@@ -130,6 +134,7 @@ public enum RunJob {
             emit: { _ in }
         )
         runner.baseline = loaded.baseline
+        runner.jobs = options.jobs
         return PreparedRun(plan: plan, runPlan: runPlan, facts: facts, host: host, runner: runner)
     }
 

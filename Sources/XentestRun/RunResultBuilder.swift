@@ -30,18 +30,17 @@ public struct RunResultBuilder: Sendable {
             result.status = .interrupted
             result.reason = "the run stopped while this case was running"
             results[key(id, backend)] = result
-            currentKey = key(id, backend)
+            openKeys[id] = key(id, backend)
             lastEventTime = at
         case .stepEnded(let id, let step, let teardown):
-            guard let backendKey = currentKey, results[backendKey]?.id == id else { return }
+            guard let backendKey = openKeys[id] else { return }
             if teardown { results[backendKey]?.teardown.append(step) } else { results[backendKey]?.steps.append(step) }
         case .caseEnded(let id, let status, let reason, let knownIssue, let duration):
-            guard let backendKey = currentKey, results[backendKey]?.id == id else { return }
+            guard let backendKey = openKeys.removeValue(forKey: id) else { return }
             results[backendKey]?.status = status
             results[backendKey]?.reason = reason
             results[backendKey]?.knownIssue = knownIssue
             results[backendKey]?.durationSeconds = duration
-            currentKey = nil
         case .runEnded(let at, let interrupted):
             ended = (at, interrupted)
             lastEventTime = at
@@ -84,13 +83,14 @@ public struct RunResultBuilder: Sendable {
         )
     }
 
-    /// The case that started and has not ended: cases run one at a time.
-    private var currentKey: String?
+    /// The cases that started and have not ended, by id: one at a time, or several under `run --jobs` (a case
+    /// runs on one backend at a time).
+    private var openKeys: [String: String] = [:]
     /// The header's cases by key, so each event is folded in constant time.
     private var planned: [String: RunHeader.PlannedCase] = [:]
 
-    /// The case that has started and not ended, if any.
-    public var openCase: CaseResult? { currentKey.flatMap { results[$0] } }
+    /// The case `id` when it has started and not ended.
+    public func openCase(_ id: String) -> CaseResult? { openKeys[id].flatMap { results[$0] } }
 
     /// One case's result so far, without folding the whole run.
     public func caseResult(_ id: String, backend: BackendKind) -> CaseResult? { results[key(id, backend)] }

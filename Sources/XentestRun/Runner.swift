@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import XentestPlan
 import XentestSupport
 
@@ -26,8 +27,10 @@ public struct Runner: Sendable {
     public var teardownTimeout = PlanDuration.seconds(120)
     /// Where retries and teardown failures are logged.
     public var logger: Logger
-    /// Receives every event, in order.
+    /// Receives every event, one at a time; a case's events in order (under `jobs` > 1, cases' events interleave).
     public var emit: @Sendable (RunEvent) -> Void
+    /// How many cases may run at once (`run --jobs`); 1 runs them one after another.
+    public var jobs = 1
 
     /// A runner of cases on `backend` with `host`; every event goes to `emit`. It has no baseline, and teardown actions
     /// get 120 s each.
@@ -86,28 +89,67 @@ public struct Runner: Sendable {
         )
     }
 
-    /// Runs every entry; returns whether the run was interrupted.
+    /// Runs every entry, at most `jobs` at once (`CaseAdmission`); returns whether the run was interrupted.
+    ///
+    /// Cases start in plan order, each when what it holds is free. The host-health check reads the host around a
+    /// window of cases: one case when they run one at a time; under `jobs` > 1 the cases that ran together, from a
+    /// moment nothing ran to the next (at most `2 × jobs` of them, then no case starts until they have ended), so
+    /// that one before-and-after pair judges them all and each leak is blamed on the case it names.
     @discardableResult public func run(_ runPlan: RunPlan) async -> Bool {
         let start = Date()
-        emit(.runStarted(header(for: runPlan, startedAt: start)))
+        var runner = self
+        runner.emit = SerialEmitter(emit).callAsFunction
+        runner.emit(.runStarted(header(for: runPlan, startedAt: start)))
         let runDeadline = runTimeout.map { start.addingTimeInterval(Double($0.milliseconds) / 1000) }
-        for entry in runPlan.entries {
-            if Task.isCancelled { break }
-            switch entry.decision {
-            case .skip(let reasons):
-                emit(
-                    .caseSkipped(
-                        caseID: entry.testCase.id,
-                        backend: entry.backend,
-                        reason: reasons.joined(separator: "; ")
+        await runner.runEntries(runPlan, runDeadline: runDeadline)
+        let interrupted = Task.isCancelled
+        runner.emit(.runEnded(at: Date(), interrupted: interrupted))
+        return interrupted
+    }
+
+    private func runEntries(_ runPlan: RunPlan, runDeadline: Date?) async {
+        let admission = CaseAdmission(jobs: jobs, facts: facts)
+        let windowLimit = jobs == 1 ? 1 : 2 * jobs
+        let rules = runPlan.plan.hostHealth
+        await withTaskGroup(of: CaseRun.self) { group in
+            var running: [String: CaseClaims] = [:]
+            var window: HostHealthWindow?
+            func ended(_ run: CaseRun) async {
+                running[run.testCase.id] = nil
+                window?.cases.append(run)
+                if window == nil { finish(run, health: nil, checkSeconds: 0) }
+                if running.isEmpty, let closing = window {
+                    window = nil
+                    await closeWindow(closing, rules: rules)
+                }
+            }
+            // Entries are taken in plan order, each when a place is free (so that under one job the events come in
+            // plan order, as the cases ran); a case then waits until what it holds is free.
+            func waitFor(_ refusal: () -> String?) async {
+                while refusal() != nil, let run = await group.next() { await ended(run) }
+            }
+            for (order, entry) in runPlan.entries.enumerated() {
+                await waitFor { running.count >= jobs || (window?.started ?? 0) >= windowLimit ? "full" : nil }
+                if Task.isCancelled { break }
+                let testCase = entry.testCase
+                if case .skip(let reasons) = entry.decision {
+                    emit(
+                        .caseSkipped(
+                            caseID: testCase.id,
+                            backend: entry.backend,
+                            reason: reasons.joined(separator: "; ")
+                        )
                     )
-                )
-            case .run:
+                    continue
+                }
+                let claims = CaseClaims(testCase, makesOwnNetwork: backend.makesOwnNetwork)
+                await waitFor { admission.refusal(claims, besides: Array(running.values)) }
+                if Task.isCancelled { break }
                 if let runDeadline, Date() >= runDeadline, let limit = runTimeout {
-                    emit(.caseStarted(caseID: entry.testCase.id, backend: entry.backend, at: Date()))
+                    emit(.caseStarted(caseID: testCase.id, backend: entry.backend, at: Date()))
                     emit(
                         .caseEnded(
-                            caseID: entry.testCase.id,
+                            caseID: testCase.id,
                             status: .timeout,
                             reason: "the run's time limit (\(limit)) was reached before this case started",
                             knownIssue: nil,
@@ -116,15 +158,35 @@ public struct Runner: Sendable {
                     )
                     continue
                 }
-                await runCase(entry.testCase, runDeadline: runDeadline, hostHealth: runPlan.plan.hostHealth)
+                if running.isEmpty, let before = await backend.readInventory() {
+                    window = HostHealthWindow(before: before)
+                }
+                window?.started += 1
+                running[testCase.id] = claims
+                group.addTask { await performCase(testCase, order: order, runDeadline: runDeadline) }
             }
+            while let run = await group.next() { await ended(run) }
         }
-        let interrupted = Task.isCancelled
-        emit(.runEnded(at: Date(), interrupted: interrupted))
-        return interrupted
     }
 
-    func runCase(_ testCase: TestCase, runDeadline: Date?, hostHealth: HostHealthRules = HostHealthRules()) async {
+    /// A case whose steps and teardown are done, waiting for its verdict: the host-health check and known issues.
+    struct CaseRun: Sendable {
+        var testCase: TestCase
+        /// Its place in the plan: verdicts of a window are given in plan order.
+        var order: Int
+        var start: Date
+        /// When its teardown ended.
+        var end: Date
+        var status: CaseStatus
+        var reason: String?
+        /// The case's first guest's session (its ledger is the case's).
+        var session: CaseSession
+        /// The index the case's next teardown step takes.
+        var nextIndex: Int
+    }
+
+    /// Runs a case's steps, keeps its logs when it did not pass, and tears it down; its end is for `finish`.
+    func performCase(_ testCase: TestCase, order: Int, runDeadline: Date?) async -> CaseRun {
         let start = Date()
         emit(.caseStarted(caseID: testCase.id, backend: backend.kind, at: start))
         let instances = guestInstances(for: testCase)
@@ -148,7 +210,6 @@ public struct Runner: Sendable {
         let sessionOf = Dictionary(zip(instances.map(\.spec.name), sessions), uniquingKeysWith: { first, _ in first })
         var caseDeadline = start.addingTimeInterval(Double(testCase.timeout.milliseconds) / 1000)
         if let runDeadline, runDeadline < caseDeadline { caseDeadline = runDeadline }
-        let before = await backend.readInventory()
         var status = CaseStatus.pass
         var reason: String?
         for (index, step) in testCase.steps.enumerated() {
@@ -173,17 +234,30 @@ public struct Runner: Sendable {
             status = .error
             reason = (reason.map { $0 + "; " } ?? "") + teardownFailure
         }
-        if let before, !Task.isCancelled {
-            let check = await checkHostHealth(
-                session,
-                before: before,
-                rules: hostHealth,
-                index: stepsSoFar + teardownSteps
-            )
-            if let leak = check.leak, status != .interrupted {
+        return CaseRun(
+            testCase: testCase,
+            order: order,
+            start: start,
+            end: Date(),
+            status: status,
+            reason: reason,
+            session: session,
+            nextIndex: stepsSoFar + teardownSteps
+        )
+    }
+
+    /// The case's verdict: what the host-health check found (a leak errors the case, a logged warning fails a
+    /// passing one), then its known issue; emits the case's end. Its time is its own and its check's, not the wait
+    /// for the other cases of its window.
+    func finish(_ run: CaseRun, health: HostHealthCheck?, checkSeconds: Double) {
+        var status = run.status
+        var reason = run.reason
+        let testCase = run.testCase
+        if let health {
+            if let leak = health.leak, status != .interrupted {
                 status = .error
                 reason = (reason.map { $0 + "; " } ?? "") + leak
-            } else if let logged = check.logged, status == .pass {
+            } else if let logged = health.logged, status == .pass {
                 status = .fail
                 reason = logged
             }
@@ -213,7 +287,7 @@ public struct Runner: Sendable {
                 status: status,
                 reason: reason,
                 knownIssue: knownIssueText,
-                durationSeconds: Date().timeIntervalSince(start)
+                durationSeconds: run.end.timeIntervalSince(run.start) + checkSeconds
             )
         )
     }
@@ -416,4 +490,15 @@ public struct Runner: Sendable {
             )
         }
     }
+}
+
+/// Hands events to a sink one at a time: the cases of a run under `--jobs` emit from tasks of their own, and
+/// recorders (journal, progress) take one event at a time.
+final class SerialEmitter: Sendable {
+    private let sink: @Sendable (RunEvent) -> Void
+    private let lock = Mutex(())
+
+    init(_ sink: @escaping @Sendable (RunEvent) -> Void) { self.sink = sink }
+
+    func callAsFunction(_ event: RunEvent) { lock.withLock { _ in sink(event) } }
 }

@@ -26,10 +26,22 @@ struct RunReportingOptions: ParsableArguments {
         )
     ) var baseline: String?
 
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Run up to N cases at once (default 1).",
+            discussion: "Cases start in plan order, each when what it holds is free: a PCI device by role, the guest "
+                + "addresses on the bridge, memory and CPUs within the host's, the host to itself for a case marked "
+                + "exclusive. The host-health check then judges the cases that ran together at once. --dry-run "
+                + "shows what each case holds."
+        )
+    ) var jobs = 1
+
     @Flag(name: .shortAndLong, help: "Log debug details to stderr.") var verbose = false
 
     func validate() throws {
         _ = try reports()
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs takes a number from 1 to 64") }
         if let timeout, PlanDuration(parsing: timeout) == nil {
             throw ValidationError("--timeout '\(timeout)' is not a duration such as 30m or 2h")
         }
@@ -53,7 +65,8 @@ struct RunReportingOptions: ParsableArguments {
             only: only,
             resultsRoot: results,
             runTimeout: timeout.flatMap { PlanDuration(parsing: $0) },
-            baselinePath: baseline
+            baselinePath: baseline,
+            jobs: jobs
         )
     }
 

@@ -199,4 +199,87 @@ extension HostInventoryTests {
         #expect(same.status == .pass)
         #expect(same.teardown.last?.label == "host health")
     }
+
+    @Test("under --jobs, cases that ran together share one reading before and one after; a leak is its owner's")
+    func windowOfCases() async throws {
+        let plan = try inlinePlan(
+            """
+            release: 4.17.0
+            title: Host health window
+            cases:
+              - id: one
+                title: One
+                area: lifecycle
+                guest: {type: pv}
+                steps: [{create: }, {destroy: }]
+              - id: one-b
+                title: One B
+                area: lifecycle
+                guest: {type: pv}
+                steps: [{create: }, {destroy: }]
+            """
+        )
+        let idle = try HostInventoryScript.parse(try Self.capture("inventory-idle"))
+        func run(after: HostInventory) async throws -> [String: CaseResult] {
+            // Two readings for the two cases: they ran together, in one window.
+            let backend = TestDriverWithReadings(try privateTestHost(), readings: [idle, after])
+            let facts = try await backend.collectFacts(host: .testDriverDefault)
+            let runPlan = try RunPlanner.resolve(
+                plan,
+                only: [],
+                backend: backend,
+                facts: facts,
+                host: .testDriverDefault
+            )
+            let events = Mutex<[RunEvent]>([])
+            var runner = Runner(
+                backend: backend,
+                host: .testDriverDefault,
+                facts: facts,
+                runID: "w",
+                casesDirectory: "/nonexistent",
+                logger: Logger(label: "test"),
+                emit: { event in events.withLock { $0.append(event) } }
+            )
+            runner.jobs = 2
+            await runner.run(runPlan)
+            var builder = RunResultBuilder()
+            for event in events.withLock({ $0 }) { builder.add(event) }
+            let cases = try #require(builder.result()?.cases)
+            return Dictionary(uniqueKeysWithValues: cases.map { ($0.id, $0) })
+        }
+        // A leaked xl.cfg names case one-b's domain: one-b's leak, not one's (whose domain name it starts with).
+        var leaked = idle
+        leaked.objects["files", default: []].insert("/var/lib/xentest/xentest-w-one-b.cfg")
+        var cases = try await run(after: leaked)
+        #expect(cases["one"]?.status == .pass, "\(cases["one"]?.reason ?? "")")
+        #expect(cases["one-b"]?.status == .error)
+        #expect(
+            cases["one-b"]?.reason
+                == "teardown left behind files: /var/lib/xentest/xentest-w-one-b.cfg (it ran together with one)"
+        )
+        #expect(cases.values.allSatisfy { $0.teardown.last?.label == "host health" })
+        // A vif names no case: each case of the window is told, and with whom it ran.
+        var vif = idle
+        vif.objects["vifs", default: []].insert("vif9.0")
+        cases = try await run(after: vif)
+        #expect(cases["one"]?.reason == "teardown left behind vifs: vif9.0 (it ran together with one-b)")
+        #expect(cases["one-b"]?.reason == "teardown left behind vifs: vif9.0 (it ran together with one)")
+    }
+
+    @Test("an object's owner is the case whose domain it names, the longest name first") func owners() {
+        let owners = [
+            (id: "a", domains: ["xentest-r-a"]), (id: "a-b", domains: ["xentest-r-a-b", "xentest-r-a-b-g2"]),
+        ]
+        #expect(Runner.owner(of: "xentest-r-a", among: owners) == "a")
+        #expect(Runner.owner(of: "/var/lib/xentest/xentest-r-a.cfg", among: owners) == "a")
+        #expect(Runner.owner(of: "/var/lib/xentest/xentest-r-a-disk0.raw", among: owners) == "a")
+        #expect(Runner.owner(of: "/var/lib/xentest/xentest-r-a-b.save", among: owners) == "a-b")
+        #expect(Runner.owner(of: "loop0 /var/lib/xentest/xentest-r-a-b-g2-disk1.qcow2", among: owners) == "a-b")
+        #expect(
+            Runner.owner(of: "qemu-system-i386 -xen-domid 7 -name xentest-r-a-b -nographic", among: owners) == "a-b"
+        )
+        #expect(Runner.owner(of: "vif7.0", among: owners) == nil)
+        #expect(Runner.owner(of: "xentest-r-ab", among: owners) == nil)
+    }
 }

@@ -53,8 +53,8 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:8:5: error: a case is missing required key 'steps'",
                 "plan.yaml:12:5: error: unknown key 'stpes' in a case; did you mean 'steps'?",
                 "plan.yaml:14:5: error: unknown key 'frobnicate' in a case; expected one of: id, title, area, tags, "
-                    + "description, requires, backends, guest, guests, for-each, steps, known-issue, host-log-lacks, timeout",
-                "plan.yaml:21:9: error: unknown key 'expct' in a step; did you mean 'expect'?",
+                    + "description, requires, backends, guest, guests, for-each, steps, known-issue, host-log-lacks, timeout, "
+                    + "exclusive", "plan.yaml:21:9: error: unknown key 'expct' in a step; did you mean 'expect'?",
             ]
         ),
         DiagnosticExample(

@@ -27,6 +27,7 @@ struct TestDriverRun {
         host: HostConfig = .testDriverDefault,
         only: [String] = [],
         runTimeout: PlanDuration? = nil,
+        jobs: Int = 1,
         cancelWhen: (@Sendable (RunEvent) -> Bool)? = nil,
         observe: (@Sendable (RunEvent) -> Void)? = nil
     ) async throws -> TestDriverRun {
@@ -35,7 +36,7 @@ struct TestDriverRun {
         let runPlan = try RunPlanner.resolve(plan, only: only, backend: backend, facts: facts, host: host)
         let events = Mutex<[RunEvent]>([])
         let cancel = Mutex<(@Sendable () -> Void)?>(nil)
-        let runner = Runner(
+        var runner = Runner(
             backend: backend,
             host: host,
             facts: facts,
@@ -49,7 +50,8 @@ struct TestDriverRun {
                 if let cancelWhen, cancelWhen(event) { cancel.withLock { $0 }?() }
             }
         )
-        let task = Task { await runner.run(runPlan) }
+        runner.jobs = jobs
+        let task = Task { [runner] in await runner.run(runPlan) }
         cancel.withLock { $0 = { task.cancel() } }
         _ = await task.value
         var builder = RunResultBuilder()
