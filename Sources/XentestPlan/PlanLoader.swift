@@ -53,6 +53,14 @@ public struct PlanLoader: Sendable {
         return nil
     }
 
+    /// What a tester types to name `plan`: its bare name when that finds this very file, otherwise its path (a plan
+    /// outside the plan folders, or one a plan of the same name in an earlier folder hides).
+    public static func commandLineName(of plan: Plan) -> String {
+        func canonical(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        guard let found = resolve(plan.name), canonical(found) == canonical(plan.path) else { return plan.path }
+        return plan.name
+    }
+
     /// The folders bare plan names are looked up in, in order.
     public static func planFolders() -> [String] {
         var folders: [String] = []
