@@ -7,6 +7,14 @@ import XentestRun
 /// type instead.
 @Suite("xentest command line: a plan author's first hour") struct FirstHourTests {
     static let root = XentestProcess.repositoryRoot
+    static let labJournal = root.appendingPathComponent("Tests/XentestLibraryTests/Fixtures/runs/rc6-xl-lab.jsonl").path
+
+    @Test("an --output that cannot be written: an error naming it, in the system's words, spelt 'error:', exit 2")
+    func unwritableOutputIsNamed() async throws {
+        let result = try await XentestProcess.run(["report", Self.labJournal, "--output", "/no/such/folder/out.md"])
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr == "error: cannot write /no/such/folder/out.md: No such file or directory\n", "\(result)")
+    }
 
     /// A folder of its own for one test's files, removed when the test ends.
     final class Scratch {
