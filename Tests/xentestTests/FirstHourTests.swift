@@ -56,4 +56,16 @@ import XentestRun
         let named = try await XentestProcess.run(["show", "smoke"])
         #expect(named.stdout.contains("`xentest run smoke`"), "\(named)")
     }
+
+    /// With no Xen here, clean advises what clean can use (a Xen host, or --connect), not booting a lab to run a
+    /// plan called 'clean'. On a Xen host it lists leftovers instead (--dry-run: nothing is removed).
+    @Test func cleanWithoutABackendAdvisesConnect() async throws {
+        let result = try await XentestProcess.run(["clean", "--dry-run"])
+        #expect(!result.stderr.contains("lab run"), "\(result)")
+        if !FileManager.default.fileExists(atPath: "/proc/xen/capabilities") {
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stderr.hasPrefix("error: no Xen host detected"), "\(result)")
+            #expect(result.stderr.contains("--connect"), "\(result)")
+        }
+    }
 }
