@@ -6,7 +6,10 @@ import XentestSupport
 /// TestDay wiki page of instructions used to be.
 public enum PlanInstructionsRenderer {
     /// The instructions; `host` fills in devices, bridge and guest files where the tester has a host file.
-    public static func render(_ plan: Plan, host: HostConfig = .empty(source: "none")) -> String {
+    ///
+    /// `runAs` is what the tester types to name the plan (`PlanLoader.commandLineName(of:)`: a path for a plan
+    /// outside the plan folders); the plan's name when not given.
+    public static func render(_ plan: Plan, host: HostConfig = .empty(source: "none"), runAs: String? = nil) -> String {
         var out: [String] = []
         out.append("# \(plan.title)")
         out.append("")
@@ -21,7 +24,7 @@ public enum PlanInstructionsRenderer {
                 + "half-way (`xl destroy xentest-CASE`).",
             "- Values in CAPITALS come from your host file (`xentest run --host-config FILE`): the PCI device "
                 + "for each role, the bridge, the test guest's kernel and ramdisk.",
-            "- Or let xentest do all of this: `xentest run \(plan.name)`.",
+            "- Or let xentest do all of this: `xentest run \(runAs ?? plan.name)`.",
         ]
         for area in plan.areas {
             out += ["", "## \(area)"]

@@ -53,6 +53,14 @@ public struct PlanLoader: Sendable {
         return nil
     }
 
+    /// What a tester types to name `plan`: its bare name when that finds this very file, otherwise its path (a plan
+    /// outside the plan folders, or one a plan of the same name in an earlier folder hides).
+    public static func commandLineName(of plan: Plan) -> String {
+        func canonical(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        guard let found = resolve(plan.name), canonical(found) == canonical(plan.path) else { return plan.path }
+        return plan.name
+    }
+
     /// The folders bare plan names are looked up in, in order.
     public static func planFolders() -> [String] {
         var folders: [String] = []
@@ -133,6 +141,10 @@ private struct LoadSession {
     var guestNodes: [String: (reader: YAMLReader, keyNode: Node, value: Node)] = [:]
     var caseNodes: [(reader: YAMLReader, node: Node)] = []
     var visitedFiles: Set<String> = []
+    /// Where each included file was first included, for the message when it is included again.
+    var firstIncludedAt: [String: SourceLocation] = [:]
+    /// The files being read, outermost first: the plan, then each include inside the one before it, as written.
+    var includeChain: [(canonical: String, written: String)] = []
     /// While collecting a filtered include: the case ids to keep, and those found so far.
     var caseFilter: Set<String>?
     var foundFilteredIDs: Set<String> = []
@@ -144,6 +156,7 @@ private struct LoadSession {
         let source = YAMLSource.load(path: path, diagnostics: &fileDiagnostics)
         extraDiagnostics += fileDiagnostics
         visitedFiles.insert(URL(fileURLWithPath: path).standardizedFileURL.path)
+        includeChain = [(URL(fileURLWithPath: path).standardizedFileURL.path, path)]
         let reader = YAMLReader(file: path)
         readers.append(reader)
         guard let root = source.root, !reader.isNull(root) else {  // "---" alone is an empty document too
@@ -152,6 +165,15 @@ private struct LoadSession {
                     .error("the plan is empty; it needs at least 'release', 'title' and 'cases'", at: .init(file: path))
                 )
             }
+            return nil
+        }
+        if let hostFileKeys = Self.hostFileKeys(root) {
+            reader.error(
+                "this is a host file (it has " + hostFileKeys.prefix(2).map { "'\($0)'" }.joined(separator: ", ")
+                    + (hostFileKeys.count > 2 ? ", ...), not a plan: " : "), not a plan: ")
+                    + "give it with --host-config, as in 'xentest run PLAN --host-config \(path)'",
+                at: root
+            )
             return nil
         }
         guard
@@ -187,6 +209,15 @@ private struct LoadSession {
         var plan = Plan(name: name, path: path, release: release, title: title, summary: summary, cases: cases)
         plan.hostHealth = hostHealth
         return plan
+    }
+
+    /// The host file keys of a file that has them and no plan key: a host file given where a plan goes.
+    static func hostFileKeys(_ root: Node) -> [String]? {
+        guard case .mapping(let mapping) = root else { return nil }
+        let keys = Array(mapping.keys.compactMap(\.string))
+        guard !keys.contains(where: PlanSyntax.planKeys.contains) else { return nil }
+        let hostKeys = keys.filter { HostConfig.keys.contains($0) }
+        return hostKeys.isEmpty ? nil : hostKeys
     }
 
     private func directory(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
@@ -248,8 +279,18 @@ private struct LoadSession {
         guard let relative = reader.string(fileNode, "an include") else { return }
         let path = relative.hasPrefix("/") ? relative : directory + "/" + relative
         let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+        if let start = includeChain.firstIndex(where: { $0.canonical == canonical }) {
+            let chain = includeChain[start...].map(\.written) + [relative]
+            let message =
+                chain.count == 2
+                ? "\(chain[0]) includes itself ('\(relative)')"
+                : "include cycle: \(chain[0]) includes " + chain.dropFirst().joined(separator: ", which includes ")
+            reader.error(message, at: fileNode)
+            return
+        }
         guard !visitedFiles.contains(canonical) else {
-            reader.error("'\(relative)' is included more than once (or includes itself)", at: fileNode)
+            let first = firstIncludedAt[canonical].map { " (first at \($0))" } ?? ""
+            reader.error("'\(relative)' is included more than once\(first); include a file once", at: fileNode)
             return
         }
         guard FileManager.default.fileExists(atPath: path) else {
@@ -257,6 +298,7 @@ private struct LoadSession {
             return
         }
         visitedFiles.insert(canonical)
+        firstIncludedAt[canonical] = reader.location(of: fileNode)
         var fileDiagnostics: [Diagnostic] = []
         let source = YAMLSource.load(path: path, diagnostics: &fileDiagnostics)
         extraDiagnostics += fileDiagnostics
@@ -277,7 +319,9 @@ private struct LoadSession {
         let outerFound = foundFilteredIDs
         foundFilteredIDs = []
         caseFilter = filter
+        includeChain.append((canonical, relative))
         collect(includedFields, reader: included, directory: self.directory(of: path))
+        includeChain.removeLast()
         caseFilter = inheritedFilter
         // An id the enclosing filter leaves out is not missing: that include narrowed this one.
         for (id, node) in filterNodes where !foundFilteredIDs.contains(id) && inheritedFilter?.contains(id) ?? true {
@@ -298,6 +342,22 @@ private struct LoadSession {
         guard case .mapping(let mapping) = node else { return nil }
         for (key, value) in mapping where key.string == "on" { return value.string }
         return nil
+    }
+
+    /// The `failure-matches` patterns of a case's `known-issue` (one, or a list), read without checking anything.
+    static func failurePatterns(_ knownIssue: Node?) -> [(node: Node, pattern: String)] {
+        let issues: [Node] =
+            switch knownIssue {
+            case .sequence(let items): Array(items)
+            case .some(let issue): [issue]
+            case .none: []
+            }
+        return issues.flatMap { issue -> [(node: Node, pattern: String)] in
+            guard case .mapping(let mapping) = issue else { return [] }
+            return mapping.compactMap { key, value in
+                key.string == "failure-matches" ? value.string.map { (value, $0) } : nil
+            }
+        }
     }
 
     /// A case's id read without checking anything, to filter includes before cases are parsed.
@@ -453,6 +513,11 @@ private struct LoadSession {
             case .some(let guestTypes) = guestTypes, let steps, let timeout
         else { return nil }
         guard let knownIssues, let hostLogLacks, let exclusive else { return nil }
+        for (patternNode, pattern) in Self.failurePatterns(fields["known-issue"]) {
+            for problem in FailurePatternCheck.problems(pattern, steps: steps) {
+                reader.warning(problem, at: patternNode)
+            }
+        }
         let stepTotal = steps.reduce(0) { $0 + $1.timeout.milliseconds }
         if let node = fields["timeout"], stepTotal > timeout.milliseconds {
             reader.warning(
@@ -584,6 +649,17 @@ private struct LoadSession {
         var requirements: [Requirement] = []
         var ok = true
         for item in items {
+            // `{iommu: true}`: a requirement that takes no value, written as a key.
+            if case .mapping(let mapping) = item, mapping.count == 1, let key = mapping.keys.first?.string,
+                PlanSyntax.simpleRequirements.contains(key), let keyNode = mapping.keys.first
+            {
+                reader.error(
+                    "requirement '\(key)' takes no value: list it as a word, 'requires: [\(key)]'",
+                    at: keyNode
+                )
+                ok = false
+                continue
+            }
             if case .mapping = item {
                 guard let fields = reader.mapping(item, "a requirement", allowed: PlanSyntax.valuedRequirements),
                     fields.entries.count == 1, let entry = fields.entries.first

@@ -23,25 +23,43 @@ struct YAMLSource {
     /// Reads and composes `path`; problems go to `diagnostics`, never thrown.
     static func load(path: String, displayName: String? = nil, diagnostics: inout [Diagnostic]) -> YAMLSource {
         let name = displayName ?? path
-        let data: Data
-        do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attributes[.size] as? Int, size > maximumBytes {
-                diagnostics.append(
-                    .error(
-                        "file is \(size) bytes; plan and host files are limited to \(maximumBytes) bytes",
-                        at: SourceLocation(file: name)
-                    )
-                )
-                return YAMLSource(file: name, root: nil)
-            }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? "cannot be read"
-            diagnostics.append(.error("cannot read file: \(reason)", at: SourceLocation(file: name)))
+        switch read(path) {
+        case .success(let data): return parse(data, file: name, diagnostics: &diagnostics)
+        case .failure(let problem):
+            diagnostics.append(.error(problem.message, at: SourceLocation(file: name)))
             return YAMLSource(file: name, root: nil)
         }
-        return parse(data, file: name, diagnostics: &diagnostics)
+    }
+
+    /// The bytes of `path`, at most one more than `maximumBytes`; a device (`/dev/null`) or a pipe
+    /// (`<(generate-plan)`) is read as the text it gives.
+    ///
+    /// Errors are the system's own words (`No such file or directory`), not Foundation's (`Error.systemReason`).
+    private static func read(_ path: String) -> Result<Data, ValueError> {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return .failure(ValueError("cannot read file: it is a directory; name a YAML file"))
+        }
+        // A regular file's size is known before reading it; a device's or a pipe's only from what it gives.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumBytes {
+            return .failure(
+                ValueError("file is \(size) bytes; plan and host files are limited to \(maximumBytes) bytes")
+            )
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            return .failure(ValueError("cannot read file: \(String(cString: strerror(errno)))"))
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            let data = try handle.read(upToCount: maximumBytes + 1) ?? Data()
+            guard data.count <= maximumBytes else {
+                return .failure(
+                    ValueError("input is over \(maximumBytes) bytes; plan and host files are limited to that")
+                )
+            }
+            return .success(data)
+        } catch { return .failure(ValueError("cannot read file: \(error.systemReason)")) }
     }
 
     /// Composes YAML bytes; `file` names them in diagnostics.
@@ -69,7 +87,7 @@ struct YAMLSource {
         do {
             let root = try Parser(yaml: text).singleRoot()
             return YAMLSource(file: file, root: root)
-        } catch let error as YamlError { diagnostics.append(diagnostic(for: error, file: file)) } catch {
+        } catch let error as YamlError { diagnostics.append(diagnostic(for: error, file: file, text: text)) } catch {
             diagnostics.append(.error("cannot parse YAML: \(error)", at: SourceLocation(file: file)))
         }
         return YAMLSource(file: file, root: nil)
@@ -221,40 +239,4 @@ struct YAMLSource {
     nonisolated(unsafe) private static let aliasKeyPattern = #/(?:^|[\s{,\[])\*[^\s,\[\]{}]+\s*:(?:\s|$)/#
     /// A '*' where a node can start.
     nonisolated(unsafe) private static let aliasPattern = #/(?:^|[\s{,\[])\*/#
-
-    private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let detail = context.map { "\(problem) (\($0.text))" } ?? problem
-            return .error(
-                "invalid YAML: \(detail)",
-                at: SourceLocation(file: file, line: mark.line, column: mark.column)
-            )
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return .error(
-                "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in the same mapping",
-                at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
-            )
-        case .reader(let problem, let offset, let value, let yaml):
-            // Yams gives a character offset; lines and columns count Unicode scalars, as marks do.
-            var line = 1
-            var column = 1
-            for scalar in yaml.prefix(offset ?? 0).unicodeScalars {
-                if scalar == "\n" {
-                    line += 1
-                    column = 1
-                } else {
-                    column += 1
-                }
-            }
-            let hex = String(value, radix: 16, uppercase: true)
-            let character = value >= 0 ? " (U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex))" : ""
-            return .error(
-                "invalid YAML: \(problem)\(character)",
-                at: offset == nil ? SourceLocation(file: file) : SourceLocation(file: file, line: line, column: column)
-            )
-        default: return .error("invalid YAML: \(error)", at: SourceLocation(file: file))
-        }
-    }
 }

@@ -13,7 +13,8 @@ import XentestSupport
 public struct RunComparison: Sendable {
     /// One run: what the column is headed with, and its result.
     public struct Column: Sendable {
-        /// The column's heading: the run's toolstack and host (`RunResult.toolstackAndHost`).
+        /// The column's heading: the run's toolstack and host (`RunResult.toolstackAndHost`); for runs that share
+        /// those, also the host's name and when the run started, so that no two columns are headed alike.
         public var label: String
         /// The run's result.
         public var result: RunResult
@@ -38,7 +39,13 @@ public struct RunComparison: Sendable {
 
     /// Compares `results`, one column each, in that order.
     public init(_ results: [RunResult]) {
-        columns = results.map { Column(label: $0.toolstackAndHost, result: $0) }
+        let plainLabels = results.map(\.toolstackAndHost)
+        columns = zip(plainLabels, results)
+            .map { label, result in
+                guard plainLabels.filter({ $0 == label }).count > 1 else { return Column(label: label, result: result) }
+                let host = label.hasSuffix(" on \(result.host.hostname)") ? "" : " on \(result.host.hostname)"
+                return Column(label: "\(label)\(host), \(ISO8601.format(result.startedAt))", result: result)
+            }
         var ids: [String] = []
         var areas: [String: String] = [:]
         for result in results {

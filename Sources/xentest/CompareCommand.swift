@@ -38,11 +38,7 @@ struct CompareCommand: ParsableCommand {
         }
         let comparison = RunComparison(results)
         let text = comparison.markdown()
-        if let output {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-        } else {
-            print(text, terminator: "")
-        }
+        if let output { try Console.write(text, toFile: output) } else { print(text, terminator: "") }
         if failOnDifference && !comparison.differences.isEmpty { throw ExitCode(XentestExitStatus.failed) }
     }
 }

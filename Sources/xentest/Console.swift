@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import XentestPlan
 import XentestRun
+import XentestSupport
 
 /// The terminal: stdout for what was asked for, stderr for progress and problems. The only writer of either.
 enum Console {
@@ -16,6 +17,14 @@ enum Console {
 
     /// Text on stdout, as it is.
     static func out(_ text: String) { print(text, terminator: "") }
+
+    /// `text` to the file `path` (an `--output`); when it cannot be written, an error naming it, and exit 2.
+    static func write(_ text: String, toFile path: String) throws {
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            Console.error("error: cannot write \(path): \(error.systemReason)")
+            throw ExitCode(XentestExitStatus.unusable)
+        }
+    }
 
     /// Diagnostics, compiler-style, on stderr.
     static func diagnostics(_ diagnostics: [Diagnostic]) { error(diagnostics.map(\.description)) }

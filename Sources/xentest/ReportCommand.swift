@@ -38,11 +38,7 @@ struct ReportCommand: ParsableCommand {
             throw ExitCode(XentestExitStatus.unusable)
         }
         let text = format.render(result)
-        if let output {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-        } else {
-            print(text, terminator: "")
-        }
+        if let output { try Console.write(text, toFile: output) } else { print(text, terminator: "") }
     }
 }
 

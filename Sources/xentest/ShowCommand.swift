@@ -20,6 +20,9 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         let loaded = try loadPlanOrExit(plan)
         let host = try hostConfig.map(loadHostConfigOrExit) ?? .empty(source: "none")
-        print(PlanInstructionsRenderer.render(loaded, host: host), terminator: "")
+        print(
+            PlanInstructionsRenderer.render(loaded, host: host, runAs: PlanLoader.commandLineName(of: loaded)),
+            terminator: ""
+        )
     }
 }

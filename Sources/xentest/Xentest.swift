@@ -23,7 +23,8 @@ import XentestSupport
         ]
     )
 
-    /// Parses and runs, with usage errors exiting 2 (as plan errors do) rather than ArgumentParser's 64.
+    /// Parses and runs, with usage errors exiting 2 (as plan errors do) rather than ArgumentParser's 64, and every
+    /// error message starting `error: `.
     static func main() async {
         // A reader that goes away (`xentest show rc6 | head`) makes a write fail, not SIGPIPE end xentest.
         signal(SIGPIPE, SIG_IGN)
@@ -35,11 +36,12 @@ import XentestSupport
                 try command.run()
             }
         } catch {
-            if exitCode(for: error) == .validationFailure {
-                Console.error(fullMessage(for: error))
-                Foundation.exit(XentestExitStatus.unusable.rawValue)
-            }
-            exit(withError: error)
+            // ArgumentParser writes "Error: "; xentest's own messages, like compilers', write "error: ".
+            let message = fullMessage(for: error)
+            let code = exitCode(for: error)
+            guard code != .success, message.hasPrefix("Error: ") else { exit(withError: error) }
+            Console.error("error: " + message.dropFirst("Error: ".count))
+            Foundation.exit(code == .validationFailure ? XentestExitStatus.unusable.rawValue : code.rawValue)
         }
     }
 }

@@ -150,7 +150,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                     steps:
                       - pci-assignable-list:
                 """,
-            expected: ["plan.yaml:4:3: error: duplicate key 'small' in the same mapping"]
+            expected: ["plan.yaml:6:3: error: duplicate key 'small' in the same mapping; first at plan.yaml:4:3"]
         ),
         DiagnosticExample(
             name: "unknown guest references",
@@ -842,7 +842,10 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
         DiagnosticExample(
             name: "YAML syntax error: a tab for indentation",
             yaml: "release: 4.3.0-rc6\ntitle: Fixture plan\ncases:\n\t- id: one\n",
-            expected: ["plan.yaml:4:*: error: invalid YAML: *"]
+            expected: [
+                "plan.yaml:4:1: error: invalid YAML: a tab indents this line; YAML indents with spaces only, so "
+                    + "replace the tab with spaces"
+            ]
         ),
         DiagnosticExample(
             name: "save, restore, migrate and memory steps out of order or mistyped",

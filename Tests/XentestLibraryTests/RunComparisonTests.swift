@@ -85,4 +85,30 @@ import Testing
         #expect(row.id == "network-split-event-channels" && row.verdicts == [nil, .pass] && !row.differs)
         #expect(comparison.markdown().contains("| network-split-event-channels | (not in plan) | pass |  |"))
     }
+
+    @Test("two runs on the same toolstack and host are headed apart: by host and start time")
+    func sameBackendColumnsDiffer() throws {
+        let before = try Self.labRun()
+        var after = before
+        after.startedAt = before.startedAt.addingTimeInterval(3600)
+        let labels = RunComparison([before, after]).columns.map(\.label)
+        #expect(
+            labels == [
+                "xl (Xen 4.17.7) on xentest-lab, \(ISO8601.format(before.startedAt))",
+                "xl (Xen 4.17.7) on xentest-lab, \(ISO8601.format(after.startedAt))",
+            ]
+        )
+        var simulated = before
+        simulated.host.libvirtURI = "test:///default"
+        var simulatedLater = simulated
+        simulatedLater.startedAt = after.startedAt
+        let local = RunComparison([simulated, simulatedLater, before]).columns.map(\.label)
+        #expect(
+            local == [
+                "libvirt test:///default on xentest-lab, \(ISO8601.format(before.startedAt))",
+                "libvirt test:///default on xentest-lab, \(ISO8601.format(after.startedAt))",
+                "xl (Xen 4.17.7) on xentest-lab",
+            ]
+        )
+    }
 }
