@@ -3,6 +3,7 @@
 //   xentest-bench [--host-xml PATH] [--repeats N] [--virsh-ms MS] PLAN...   measure every plan, print the table
 //   xentest-bench transport ssh://USER@HOST:PORT [--identity F] [--known-hosts F] [--rounds N]
 //                                                                  SSH's cost per command, unshared and shared
+//   xentest-bench breakdown [--per-command-ms MS] RUN_DIR...        where finished runs' time went
 //   xentest-bench host-xml                                                   print the private test host's XML
 //   xentest-bench measure --sink memory|journal --host-xml PATH --warm-up PLAN [--extras N] PLAN
 //                                                                  one timed run in this process; prints JSON
@@ -57,6 +58,7 @@ do {
     switch arguments.first {
     case "host-xml": print(TestHost.xml, terminator: "")
     case "transport": try await TransportBench.main(arguments.dropFirst())
+    case "breakdown": try RunBreakdown.main(arguments.dropFirst())
     case "measure":
         let options = try Options(arguments.dropFirst())
         guard let plan = options.plans.first, let hostXML = options.hostXML else {
