@@ -11,7 +11,10 @@ extension XLBackend {
         guard let guest = session.guest else { return .failure("the case has no guest", []) }
         let path = configPath(session.domainName)
         session.record(.file(path: path))
-        _ = try await step.run(["mkdir", "-p", configDirectory])
+        if !configDirectoryMade.withLock({ $0 }) {
+            let made = try await step.run(["mkdir", "-p", configDirectory])
+            if made.succeeded { configDirectoryMade.withLock { $0 = true } }
+        }
         for (index, disk) in guest.spec.disks.enumerated() {
             let made = try await step.make(disk, at: guest.diskImagePath(index, disk.format, in: configDirectory))
             guard made.succeeded else { return step.failure(made) }

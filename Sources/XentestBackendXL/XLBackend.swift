@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XentestPlan
 import XentestXLParsing
 import XentestRun
@@ -17,6 +18,9 @@ public final class XLBackend: Backend {
     public let configDirectory: String
     /// Whether the host's facts come from libxl in this process (xentest runs in dom0) rather than `xl info`.
     public let readsLibxl: Bool
+    /// Whether `configDirectory` is known to exist: made by the first create of the run, not by every one (over SSH
+    /// each command is a round trip).
+    let configDirectoryMade = Mutex(false)
 
     /// xl through `runner`; configs go to `configDirectory` on the Xen host. With `readsLibxl` (only where this
     /// process runs in dom0), the host's facts are read from libxl, and from `xl info` if libxl cannot be asked.
