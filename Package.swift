@@ -6,11 +6,17 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let package = Package(
     name: "xentest",
     platforms: [.macOS(.v15)],
-    products: [.executable(name: "xentest", targets: ["xentest"])],
+    products: [
+        .executable(name: "xentest", targets: ["xentest"]),
+        .executable(name: "xentest-server", targets: ["xentest-server"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The results server's HTTP: small, no SwiftNIO (a first build of Hummingbird and postgres-nio on 2 cores
+        // takes minutes that every CI run pays; FlyingFox about half a minute).
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     // The pipeline's layers, each a target, so that this list is the arrow diagram (README, Layout): a layer
     // names only those below it, and no plan, run or report target names a backend or the lab.
@@ -53,6 +59,22 @@ let package = Package(
         .target(name: "XentestPlan", dependencies: ["XentestSupport", .product(name: "Yams", package: "Yams")]),
         // What every layer shares: durations and deadlines, commands and their evidence, file writes, coders.
         .target(name: "XentestSupport"), .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        // The results server (`xentest-server`): every tester's runs in SQLite or PostgreSQL, the release matrix,
+        // history labels, the JSON API. Its own executable, so the tester's binary and package stay small.
+        .executableTarget(
+            name: "xentest-server",
+            dependencies: [
+                "XentestServer", "XentestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "XentestServer",
+            dependencies: [
+                "XentestReport", "XentestRun", "XentestPlan", "XentestSupport", "CSQLite", "CPostgres",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ]
+        ), .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Benchmarks of the harness against the raw C API (benchmarks/README.md); not part of the product.
         .executableTarget(
             name: "xentest-bench",
@@ -74,7 +96,9 @@ let package = Package(
         ),
         .testTarget(
             name: "xentestTests",
-            dependencies: ["XentestBackendXL", "XentestReport", "XentestRun", "XentestPlan", "XentestSupport"]
+            dependencies: [
+                "XentestBackendXL", "XentestReport", "XentestRun", "XentestPlan", "XentestSupport", "XentestServer",
+            ]
         ),
     ]
 )

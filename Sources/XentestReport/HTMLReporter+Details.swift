@@ -36,7 +36,7 @@ extension HTMLReporter {
     }
 
     /// The first step that did not pass: its number and label, what it expected and what was seen.
-    static func failingStep(_ step: StepResult) -> [String] {
+    package static func failingStep(_ step: StepResult) -> [String] {
         [
             "<dl class=\"failing-step\">",
             "<dt>Failing step</dt><dd>\(step.index + 1), <code>\(htmlEscaped(step.label))</code>: \(badge(step.status))"
@@ -47,7 +47,7 @@ extension HTMLReporter {
 
     /// One step in `<details>`: its calls (a toolstack log kept before teardown shows as one), each with its
     /// arguments, status, duration, output and error.
-    static func folded(_ step: StepResult) -> [String] {
+    package static func folded(_ step: StepResult) -> [String] {
         let isLogs = step.label.hasPrefix("logs: ")
         let calls = step.evidence.count == 1 ? "1 call" : "\(step.evidence.count) calls"
         var out = [

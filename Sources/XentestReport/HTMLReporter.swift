@@ -123,7 +123,7 @@ public enum HTMLReporter {
     }
 
     /// The status as a word in a coloured badge: failures in capitals, as `summary.md` writes them.
-    static func badge(_ status: CaseStatus) -> String {
+    package static func badge(_ status: CaseStatus) -> String {
         "<span class=\"status status-\(status.rawValue)\">\(word(status))</span>"
     }
 

@@ -1,7 +1,7 @@
 /// The style sheet inlined in `report.html`: readable on screen and on paper, and without colour too (each status is
 /// also its word, and the failures' words are in capitals and bold).
-enum HTMLStyle {
-    static let css = """
+package enum HTMLStyle {
+    package static let css = """
         body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2328; line-height: 1.4; }
         h1 { font-size: 1.5rem; } h2 { font-size: 1.25rem; margin-top: 2rem; } h3 { font-size: 1.05rem; }
         table { border-collapse: collapse; margin: 0.5rem 0; }

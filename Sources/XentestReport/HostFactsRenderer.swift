@@ -15,7 +15,7 @@ public enum HostFactsRenderer {
     }
 
     /// The facts as (name, value) pairs, in the order `text` prints them; the HTML report's host table too.
-    static func rows(_ facts: HostFacts) -> [(String, String)] {
+    package static func rows(_ facts: HostFacts) -> [(String, String)] {
         func yesNo(_ value: Bool?) -> String { value.map { $0 ? "yes" : "no" } ?? "unknown" }
         var rows: [(String, String)] = [
             ("Host", facts.hostname), ("Toolstack", MarkdownSummaryReporter.toolstack(facts)),

@@ -55,10 +55,10 @@ public enum JSONReporter {
 }
 
 /// Shared wording of a case's outcome for the human-readable reports.
-enum CaseWording {
-    static func seconds(_ value: Double) -> String { String(format: "%.3fs", value) }
+package enum CaseWording {
+    package static func seconds(_ value: Double) -> String { String(format: "%.3fs", value) }
 
-    static func failingStep(_ testCase: CaseResult) -> StepResult? {
+    package static func failingStep(_ testCase: CaseResult) -> StepResult? {
         (testCase.steps + testCase.teardown).first { $0.status != .pass }
     }
 

@@ -155,7 +155,8 @@ struct LabRunCommand: AsyncParsableCommand {
             options: options,
             selection: target.selection,
             reports: try reporting.reports(),
-            logger: reporting.logger
+            logger: reporting.logger,
+            uploader: try reporting.uploader()
         )
         .execute()
     }

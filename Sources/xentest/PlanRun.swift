@@ -13,6 +13,8 @@ struct PlanRun {
     var reports: [(ReportFormat, String)]
     var dryRun = false
     var logger: Logger
+    /// Where the run is sent when it ends (`--submit`), if anywhere.
+    var uploader: RunUploader? = nil
 
     /// What `xentest run PLAN` would type to try the same plan elsewhere, for advice when there is no Xen here.
     var advice: BackendAdvice { .run(plan: options.plan) }
@@ -72,6 +74,14 @@ struct PlanRun {
         ])
         if result.nothingTested {
             Console.error("warning: nothing was tested: every case was skipped on this host (the reasons are above)")
+        }
+        if let uploader {
+            // A failed upload is said, with the command to send it again; the run's own exit status stands.
+            do { Console.error(SubmitTarget.words(try await uploader.submit(run: outcome.directory.path))) } catch {
+                Console.error(
+                    "error: \(error); send it again with: xentest submit \(outcome.directory.path) --to \(uploader.server)"
+                )
+            }
         }
         try endUnlessSuccess(outcome.status)
     }

@@ -41,7 +41,8 @@ struct RunCommand: AsyncParsableCommand {
             selection: target.selection(),
             reports: try reporting.reports(),
             dryRun: dryRun,
-            logger: reporting.logger
+            logger: reporting.logger,
+            uploader: try reporting.uploader()
         )
         .execute()
     }

@@ -37,10 +37,22 @@ struct RunReportingOptions: ParsableArguments {
         )
     ) var jobs = 1
 
+    @Option(help: "Then send the run to this results server (see `xentest submit`; token in XENTEST_TOKEN).")
+    var submit: String?
+
+    @Option(help: "With --submit: a file holding your token (else XENTEST_TOKEN).", completion: .file()) var tokenFile:
+        String?
+
     @Flag(name: .shortAndLong, help: "Log debug details to stderr.") var verbose = false
+
+    /// Where to send the run, checked (URL, token) before anything runs; nil without --submit.
+    func uploader() throws -> RunUploader? {
+        try submit.map { try SubmitTarget(server: $0, tokenFile: tokenFile).uploader() }
+    }
 
     func validate() throws {
         _ = try reports()
+        _ = try uploader()
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs takes a number from 1 to 64") }
         if let timeout, PlanDuration(parsing: timeout) == nil {
             throw ValidationError("--timeout '\(timeout)' is not a duration such as 30m or 2h")

@@ -19,7 +19,8 @@ import XentestSupport
         version: XentestVersion.current,
         subcommands: [
             RunCommand.self, FactsCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self,
-            ReportCommand.self, CompareCommand.self, CleanCommand.self, LabCommand.self, GuestCommand.self,
+            ReportCommand.self, CompareCommand.self, SubmitCommand.self, CleanCommand.self, LabCommand.self,
+            GuestCommand.self,
         ]
     )
 
