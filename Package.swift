@@ -90,7 +90,7 @@ let package = Package(
             name: "XentestLibraryTests",
             dependencies: [
                 "XentestLab", "XentestBackends", "XentestBackendXL", "XentestBackendLibvirt", "XentestXLParsing",
-                "XentestReport", "XentestRun", "XentestPlan", "XentestSupport", "Libvirt", logging,
+                "XentestReport", "XentestRun", "XentestPlan", "XentestSupport", "XentestServer", "Libvirt", logging,
             ],
             resources: [.copy("Fixtures")]
         ),

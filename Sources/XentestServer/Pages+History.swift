@@ -86,9 +86,9 @@ extension Pages {
 
     /// A verdict cell, linked to the case in its run, with its label.
     static func cell(_ verdict: CaseVerdict, label: HistoryLabel?) -> String {
-        let text = label.map { "<span class=\"label label-\($0.kind)\">\(h($0.text))</span>" } ?? ""
-        return "<td class=\"cell status-cell-\(verdict.status.rawValue)\"><a href=\""
-            + caseLink(run: verdict.run.id, caseID: verdict.caseID) + "\">\(badge(verdict.status))</a>\(text)</td>"
+        "<td class=\"cell status-cell-\(verdict.status.rawValue)\"><a href=\""
+            + caseLink(run: verdict.run.id, caseID: verdict.caseID) + "\">\(badge(verdict.status))</a>"
+            + Pages.label(label) + "</td>"
     }
 
     /// One case in one run: its verdict, reason, failing step, and every step with its evidence, folded.

@@ -45,11 +45,10 @@ extension Pages {
                     line += "<td class=\"cell none\">not in plan</td>"
                     continue
                 }
-                let label = cell.label.map { "<span class=\"label label-\($0.kind)\">\(h($0.text))</span>" } ?? ""
                 line +=
                     "<td class=\"cell status-cell-\(cell.verdict.status.rawValue)\"><a href=\""
                     + caseLink(run: cell.verdict.run.id, caseID: row.caseID) + "\">\(badge(cell.verdict.status))</a>"
-                    + "\(label)</td>"
+                    + label(cell.label) + "</td>"
             }
             out.append(line + "</tr>")
         }

@@ -45,6 +45,13 @@ enum Pages {
     /// A verdict's badge, as `report.html` shows it.
     static func badge(_ status: CaseStatus) -> String { HTMLReporter.badge(status) }
 
+    /// A history label, linked to the run it names.
+    static func label(_ label: HistoryLabel?) -> String {
+        guard let label else { return "" }
+        let text = label.run.map { "<a href=\"/runs/\($0.id)\">\(h(label.text))</a>" } ?? h(label.text)
+        return "<span class=\"label label-\(label.kind)\">\(text)</span>"
+    }
+
     /// The link to a case in a run.
     static func caseLink(run: Int64, caseID: String) -> String { "/runs/\(run)/cases/\(segment(caseID))" }
 

@@ -108,7 +108,8 @@ public final class ResultStore: Sendable {
         let reportJSON = String(decoding: try encoder.encode(report), as: UTF8.self)
         let digest = SHA256.hex(reportJSON)
         let ranOn = report.toolstackAndHost
-        let hostKey = "\(tester)\n\(ranOn)"
+        // A host is one tester's machine with one toolstack: a local libvirt URI does not name the machine.
+        let hostKey = "\(tester)\n\(report.host.hostname)\n\(ranOn)"
         let facts = String(decoding: try JSONCoders.makeEncoder().encode(report.host), as: UTF8.self)
         let identity = submission.identity
         let now = ISO8601.format(Date())

@@ -27,10 +27,11 @@ enum XentestProcess {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// Runs `xentest arguments` in `directory` with `environment` added to this process's, killing it after
+    /// Runs `xentest arguments` (or another of the package's executables) in `directory` with `environment` added to this process's, killing it after
     /// `timeout` seconds. Output goes to files, so a chatty command cannot fill a pipe and block.
     static func run(
         _ arguments: [String],
+        program: String = "xentest",
         environment: [String: String] = [:],
         in directory: URL = repositoryRoot,
         timeout: TimeInterval = 120,
@@ -48,7 +49,8 @@ enum XentestProcess {
         let stderrHandle = try FileHandle(forWritingTo: stderrURL)
 
         let process = Process()
-        process.executableURL = products.appendingPathComponent("xentest")
+        process.executableURL =
+            program.hasPrefix("/") ? URL(fileURLWithPath: program) : products.appendingPathComponent(program)
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var merged = ProcessInfo.processInfo.environment
