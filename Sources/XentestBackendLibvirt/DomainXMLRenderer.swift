@@ -59,9 +59,13 @@ public enum DomainXMLRenderer {
         if dialect == .qemu || (dialect == .xen && spec.type == .hvm) {
             // Without ACPI, QEMU runs with -no-acpi and libxl builds an HVM guest without ACPI tables (xl.cfg's
             // acpi=1 is xl's default, not libvirt's): no power button for shutdown, no vCPU or PCI hot-plug, and
-            // the guest's kernel finds every vCPU up to the maximum in the MP table at boot.
-            features += ["    <acpi/>", "    <apic/>"]
+            // the guest's kernel finds every vCPU up to the maximum in the MP table at boot. A plan's `xl-config:`
+            // may turn either off.
+            for feature in ["acpi", "apic"] where XLConfigMapping.has(feature, spec, otherwise: true) {
+                features.append("    <\(feature)/>")
+            }
         }
+        features += XLConfigMapping.extraFeatures(spec, indent: "    ")
         if dialect == .xen, spec.passthrough {
             // libxl sizes the guest's IOMMU setup at creation: without this, later PCI hot-plug is refused.
             features += ["    <xen>", "      <passthrough state='on'/>", "    </xen>"]
@@ -83,6 +87,7 @@ public enum DomainXMLRenderer {
             let path = guest.diskImagePath(index, disk.format, in: imageDirectory)
             xml.append(diskXML(disk, index: index, path: path, dialect: dialect, indent: "    "))
         }
+        if let video = XLConfigMapping.videoXML(spec, indent: "    ") { xml.append(video) }
         xml += ["  </devices>", "</domain>"]
         return xml.joined(separator: "\n") + "\n"
     }

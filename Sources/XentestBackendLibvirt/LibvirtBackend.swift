@@ -187,6 +187,14 @@ public final class LibvirtBackend: Backend {
         }
     }
 
+    /// A guest whose `xl-config:` sets keys libvirt has no equivalent for (see `XLConfigMapping`): libvirt would build
+    /// another guest than the plan's.
+    public func unsupportedReason(forGuest guest: GuestSpec) -> String? {
+        let keys = XLConfigMapping.unmappedKeys(guest)
+        guard !keys.isEmpty else { return nil }
+        return "xl-config keys with no libvirt mapping: \(keys.joined(separator: ", ")); runs on xl only"
+    }
+
     /// Performs `action` on a live connection: one that died since the last action (libvirtd went away) is opened
     /// again first. An action that fails because the connection died under it is a `BackendFailure` (the case
     /// errors: the environment broke, not the expectation), with the calls made up to then.

@@ -32,12 +32,36 @@ public enum XLConfigRenderer {
             lines.append("disk = [ \(disks.joined(separator: ", ")) ]")
         }
         if spec.passthrough { lines.append("passthrough = \"enabled\"") }
-        if spec.type == .hvm { lines += ["serial = \"pty\"", "vga = \"none\"", "vnc = 0", "sdl = 0"] }
+        if spec.type == .hvm {
+            lines.append("serial = \"pty\"")
+            // No display unless the plan asks for one (`xl-config: {vga: stdvga}`): its keys replace these defaults
+            // (xl reads `stdvga` only when there is no `vga`).
+            func planSets(_ keys: String...) -> Bool { keys.contains { spec.xlConfigValue($0) != nil } }
+            if !planSets("vga", "stdvga") { lines.append("vga = \"none\"") }
+            if !planSets("vnc") { lines.append("vnc = 0") }
+            if !planSets("sdl") { lines.append("sdl = 0") }
+        }
         lines += ["on_poweroff = \"destroy\"", "on_reboot = \"restart\"", "on_crash = \"destroy\""]
+        if !spec.xlConfig.isEmpty {
+            lines.append("# The plan's xl-config")
+            lines += spec.xlConfig.map { "\($0.key) = \(value($0.value))" }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A double-quoted xl.cfg string; xl's parser has C-like escapes for backslash and quote.
+    /// A plan's value as xl.cfg writes it: numbers bare (xl's NUMBER takes no sign, so a negative one is quoted),
+    /// booleans as 1 and 0, text double-quoted, lists in brackets. The loader has refused line breaks.
+    static func value(_ value: XLConfigValue) -> String {
+        switch value {
+        case .integer(let number): number >= 0 ? String(number) : quoted(String(number))
+        case .boolean(let flag): flag ? "1" : "0"
+        case .string(let text): quoted(text)
+        case .list(let items): "[ " + items.map(quoted).joined(separator: ", ") + " ]"
+        }
+    }
+
+    /// A double-quoted xl.cfg string. xl's parser (libxlu_cfg.c, `xlu__cfgl_dequote`) takes C-like escapes, among
+    /// them backslash and quote, so those two are escaped; a string cannot span lines.
     static func quoted(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }

@@ -113,6 +113,9 @@ public struct GuestSpec: Sendable, Hashable {
     public var passthrough: Bool
     /// Disks it has from the start, each an image the run makes (the guest's first disks, in this order).
     public var disks: [DiskSpec] = []
+    /// Extra xl.cfg keys (`xl-config:`), in plan order: written after xentest's own; on libvirt, mapped where the
+    /// libxl driver has an equivalent.
+    public var xlConfig: [XLConfigSetting] = []
 }
 
 /// The formats of the disk images a run makes.

@@ -103,7 +103,7 @@ package enum PlanSyntax {
         "id", "title", "area", "tags", "description", "requires", "backends", "guest", "guests", "for-each", "steps",
         "known-issue", "host-log-lacks", "timeout", "exclusive",
     ]
-    static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks"]
+    static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks", "xl-config"]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note", "on"]
     static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
     /// The action names, as plans write them.
@@ -387,14 +387,14 @@ private struct LoadSession {
         let pci = fields["pci"].map { reader.names($0, "pci") } ?? []
         let passthrough = fields["passthrough"].map { reader.bool($0, "passthrough") } ?? false
         let disks = fields["disks"].map { parseDisks($0, reader: reader) } ?? []
+        let xlConfig = fields["xl-config"].map { reader.xlConfig($0) } ?? []
         if let vcpus, let maxvcpus, vcpus > maxvcpus, let node = fields["vcpus"] {
             reader.error("vcpus (\(vcpus)) must not be more than maxvcpus (\(maxvcpus))", at: node)
             return nil
         }
-        guard let type, let memory, let vcpus, let maxvcpus, let nics, let pci, let passthrough, let disks else {
-            return nil
-        }
-        return GuestSpec(
+        guard let type, let memory, let vcpus, let maxvcpus, let nics, let pci, let passthrough, let disks, let xlConfig
+        else { return nil }
+        var guest = GuestSpec(
             name: name,
             type: type,
             memory: memory,
@@ -405,6 +405,8 @@ private struct LoadSession {
             passthrough: passthrough || !pci.isEmpty,
             disks: disks
         )
+        guest.xlConfig = xlConfig
+        return guest
     }
 
     /// `disks: [64M, {size: 1G, format: qcow2}]`: at most `maximumDisks`.

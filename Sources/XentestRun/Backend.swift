@@ -17,6 +17,10 @@ public protocol Backend: AnyObject, Sendable {
     /// Why this backend cannot perform `action` on `guest` (the case's, if any) here, or nil when it can.
     func unsupportedReason(for action: Action, guest: GuestSpec?) -> String?
 
+    /// Why this backend cannot build `guest` as the plan describes it (settings it has no way to express), or nil
+    /// when it can; a case with such a guest is skipped with the reason.
+    func unsupportedReason(forGuest guest: GuestSpec) -> String?
+
     /// Performs one action of a case; a failed action is an outcome, a broken backend is a thrown error.
     func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome
 
@@ -47,6 +51,8 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    /// Any guest the plan language describes.
+    public func unsupportedReason(forGuest guest: GuestSpec) -> String? { nil }
     /// Most backends put guests' interfaces only where the host file says.
     public var makesOwnNetwork: Bool { false }
     /// Most backends pass a device through as it is.

@@ -71,6 +71,7 @@ public enum RunPlanner {
             reasons.append("the host file names no guest-kernel and guest-ramdisk to boot the guest with")
         }
         reasons += unresettableDeviceReasons(testCase, backend: backend, facts: facts, host: host)
+        reasons += testCase.guests.compactMap { backend.unsupportedReason(forGuest: $0) }
         var seenActions: Set<Action> = []
         for step in testCase.steps where seenActions.insert(step.action).inserted {
             if let reason = backend.unsupportedReason(for: step.action, guest: testCase.guest) {
