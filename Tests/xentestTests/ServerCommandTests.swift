@@ -236,4 +236,53 @@ import XentestSupport
             "ok: hostile case page: the payload shows as text: \(payload)",
         ] { #expect(checked.stdout.contains(line), "\(line)\n\(checked)") }
     }
+
+    /// The server .ci/run started and fed its own rc6 runs (test driver, QEMU, the lab through xl and libvirt).
+    static let ciServer = ProcessInfo.processInfo.environment["XENTEST_CI_RESULTS_SERVER"]
+        .flatMap { $0.isEmpty ? nil : $0 }
+
+    @Test(
+        "CI's own rc6 runs, submitted by .ci/run, read back from the matrix in Chromium: a column per backend",
+        .enabled(if: ciServer != nil && chromium && seleniumImports, "only in .ci/run, which starts the server")
+    ) func ciMatrix() async throws {
+        let server = try #require(Self.ciServer)
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["--silent", "--fail", server + "/api/releases/4.3.0-rc6/matrix"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let body = pipe.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        let matrix = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        let columns = try #require(matrix["columns"] as? [[String: Any]])
+        let rows = try #require(matrix["rows"] as? [[String: Any]])
+        let ranOn = columns.compactMap { ($0["host"] as? [String: Any])?["ranOn"] as? String }
+        for backend in ["libvirt test:///default", "libvirt qemu:///system", "xl on ", "libvirt xen+ssh"] {
+            #expect(ranOn.contains { $0.hasPrefix(backend) }, "no column for \(backend): \(ranOn)")
+        }
+        let hostnames = columns.compactMap {
+            (($0["host"] as? [String: Any])?["facts"] as? [String: Any])?["hostname"] as? String
+        }
+        let caseIDs = rows.compactMap { $0["caseID"] as? String }
+        #expect(caseIDs.count >= 30, "rc6 has 33 cases: \(caseIDs)")
+        let expectations: [String: Any] = [
+            "release": "4.3.0-rc6", "hosts": hostnames, "cases": caseIDs, "cell": caseIDs.first ?? "",
+        ]
+        let file = scratch.appendingPathComponent("expected.json")
+        try JSONSerialization.data(withJSONObject: expectations).write(to: file)
+        let checked = try await XentestProcess.run(
+            [
+                "python3", XentestProcess.repositoryRoot.appendingPathComponent("Tests/tools/check_server.py").path,
+                server, file.path, XentestProcess.repositoryRoot.appendingPathComponent("results/screenshots/ci").path,
+            ],
+            program: "/usr/bin/env",
+            timeout: 180
+        )
+        #expect(checked.status == 0, "\(checked)")
+        #expect(
+            checked.stdout.contains("ok: matrix: \(hostnames.count) host columns, expected \(hostnames.count)"),
+            "\(checked)"
+        )
+    }
 }
