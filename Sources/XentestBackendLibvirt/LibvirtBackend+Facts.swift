@@ -67,6 +67,7 @@ extension LibvirtBackend {
             )
         }
         facts.kernel = kernel.stdout.trimmed
+        facts.distribution = await HostShellQuery.distribution(through: shell)
         let bridges = try await shell.run(HostShellQuery.bridges, timeout: .seconds(30))
         facts.bridges += HostShellQuery.bridgeNames(bridges.stdout)
         guard driver == .xen else { return }

@@ -44,6 +44,7 @@ extension XLBackend {
             factsSource: source
         )
         facts.diskFormats = await DiskImages.formats(through: runner)
+        facts.distribution = await HostShellQuery.distribution(through: runner)
         return facts
     }
 }

@@ -17,6 +17,9 @@ public struct HostFacts: Sendable, Hashable, Codable {
     public var xenVersion: String?
     /// dom0's (or the host's) kernel release.
     public var kernel: String?
+    /// dom0's (or the host's) distribution, from its `/etc/os-release`; nil when there is none or no shell to read
+    /// it with.
+    public var distribution: String?
     /// The CPU model.
     public var cpuModel: String?
     /// Physical CPUs (threads).
@@ -113,5 +116,31 @@ package enum HostShellQuery {
                 return parts.count >= 4 && parts.last == "bridge" ? String(parts[parts.count - 2]) : nil
             }
             .sorted()
+    }
+
+    /// The distribution's name, from `/etc/os-release` (the freedesktop format every current distribution writes).
+    package static let osRelease = ["cat", "/etc/os-release"]
+
+    /// The distribution of the host `runner` reaches; nil when it has no `/etc/os-release` or does not answer.
+    package static func distribution(through runner: any CommandRunner) async -> String? {
+        guard let result = try? await runner.run(osRelease, timeout: .seconds(30)), result.succeeded else { return nil }
+        return distribution(result.stdout)
+    }
+
+    /// `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"` to `Debian GNU/Linux 12 (bookworm)` (else `NAME` and
+    /// `VERSION_ID`); nil when neither is there.
+    package static func distribution(_ text: String) -> String? {
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            fields[String(line[..<equals])] = value
+        }
+        if let pretty = fields["PRETTY_NAME"], !pretty.isEmpty { return pretty }
+        guard let name = fields["NAME"], !name.isEmpty else { return nil }
+        return [name, fields["VERSION_ID"]].compactMap { $0 }.joined(separator: " ")
     }
 }

@@ -20,6 +20,9 @@ public enum HostFactsRenderer {
         var rows: [(String, String)] = [
             ("Host", facts.hostname), ("Toolstack", MarkdownSummaryReporter.toolstack(facts)),
             ("Xen", facts.xenVersion ?? "not Xen"), ("dom0 kernel", facts.kernel ?? "n/a"),
+        ]
+        if let distribution = facts.distribution { rows.append(("Distribution", distribution)) }
+        rows += [
             ("Hardware", MarkdownSummaryReporter.hardware(facts)), ("IOMMU", yesNo(facts.iommu)),
             ("HVM guests", yesNo(facts.hvm)), ("PVH guests", yesNo(facts.pvh)),
             ("Bridges", facts.bridges.isEmpty ? "none" : facts.bridges.joined(separator: " ")),

@@ -20,6 +20,12 @@ public enum MarkdownSummaryReporter {
             "| Toolstack | \(cell(toolstack(result.host))) |", "| Host file | \(cell(result.hostConfig)) |",
             "| Run | `\(result.runID)`, \(ISO8601.format(result.startedAt)), \(CaseWording.seconds(result.finishedAt.timeIntervalSince(result.startedAt))), xentest \(result.xentestVersion) |",
         ]
+        if let distribution = result.host.distribution {
+            out.insert(
+                "| Distribution | \(cell(distribution)) |",
+                at: out.firstIndex { $0.hasPrefix("| Hardware") } ?? out.count
+            )
+        }
         if let baseline = result.baseline { out.append("| Baseline | \(cell(baselineRun(baseline))) |") }
         if result.nothingTested {
             out += [

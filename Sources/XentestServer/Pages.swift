@@ -80,7 +80,7 @@ enum Pages {
         return [
             ("Tester", host.tester), ("Host", facts.hostname), ("Toolstack", host.ranOn),
             ("CPU", facts.cpuModel ?? "unknown"), ("IOMMU", iommu), ("Xen", facts.xenVersion ?? "not Xen"),
-            ("dom0 kernel", facts.kernel ?? "unknown"),
+            ("dom0 kernel", facts.kernel ?? "unknown"), ("Distribution", facts.distribution ?? "unknown"),
         ]
     }
 

@@ -83,10 +83,11 @@ final class ReplayCommandRunner: CommandRunner {
             runner: ReplayCommandRunner([
                 ["xl", "info"]: "info",
                 ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
-                ["qemu-img", "--version"]: "qemu-img-version",
+                ["qemu-img", "--version"]: "qemu-img-version", ["cat", "/etc/os-release"]: "os-release",
             ])
         )
         let facts = try await backend.collectFacts(host: .empty(source: "none"))
+        #expect(facts.distribution == nil, "the lab's dom0 is an initramfs without /etc/os-release")
         #expect(facts.xenVersion?.hasPrefix("4.17") == true)
         #expect(facts.parsedXenVersion.map { $0 >= Version([4, 17]) } == true)
         #expect(facts.kernel?.hasPrefix("6.1") == true)
@@ -94,6 +95,12 @@ final class ReplayCommandRunner: CommandRunner {
         #expect(facts.runsGuestCode)
         #expect(facts.factsSource == "xl info")
         #expect(facts.diskFormats == [.raw, .qcow2], "the lab's dom0 has qemu-img")
+        // This machine's own /etc/os-release (Debian 12 here): the format every distribution writes.
+        let here = try String(contentsOfFile: "/etc/os-release", encoding: .utf8)
+        let pretty = here.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }.map { String($0.dropFirst(12)) }
+        #expect(HostShellQuery.distribution(here).map { "\"\($0)\"" } == pretty)
+        #expect(HostShellQuery.distribution("NAME='Alpine Linux'\nVERSION_ID=3.20.1\n") == "Alpine Linux 3.20.1")
+        #expect(HostShellQuery.distribution("") == nil)
         #expect(
             HostShellQuery.bridgeNames("/sys/class/net/xenbr0/bridge\n/sys/class/net/br1/bridge\n") == [
                 "br1", "xenbr0",
@@ -110,7 +117,7 @@ final class ReplayCommandRunner: CommandRunner {
             runner: ReplayCommandRunner([
                 ["xl", "info"]: "info",
                 ["find", "-L", "/sys/class/net/", "-maxdepth", "2", "-name", "bridge"]: "list-dom0-only",
-                ["qemu-img", "--version"]: "qemu-img-version",
+                ["qemu-img", "--version"]: "qemu-img-version", ["cat", "/etc/os-release"]: "os-release",
             ]),
             readsLibxl: true
         )
