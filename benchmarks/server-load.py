@@ -34,6 +34,7 @@ import json
 import os
 import random
 import re
+import glob
 import select
 import shutil
 import signal
@@ -481,6 +482,20 @@ class Server:
             self.log.close()
 
 
+def scheduled(pid):
+    """Seconds the process's threads ran on a CPU and waited for one (the machine's other load), from schedstat."""
+    ran = waited = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as file:
+                fields = file.read().split()
+        except OSError:
+            continue
+        ran += int(fields[0])
+        waited += int(fields[1])
+    return ran / 1e9, waited / 1e9
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -618,6 +633,7 @@ def measure(kind, args, bodies, expected):
             results = [None] * len(jobs)
             load_before = loadavg()
             cpu0 = server.cpu_seconds()
+            ran0, waited0 = scheduled(server.process.pid)
             start = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(max_workers=args.clients) as pool:
                 futures = {
@@ -627,6 +643,7 @@ def measure(kind, args, bodies, expected):
                     results[futures[future]] = future.result()
             wall = time.perf_counter() - start
             server_cpu = server.cpu_seconds() - cpu0
+            ran1, waited1 = scheduled(server.process.pid)
             backend_cpu = sum(cpu_seconds(pid) for pid in backend_pids if os.path.exists(f"/proc/{pid}")) - backend_cpu0
             figures["rss_after_load_mb"] = server.kib("VmHWM") / 1024
 
@@ -660,6 +677,7 @@ def measure(kind, args, bodies, expected):
                 p99_ms=percentile(latencies, 0.99) * 1000,
                 max_ms=max(latencies, default=float("nan")) * 1000,
                 server_cpu_s=server_cpu,
+                server_waited_s=waited1 - waited0,
                 backend_cpu_s=backend_cpu if kind == "postgres" else None,
                 load_before=load_before,
                 load_after=loadavg(),
@@ -737,6 +755,7 @@ def table(all_figures):
         ("upload MB/s", lambda f: fmt(f["mb_per_s"], 1)),
         ("latency p50 / p99 / max", lambda f: f"{fmt(f['p50_ms'])} / {fmt(f['p99_ms'])} / {fmt(f['max_ms'])} ms"),
         ("server CPU during load", lambda f: f"{fmt(f['server_cpu_s'], 1)} s ({fmt(100 * f['server_cpu_s'] / f['wall_s'])}% of a core)"),
+        ("server threads waiting for a CPU", lambda f: f"{fmt(f['server_waited_s'], 1)} s"),
         ("PostgreSQL backend CPU", lambda f: "-" if f["backend_cpu_s"] is None else f"{fmt(f['backend_cpu_s'], 1)} s"),
         ("matrix page (HTML), median", lambda f: f"{fmt(f['matrix_page_ms'])} ms, {fmt(f['matrix_page_kb'])} KB"),
         ("matrix API (JSON), median", lambda f: f"{fmt(f['matrix_api_ms'])} ms, {fmt(f['matrix_api_kb'])} KB"),
