@@ -27,6 +27,7 @@ Python 3 standard library only. Figures: build with `swift build -c release --pr
 import argparse
 import base64
 import concurrent.futures
+import glob
 import hashlib
 import http.client
 import io
@@ -34,7 +35,7 @@ import json
 import os
 import random
 import re
-import glob
+import resource
 import select
 import shutil
 import signal
@@ -634,6 +635,7 @@ def measure(kind, args, bodies, expected):
             load_before = loadavg()
             cpu0 = server.cpu_seconds()
             ran0, waited0 = scheduled(server.process.pid)
+            own0 = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(max_workers=args.clients) as pool:
                 futures = {
@@ -644,6 +646,7 @@ def measure(kind, args, bodies, expected):
             wall = time.perf_counter() - start
             server_cpu = server.cpu_seconds() - cpu0
             ran1, waited1 = scheduled(server.process.pid)
+            own1 = resource.getrusage(resource.RUSAGE_SELF)
             backend_cpu = sum(cpu_seconds(pid) for pid in backend_pids if os.path.exists(f"/proc/{pid}")) - backend_cpu0
             figures["rss_after_load_mb"] = server.kib("VmHWM") / 1024
 
@@ -678,6 +681,7 @@ def measure(kind, args, bodies, expected):
                 max_ms=max(latencies, default=float("nan")) * 1000,
                 server_cpu_s=server_cpu,
                 server_waited_s=waited1 - waited0,
+                client_cpu_s=own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime,
                 backend_cpu_s=backend_cpu if kind == "postgres" else None,
                 load_before=load_before,
                 load_after=loadavg(),
@@ -756,6 +760,7 @@ def table(all_figures):
         ("latency p50 / p99 / max", lambda f: f"{fmt(f['p50_ms'])} / {fmt(f['p99_ms'])} / {fmt(f['max_ms'])} ms"),
         ("server CPU during load", lambda f: f"{fmt(f['server_cpu_s'], 1)} s ({fmt(100 * f['server_cpu_s'] / f['wall_s'])}% of a core)"),
         ("server threads waiting for a CPU", lambda f: f"{fmt(f['server_waited_s'], 1)} s"),
+        ("this script's CPU (the clients)", lambda f: f"{fmt(f['client_cpu_s'], 1)} s"),
         ("PostgreSQL backend CPU", lambda f: "-" if f["backend_cpu_s"] is None else f"{fmt(f['backend_cpu_s'], 1)} s"),
         ("matrix page (HTML), median", lambda f: f"{fmt(f['matrix_page_ms'])} ms, {fmt(f['matrix_page_kb'])} KB"),
         ("matrix API (JSON), median", lambda f: f"{fmt(f['matrix_api_ms'])} ms, {fmt(f['matrix_api_kb'])} KB"),
