@@ -499,8 +499,12 @@ def scheduled(pid):
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    """User and system CPU seconds of a process; 0 for one that has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -623,7 +627,7 @@ def measure(kind, args, bodies, expected):
         try:
             figures["rss_start_mb"] = server.kib("VmRSS") / 1024
             backend_pids = postgres_backends(admin, args.postgres_db) if kind == "postgres" else []
-            backend_cpu0 = sum(cpu_seconds(pid) for pid in backend_pids)
+            backend_cpu0 = sum(map(cpu_seconds, backend_pids))
             client = Client(server.port, token)
 
             # The load: every run, and DUPLICATES of them a second time, shuffled in (maybe both in flight at once).
@@ -635,7 +639,7 @@ def measure(kind, args, bodies, expected):
             results = [None] * len(jobs)
             load_before = loadavg()
             cpu0 = server.cpu_seconds()
-            ran0, waited0 = scheduled(server.process.pid)
+            _, waited0 = scheduled(server.process.pid)
             own0 = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(max_workers=args.clients) as pool:
@@ -646,9 +650,9 @@ def measure(kind, args, bodies, expected):
                     results[futures[future]] = future.result()
             wall = time.perf_counter() - start
             server_cpu = server.cpu_seconds() - cpu0
-            ran1, waited1 = scheduled(server.process.pid)
+            _, waited1 = scheduled(server.process.pid)
             own1 = resource.getrusage(resource.RUSAGE_SELF)
-            backend_cpu = sum(cpu_seconds(pid) for pid in backend_pids if os.path.exists(f"/proc/{pid}")) - backend_cpu0
+            backend_cpu = sum(map(cpu_seconds, backend_pids)) - backend_cpu0
             figures["rss_after_load_mb"] = server.kib("VmHWM") / 1024
 
             # The same runs again, one at a time, after the load: each must be "already".
