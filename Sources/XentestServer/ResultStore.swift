@@ -142,17 +142,21 @@ public final class ResultStore: Sendable {
                     ]
                 )
                 guard let id = inserted.first?[0].integer else { throw SQLError("INSERT INTO runs returned no id") }
-                for (position, testCase) in report.cases.enumerated() {
-                    try connection.execute(
-                        """
-                        INSERT INTO case_results (run, position, case_id, area, title, status, failure)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
+                // A statement per 100 cases, not per case: each statement is a round trip to PostgreSQL.
+                let rows = report.cases.enumerated()
+                    .map { position, testCase -> [SQLValue] in
                         [
                             .integer(id), .integer(Int64(position)), .text(testCase.id), .text(testCase.area),
                             .text(testCase.title), .text(testCase.status.rawValue),
                             Self.failure(testCase, runID: report.runID).map(SQLValue.text) ?? .null,
                         ]
+                    }
+                for start in stride(from: 0, to: rows.count, by: 100) {
+                    let chunk = rows[start..<min(start + 100, rows.count)]
+                    try connection.execute(
+                        "INSERT INTO case_results (run, position, case_id, area, title, status, failure) VALUES "
+                            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "),
+                        chunk.flatMap { $0 }
                     )
                 }
                 return .stored(id: id)

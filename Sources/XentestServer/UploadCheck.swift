@@ -31,34 +31,48 @@ public struct UploadCheck: Sendable {
     /// The submission in `body`, and its archive's bytes.
     public func check(_ body: Data) throws(UploadRefusal) -> (RunSubmission, [UInt8]?) {
         guard body.count <= maxBodyBytes else { throw tooLarge(body.count) }
+        // One parse when the upload is good; only a refused one is looked at again, to say what is wrong.
+        let submission: RunSubmission
+        do { submission = try JSONCoders.makeDecoder().decode(RunSubmission.self, from: body) } catch {
+            throw refusal(body, decodingError: error)
+        }
+        // A newer report that happens to decode is still one this server may misread.
+        guard submission.report.schemaVersion == RunResult.currentSchemaVersion else {
+            throw refusal(body, decodingError: SchemaVersionMismatch())
+        }
+        try checkConsistent(submission.report)
+        return (submission, try archive(submission.archive))
+    }
+
+    /// Why a body that does not decode as a submission is refused: not JSON, no report, a schema version this
+    /// server does not read, or the first place where the report does not match its schema.
+    private func refusal(_ body: Data, decodingError: any Error) -> UploadRefusal {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-            throw UploadRefusal(status: 400, message: "the body is not a JSON object: upload with `xentest submit`")
+            return UploadRefusal(status: 400, message: "the body is not a JSON object: upload with `xentest submit`")
         }
         guard let report = object["report"] as? [String: Any] else {
-            throw UploadRefusal(
+            return UploadRefusal(
                 status: 422,
                 message: "no \"report\" object: the body is {\"report\": report.json, ...}"
             )
         }
         guard let version = report["schemaVersion"] as? Int else {
-            throw UploadRefusal(status: 422, message: "report.schemaVersion is missing or not an integer")
+            return UploadRefusal(status: 422, message: "report.schemaVersion is missing or not an integer")
         }
         guard version <= RunResult.currentSchemaVersion else {
-            throw UploadRefusal(
+            return UploadRefusal(
                 status: 422,
                 message: "report.schemaVersion \(version) is newer than this server reads "
                     + "(\(RunResult.currentSchemaVersion)): upgrade xentest-server"
             )
         }
         guard version == RunResult.currentSchemaVersion else {
-            throw UploadRefusal(status: 422, message: "report.schemaVersion \(version) is not one this server reads")
+            return UploadRefusal(status: 422, message: "report.schemaVersion \(version) is not one this server reads")
         }
-        let submission: RunSubmission
-        do { submission = try JSONCoders.makeDecoder().decode(RunSubmission.self, from: body) } catch {
-            throw UploadRefusal(status: 422, message: "the report does not match its schema: \(Self.describe(error))")
-        }
-        try checkConsistent(submission.report)
-        return (submission, try archive(submission.archive))
+        return UploadRefusal(
+            status: 422,
+            message: "the report does not match its schema: \(Self.describe(decodingError))"
+        )
     }
 
     /// A refusal for a body of `count` bytes.
@@ -118,3 +132,6 @@ public struct UploadCheck: Sendable {
         }
     }
 }
+
+/// A report decoded, but of another schema version than this server's (the refusal says which).
+private struct SchemaVersionMismatch: Error {}
