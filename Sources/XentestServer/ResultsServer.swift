@@ -23,11 +23,16 @@ public struct ResultsServer: Sendable {
     /// Starts listening; `listening` is called with the port once the socket is bound. Runs until cancelled.
     public func run(listening: @escaping @Sendable (UInt16) -> Void) async throws {
         let address = try sockaddr_in.inet(ip4: host, port: port)
-        let server = HTTPServer(config: HTTPServer.Configuration(address: address, timeout: 60))
+        // FlyingFox's own log stays off: failures reach the caller as errors, and requests are not logged.
+        let server = HTTPServer(config: HTTPServer.Configuration(address: address, timeout: 60, logger: .disabled))
         let service = service
         await server.appendRoute("*") { request in await Self.respond(request, service) }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
+            group.addTask { [host, port] in
+                do { try await server.run() } catch let error as SocketError {
+                    throw ListenFailed(description: "cannot listen on \(host):\(port): \(error)")
+                }
+            }
             group.addTask {
                 try await server.waitUntilListening()
                 if case .ip4(_, let port) = await server.listeningAddress { listening(port) }
@@ -84,4 +89,10 @@ public struct ResultsServer: Sendable {
         default: "Internal Server Error"
         }
     }
+}
+
+/// The server could not take its address (in use, not this machine's, not allowed).
+public struct ListenFailed: Error, CustomStringConvertible {
+    /// What went wrong, with the address.
+    public var description: String
 }
