@@ -8,8 +8,14 @@ public enum PlanInstructionsRenderer {
     /// The instructions; `host` fills in devices, bridge and guest files where the tester has a host file.
     ///
     /// `runAs` is what the tester types to name the plan (`PlanLoader.commandLineName(of:)`: a path for a plan
-    /// outside the plan folders); the plan's name when not given.
-    public static func render(_ plan: Plan, host: HostConfig = .empty(source: "none"), runAs: String? = nil) -> String {
+    /// outside the plan folders); the plan's name when not given. `hostFile` is the host file as the tester named it
+    /// (`--host-config`), for the command that runs the same plan with it.
+    public static func render(
+        _ plan: Plan,
+        host: HostConfig = .empty(source: "none"),
+        runAs: String? = nil,
+        hostFile: String? = nil
+    ) -> String {
         var out: [String] = []
         out.append("# \(plan.title)")
         out.append("")
@@ -22,9 +28,14 @@ public enum PlanInstructionsRenderer {
             "", "## Before you start", "",
             "- Run the commands as root in dom0. Every guest is named `xentest-CASE`; destroy it if a case stops "
                 + "half-way (`xl destroy xentest-CASE`).",
-            "- Values in CAPITALS come from your host file (`xentest run --host-config FILE`): the PCI device "
-                + "for each role, the bridge, the test guest's kernel and ramdisk.",
-            "- Or let xentest do all of this: `xentest run \(runAs ?? plan.name)`.",
+            hostFile.map {
+                "- The PCI device for each role, the bridge and the test guest's files are your host file's ("
+                    + "`\($0)`)."
+            }
+                ?? ("- Values in CAPITALS come from your host file: the PCI device for each role, the bridge, the test "
+                    + "guest's kernel and ramdisk (`xentest show \(runAs ?? plan.name) --host-config FILE` fills them in)."),
+            "- Or let xentest do all of this: `xentest run \(runAs ?? plan.name)"
+                + (hostFile.map { " --host-config \($0)" } ?? " --host-config FILE") + "`.",
         ]
         for area in plan.areas {
             out += ["", "## \(area)"]

@@ -90,13 +90,29 @@ public struct HostConfig: Sendable, Hashable {
         "guest-cmdline",
     ]
 
+    /// The plan keys of a file that has them and no host file key: a plan given where a host file goes.
+    static func planKeys(_ root: Node) -> [String]? {
+        guard case .mapping(let mapping) = root else { return nil }
+        let names = Array(mapping.keys.compactMap(\.string))
+        guard !names.contains(where: keys.contains) else { return nil }
+        let found = names.filter { PlanSyntax.planKeys.contains($0) }
+        return found.isEmpty ? nil : found
+    }
+
     /// Loads and checks a host file; throws every problem at once.
     public static func load(path: String) throws(DiagnosticsError) -> HostConfig {
         var diagnostics: [Diagnostic] = []
         let source = YAMLSource.load(path: path, diagnostics: &diagnostics)
         let reader = YAMLReader(file: path)
         var config = HostConfig.empty(source: path)
-        if let root = source.root, let fields = reader.mapping(root, "the host file", allowed: keys) {
+        if let root = source.root, let planKeys = Self.planKeys(root) {
+            reader.error(
+                "this is a plan (it has " + planKeys.prefix(2).map { "'\($0)'" }.joined(separator: ", ")
+                    + (planKeys.count > 2 ? ", ...), not a host file: " : "), not a host file: ")
+                    + "name it as the plan, as in 'xentest run \(path) --host-config HOST.yaml'",
+                at: root
+            )
+        } else if let root = source.root, let fields = reader.mapping(root, "the host file", allowed: keys) {
             config = read(fields, reader: reader, source: path)
         }
         diagnostics += reader.diagnostics

@@ -148,6 +148,8 @@ private struct LoadSession {
     /// While collecting a filtered include: the case ids to keep, and those found so far.
     var caseFilter: Set<String>?
     var foundFilteredIDs: Set<String> = []
+    /// Includes reported as not read (missing, a cycle, twice).
+    var includesNotRead = 0
 
     var diagnostics: [Diagnostic] { extraDiagnostics + readers.flatMap(\.diagnostics) }
 
@@ -201,9 +203,12 @@ private struct LoadSession {
             }
             cases += parseCases(node, reader: caseReader, guests: guests) ?? []
         }
-        // A `cases:` that is not a list has been reported already; an empty list, or none, is reported here.
+        // A `cases:` that is not a list has been reported already, and so has an include that could not be read
+        // (its cases may be all the plan has); an empty list, or none, is reported here.
         let casesIsNotAList = fields["cases"].map { if case .sequence = $0 { false } else { true } } ?? false
-        if caseNodes.isEmpty, !casesIsNotAList { reader.error("the plan has no cases; add a 'cases:' list", at: root) }
+        if caseNodes.isEmpty, !casesIsNotAList, includesNotRead == 0 {
+            reader.error("the plan has no cases; add a 'cases:' list", at: root)
+        }
         guard let release, let title, let hostHealth else { return nil }
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         var plan = Plan(name: name, path: path, release: release, title: title, summary: summary, cases: cases)
@@ -286,15 +291,18 @@ private struct LoadSession {
                 ? "\(chain[0]) includes itself ('\(relative)')"
                 : "include cycle: \(chain[0]) includes " + chain.dropFirst().joined(separator: ", which includes ")
             reader.error(message, at: fileNode)
+            includesNotRead += 1
             return
         }
         guard !visitedFiles.contains(canonical) else {
             let first = firstIncludedAt[canonical].map { " (first at \($0))" } ?? ""
             reader.error("'\(relative)' is included more than once\(first); include a file once", at: fileNode)
+            includesNotRead += 1
             return
         }
         guard FileManager.default.fileExists(atPath: path) else {
             reader.error("included file '\(relative)' does not exist (looked for \(path))", at: fileNode)
+            includesNotRead += 1
             return
         }
         visitedFiles.insert(canonical)

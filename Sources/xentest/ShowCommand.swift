@@ -21,7 +21,12 @@ struct ShowCommand: ParsableCommand {
         let loaded = try loadPlanOrExit(plan)
         let host = try hostConfig.map(loadHostConfigOrExit) ?? .empty(source: "none")
         print(
-            PlanInstructionsRenderer.render(loaded, host: host, runAs: PlanLoader.commandLineName(of: loaded)),
+            PlanInstructionsRenderer.render(
+                loaded,
+                host: host,
+                runAs: PlanLoader.commandLineName(of: loaded),
+                hostFile: hostConfig
+            ),
             terminator: ""
         )
     }

@@ -66,6 +66,14 @@ import Testing
             expected: ["plan.yaml:9:5: error: duplicate key 'title' in the same mapping; first at plan.yaml:5:5"]
         ),
         DiagnosticExample(
+            name: "includes that are all missing: each said, and no 'no cases' besides",
+            yaml: "release: 4.17.0-rc1\ntitle: Fixture plan\ninclude:\n  - missing-a.yaml\n  - missing-b.yaml\n",
+            expected: [
+                "plan.yaml:4:5: error: included file 'missing-a.yaml' does not exist (looked for *missing-a.yaml)",
+                "plan.yaml:5:5: error: included file 'missing-b.yaml' does not exist (looked for *missing-b.yaml)",
+            ]
+        ),
+        DiagnosticExample(
             name: "a tab after spaces in the indentation",
             yaml: "release: 4.17.0-rc1\ntitle: Fixture plan\ncases:\n  - id: one\n    title: One\n  \t  area: x\n",
             expected: [
@@ -178,5 +186,17 @@ import Testing
         #expect(folder.lines == ["\(directory.path): error: cannot read file: it is a directory; name a YAML file"])
         let absent = LoadOutcome(path: directory.path + "/absent.yaml", stripping: directory.path)
         #expect(absent.lines == ["absent.yaml: error: cannot read file: No such file or directory"])
+    }
+
+    @Test("a plan given as the host file says so and how to run it, not every plan key as unknown")
+    func planGivenAsHostFile() throws {
+        let path = Fixtures.realPlan("smoke")
+        #expect { try HostConfig.load(path: path) } throws: { error in
+            let lines = (error as? DiagnosticsError)?.diagnostics.map(\.description) ?? []
+            return lines == [
+                "\(path):2:1: error: this is a plan (it has 'release', 'title', ...), not a host file: name it as "
+                    + "the plan, as in 'xentest run \(path) --host-config HOST.yaml'"
+            ]
+        }
     }
 }

@@ -30,7 +30,7 @@ import Testing
 
     @Test func instructionsWithAHostFile() throws {
         let plan = try sample()
-        let text = PlanInstructionsRenderer.render(plan, host: try labHost())
+        let text = PlanInstructionsRenderer.render(plan, host: try labHost(), hostFile: "lab-host.yaml")
         try expectGolden(text, "plan/sample-show-with-host.md")
         #expect(!text.contains("GUEST_KERNEL"))
         #expect(!text.contains("PCI_gpu"))

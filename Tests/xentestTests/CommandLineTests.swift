@@ -199,7 +199,10 @@ import XentestSupport
         let result = try await XentestProcess.run(["show", "smoke", "--host-config", Self.labHost])
         #expect(result.status == 0, "\(result)")
         let host = try HostConfig.load(path: Self.labHost)
-        #expect(result.stdout == PlanInstructionsRenderer.render(try realPlan("smoke"), host: host))
+        #expect(
+            result.stdout == PlanInstructionsRenderer.render(try realPlan("smoke"), host: host, hostFile: Self.labHost)
+        )
+        #expect(result.stdout.contains("`xentest run smoke --host-config \(Self.labHost)`"), "\(result)")
         #expect(result.stdout.contains("xl pci-assignable-add 0000:03:00.0"))
     }
 }

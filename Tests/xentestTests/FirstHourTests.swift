@@ -51,10 +51,10 @@ import XentestRun
         let path = try scratch.write(Self.onePlan, to: "rc3.yaml")
         let result = try await XentestProcess.run(["show", path])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.contains("`xentest run \(path)`"), "\(result)")
-        #expect(!result.stdout.contains("`xentest run rc3`"), "\(result)")
+        #expect(result.stdout.contains("`xentest run \(path) --host-config FILE`"), "\(result)")
+        #expect(!result.stdout.contains("`xentest run rc3"), "\(result)")
         let named = try await XentestProcess.run(["show", "smoke"])
-        #expect(named.stdout.contains("`xentest run smoke`"), "\(named)")
+        #expect(named.stdout.contains("`xentest run smoke --host-config FILE`"), "\(named)")
     }
 
     /// With no Xen here, clean advises what clean can use (a Xen host, or --connect), not booting a lab to run a
