@@ -258,7 +258,7 @@ import XentestSupport
         let columns = try #require(matrix["columns"] as? [[String: Any]])
         let rows = try #require(matrix["rows"] as? [[String: Any]])
         let ranOn = columns.compactMap { ($0["host"] as? [String: Any])?["ranOn"] as? String }
-        for backend in ["libvirt test:///default", "libvirt qemu:///system", "xl on ", "libvirt xen+ssh"] {
+        for backend in ["libvirt test:///default", "libvirt qemu:///system", "xl (Xen ", "libvirt xen+ssh"] {
             #expect(ranOn.contains { $0.hasPrefix(backend) }, "no column for \(backend): \(ranOn)")
         }
         let hostnames = columns.compactMap {
