@@ -74,7 +74,14 @@ struct XLConfigReading {
             }
             read(setting, allSettings: byKey)
         }
-        if guest.maxvcpus < guest.vcpus { guest.maxvcpus = guest.vcpus }
+        if guest.maxvcpus < guest.vcpus, let maxvcpus = byKey["maxvcpus"] {
+            skip(
+                "maxvcpus",
+                "fewer than vcpus (\(guest.vcpus)), which libxl refuses; the guest has maxvcpus \(guest.vcpus)",
+                at: maxvcpus.location
+            )
+            guest.maxvcpus = guest.vcpus
+        }
     }
 
     /// `type` (xl) and `builder` (xm, deprecated since Xen 4.10): xl takes any prefix of a type's name.
@@ -133,7 +140,7 @@ struct XLConfigReading {
         case "vcpus":
             guard let count = number(setting, in: 1...PlanSyntax.maximumVcpus) else { return }
             guest.vcpus = count
-            guest.maxvcpus = max(guest.maxvcpus, count)
+            if allSettings["maxvcpus"] == nil { guest.maxvcpus = count }
         case "maxvcpus":
             guard let count = number(setting, in: 1...PlanSyntax.maximumVcpus) else { return }
             guest.maxvcpus = count

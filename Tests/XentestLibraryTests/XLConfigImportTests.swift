@@ -201,9 +201,12 @@ func configErrors(_ text: String, file: String = "guest.cfg") -> [String] {
             extra += " quiet"
             vif = [ '' ]
             vif += [ '', ]
+            maxvcpus = 2
+            vcpus = 4
             """
         )
         .get()
+        #expect(imported.guest.vcpus == 4 && imported.guest.maxvcpus == 4)
         #expect(imported.guest.type == .hvm)
         #expect(imported.guest.memory == MemorySize(mebibytes: 256))
         #expect(imported.guest.nics == 2)
@@ -212,6 +215,7 @@ func configErrors(_ text: String, file: String = "guest.cfg") -> [String] {
                 "guest.cfg:1: memory: set again at line 3; xl uses the last",
                 "guest.cfg:4: extra: xentest writes the kernel command line (its console, then the host file's "
                     + "'guest-cmdline')",
+                "guest.cfg:8: maxvcpus: fewer than vcpus (4), which libxl refuses; the guest has maxvcpus 4",
             ]
         )
     }
