@@ -12,6 +12,10 @@ struct XLConfigFileParser {
     private var column = 1
     private var current = Token(kind: .end, text: "", location: SourceLocation(file: ""))
     private var lastErrorLine = 0
+    /// How many lists are open around the value being read.
+    private var depth = 0
+    /// Lists nest a level or two in real configs (`vnuma`); deeper is refused before the recursion runs out of stack.
+    static let maximumDepth = 32
     private var notedPython = false
     /// Every problem found, in the order found.
     private(set) var diagnostics: [Diagnostic] = []
@@ -108,7 +112,14 @@ struct XLConfigFileParser {
         case .string(let text):
             advance()
             return XLConfigFileValue(kind: .text(text, quoted: true), location: token.location)
-        case .open: return parseList(of: key)
+        case .open:
+            guard depth < Self.maximumDepth else {
+                error("lists nested more than \(Self.maximumDepth) deep in '\(key)'", at: token.location)
+                return nil
+            }
+            depth += 1
+            defer { depth -= 1 }
+            return parseList(of: key)
         case .invalid: return nil
         case .newline, .end, .semicolon:
             error("'\(key)' has no value: write a number, a \"string\" or a [list]", at: token.location)
@@ -290,6 +301,13 @@ struct XLConfigFileParser {
             .joined()
         if first == "\r" {
             error("a carriage return: xl reads only \\n line ends (dos2unix converts the file)", at: location)
+        } else if case .number(let number) = current.kind, current.location.line == location.line,
+            current.location.column + number.unicodeScalars.count == location.column
+        {
+            error(
+                "'\(number)\(shown)': a number is digits alone (xl reads memory in MiB, without a unit)",
+                at: current.location
+            )
         } else if ("A"..."Z").contains(first) {
             error("'\(shown)': xl.cfg keys are lowercase (letters, digits, '_' and '.')", at: location)
         } else {

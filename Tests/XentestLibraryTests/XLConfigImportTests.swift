@@ -251,6 +251,25 @@ func configErrors(_ text: String, file: String = "guest.cfg") -> [String] {
         )
     }
 
+    @Test func hostileConfigsAreRefusedNotCrashedOn() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(
+            configErrors("cpuid = \(deep)\n") == ["guest.cfg:1:41: error: lists nested more than 32 deep in 'cpuid'"]
+        )
+        let directory = try ScratchDirectory()
+        let large = try directory.write(String(repeating: "# padding\n", count: 300_000), to: "large.cfg")
+        #expect(throws: DiagnosticsError.self) { try XLConfigImport.load(path: large) }
+        #expect(
+            configErrors("memory = 512M\nvcpus = 2 + 2\n") == [
+                "guest.cfg:1:10: error: '512M': a number is digits alone (xl reads memory in MiB, without a unit)",
+                "guest.cfg:2:11: note: this looks like Python: xm ran its config files as Python, xl reads only "
+                    + "'key = value' lines (https://wiki.xen.org/wiki/PythonInXlConfig)",
+                "guest.cfg:2:11: error: xl cannot read '+': a line is 'key = value', the value a number, a "
+                    + "\"string\" or a [list]",
+            ]
+        )
+    }
+
     @Test func whatXLRefusesBesidesSyntax() {
         #expect(
             configErrors("type = \"hvm\"\nbuilder = 'generic'\n") == [
