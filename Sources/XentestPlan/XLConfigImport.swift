@@ -37,7 +37,7 @@ public struct XLConfigImport: Sendable, Hashable {
     /// Imports a parsed config; throws when xl would refuse it (a domain type it does not know, `builder` and `type`
     /// that contradict, a `+=` of the wrong kind).
     public init(_ config: XLConfigFile) throws(DiagnosticsError) {
-        var reading = XLConfigReading(file: config.file)
+        var reading = XLConfigReading()
         let (settings, diagnostics) = config.settings()
         reading.read(settings)
         let all = diagnostics + reading.diagnostics
@@ -53,13 +53,10 @@ public struct XLConfigImport: Sendable, Hashable {
 
 /// One pass over a config's settings, filling the guest and the list of what is left out.
 struct XLConfigReading {
-    let file: String
     var guest = GuestSpec(name: "imported", type: .pv)
     var diagnostics: [Diagnostic] = []
     var notCarried: [XLConfigImport.NotCarriedOver] = []
     var memorySet = false
-
-    init(file: String) { self.file = file }
 
     mutating func skip(_ key: String, _ reason: String, at location: SourceLocation) {
         notCarried.append(XLConfigImport.NotCarriedOver(key: key, reason: reason, location: location))
