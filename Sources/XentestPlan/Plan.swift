@@ -118,6 +118,22 @@ public struct GuestSpec: Sendable, Hashable {
     public var xlConfig: [XLConfigSetting] = []
 }
 
+extension GuestSpec {
+    /// A guest of `type` with what a plan's guest has when it says nothing else: 256M, one vCPU, nothing attached.
+    package init(name: String, type: GuestType) {
+        self.init(
+            name: name,
+            type: type,
+            memory: MemorySize(mebibytes: 256),
+            vcpus: 1,
+            maxvcpus: 1,
+            nics: 0,
+            pci: [],
+            passthrough: false
+        )
+    }
+}
+
 /// The formats of the disk images a run makes.
 public enum DiskFormat: String, Sendable, Hashable, Codable, CaseIterable {
     /// A plain file of the disk's size (sparse): `truncate -s`.

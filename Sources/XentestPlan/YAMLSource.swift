@@ -35,16 +35,17 @@ struct YAMLSource {
     /// (`<(generate-plan)`) is read as the text it gives.
     ///
     /// Errors are the system's own words (`No such file or directory`), not Foundation's (`Error.systemReason`).
-    private static func read(_ path: String) -> Result<Data, ValueError> {
+    /// `kind` names the files in messages (`plan and host files`), `expected` what to name instead of a directory.
+    static func read(_ path: String, kind: String = "plan and host files", expected: String = "a YAML file") -> Result<
+        Data, ValueError
+    > {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return .failure(ValueError("cannot read file: it is a directory; name a YAML file"))
+            return .failure(ValueError("cannot read file: it is a directory; name \(expected)"))
         }
         // A regular file's size is known before reading it; a device's or a pipe's only from what it gives.
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumBytes {
-            return .failure(
-                ValueError("file is \(size) bytes; plan and host files are limited to \(maximumBytes) bytes")
-            )
+            return .failure(ValueError("file is \(size) bytes; \(kind) are limited to \(maximumBytes) bytes"))
         }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -54,9 +55,7 @@ struct YAMLSource {
         do {
             let data = try handle.read(upToCount: maximumBytes + 1) ?? Data()
             guard data.count <= maximumBytes else {
-                return .failure(
-                    ValueError("input is over \(maximumBytes) bytes; plan and host files are limited to that")
-                )
+                return .failure(ValueError("input is over \(maximumBytes) bytes; \(kind) are limited to that"))
             }
             return .success(data)
         } catch { return .failure(ValueError("cannot read file: \(error.systemReason)")) }

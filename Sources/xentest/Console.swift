@@ -18,6 +18,9 @@ enum Console {
     /// Text on stdout, as it is.
     static func out(_ text: String) { print(text, terminator: "") }
 
+    /// What stdout holds so far written out, so that stderr's lines after it follow it on a terminal.
+    static func flushOut() { fflush(nil) }  // nil: every stream, stdout among them
+
     /// `text` to the file `path` (an `--output`); when it cannot be written, an error naming it, and exit 2.
     static func write(_ text: String, toFile path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {

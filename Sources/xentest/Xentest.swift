@@ -20,7 +20,7 @@ import XentestSupport
         subcommands: [
             RunCommand.self, FactsCommand.self, ListCommand.self, ValidateCommand.self, ShowCommand.self,
             ReportCommand.self, CompareCommand.self, SubmitCommand.self, CleanCommand.self, LabCommand.self,
-            GuestCommand.self,
+            GuestCommand.self, ImportCommand.self,
         ]
     )
 
