@@ -39,6 +39,19 @@ import Testing
         #expect(diagnostics.contains("/fuzz/plan.yaml:3:11: error: /fuzz/plan.yaml includes itself ('plan.yaml')"))
     }
 
+    /// Found by fuzz-plan: every distinct pattern a process ever loaded stayed compiled (about 9 KB each), so its
+    /// memory grew to 1.6 GB in ten minutes of loading plans.
+    @Test func patternCacheStaysBounded() throws {
+        let first = try PlanPattern("fuzz-first-[0-9]+")
+        for index in 0...PlanPattern.maximumCached {
+            _ = try PlanPattern("fuzz-\(index)-(a|b)+")
+            #expect(PlanPattern.cachedCount <= PlanPattern.maximumCached)
+        }
+        // A pattern that left the cache still matches: it is compiled again.
+        #expect(first.matches("line\nFUZZ-FIRST-42\n"))
+        #expect(!first.matches("fuzz-first-"))
+    }
+
     @Test func hostFileFromTextLoadsAsFromItsFile() throws {
         let path = try Fixtures.plan("hosts/lab-host.yaml")
         let fromFile = try HostConfig.load(path: path)
