@@ -40,19 +40,23 @@ public struct PlanPattern: Sendable, Hashable, CustomStringConvertible {
     private static let cache = Mutex<[String: Regex<AnyRegexOutput>]>([:])
 
     /// The most patterns kept compiled. A plan has a few dozen; a process that loads plan after plan (the fuzzer
-    /// found this: about 9 KB a pattern, never freed) must not keep every pattern it ever saw.
-    static let maximumCached = 1024
+    /// found this: about 9 KB a short pattern, never freed) must not keep every pattern it ever saw.
+    static let maximumCached = 256
+    /// Longer patterns are compiled each time instead: a compiled pattern grows with its length, and plans write
+    /// short ones.
+    static let maximumCachedLength = 1024
 
     /// How many patterns are kept compiled now.
     static var cachedCount: Int { cache.withLock { $0.count } }
 
-    /// Keeps `regex`; when the cache is full it is emptied first, so that it stays bounded and recent patterns
-    /// stay in it.
+    /// Keeps `regex` unless its source is long; when the cache is full it is emptied first, so that it stays
+    /// bounded and recent patterns stay in it.
     private static func store(
         _ regex: Regex<AnyRegexOutput>,
         for source: String,
         in cache: inout [String: Regex<AnyRegexOutput>]
     ) {
+        guard source.utf8.count <= maximumCachedLength else { return }
         if cache.count >= maximumCached { cache.removeAll(keepingCapacity: true) }
         cache[source] = regex
     }
