@@ -79,8 +79,11 @@ for target in "${TARGETS[@]}"; do
     elapsed=$(($(date +%s) - started))
     stat() { grep -m1 "^stat::$1:" "$OUT/$target.log" | awk '{print $2}'; }
     found=$(($(find "$crashes" -type f | wc -l) - before))
-    line=$(printf '%-10s %10s execs  %7s exec/s  %4ss  corpus %s files, %s KiB  new %s  peak RSS %s MB  findings %s  load %s' \
-        "$target" "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "$elapsed" \
+    # libFuzzer's corpus (the inputs it keeps, after reducing) from its last status line; the folder also keeps
+    # the inputs those replaced.
+    kept=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$OUT/$target.log" | tail -n 1 | cut -d' ' -f2)
+    line=$(printf '%-10s %10s execs  %6s exec/s  %4ss  corpus %s (folder: %s files, %s KiB)  new %s  peak RSS %s MB  findings %s  load %s' \
+        "$target" "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "$elapsed" "${kept:-?}" \
         "$(find "$corpus" -type f | wc -l)" "$(($(du -sb "$corpus" | cut -f1) / 1024))" "$(stat new_units_added)" \
         "$(stat peak_rss_mb)" "$found" "$(cut -d' ' -f1-3 /proc/loadavg)")
     SUMMARY+=("$line")
