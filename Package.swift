@@ -103,6 +103,18 @@ let package = Package(
     ]
 )
 
+// libFuzzer targets for the plan and host-file loaders (benchmarks/fuzz.sh sets XENTEST_FUZZ and builds them with
+// -sanitize=fuzzer); left out otherwise, so that neither the normal build nor CI compiles them.
+if Context.environment["XENTEST_FUZZ"] != nil {
+    let path = "benchmarks/Sources/"
+    package.products += ["fuzz-plan", "fuzz-host"].map { .executable(name: $0, targets: [$0]) }
+    package.targets += [
+        .target(name: "FuzzDriver", path: path + "FuzzDriver"),
+        .executableTarget(name: "fuzz-plan", dependencies: ["FuzzDriver", "XentestPlan"], path: path + "fuzz-plan"),
+        .executableTarget(name: "fuzz-host", dependencies: ["FuzzDriver", "XentestPlan"], path: path + "fuzz-host"),
+    ]
+}
+
 for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))

@@ -100,9 +100,18 @@ public struct HostConfig: Sendable, Hashable {
     }
 
     /// Loads and checks a host file; throws every problem at once.
-    public static func load(path: String) throws(DiagnosticsError) -> HostConfig {
+    public static func load(path: String) throws(DiagnosticsError) -> HostConfig { try load(path: path, source: nil) }
+
+    /// Loads host file text as if it were the file at `path`; for the fuzz targets (benchmarks/fuzz.sh).
+    package static func load(text: Data, path: String) throws(DiagnosticsError) -> HostConfig {
+        try load(path: path, source: text)
+    }
+
+    private static func load(path: String, source text: Data?) throws(DiagnosticsError) -> HostConfig {
         var diagnostics: [Diagnostic] = []
-        let source = YAMLSource.load(path: path, diagnostics: &diagnostics)
+        let source =
+            text.map { YAMLSource.parse($0, file: path, diagnostics: &diagnostics) }
+            ?? YAMLSource.load(path: path, diagnostics: &diagnostics)
         let reader = YAMLReader(file: path)
         var config = HostConfig.empty(source: path)
         if let root = source.root, let planKeys = Self.planKeys(root) {

@@ -13,7 +13,19 @@ public struct PlanLoader: Sendable {
     /// not stop loading and are returned with the plan.
     public func load(path: String) throws(DiagnosticsError) -> (plan: Plan, warnings: [Diagnostic]) {
         var session = LoadSession()
-        let plan = session.loadPlan(path: path)
+        let plan = session.loadPlan(path: path, source: nil)
+        let diagnostics = session.diagnostics.sortedBySource()
+        guard let plan, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
+        return (plan, diagnostics)
+    }
+
+    /// Loads plan text as if it were the file at `path`, reading no file: each include is an error.
+    ///
+    /// For the fuzz targets (benchmarks/fuzz.sh), whose input must not name files for the loader to read.
+    package func load(text: Data, path: String) throws(DiagnosticsError) -> (plan: Plan, warnings: [Diagnostic]) {
+        var session = LoadSession()
+        session.readsIncludes = false
+        let plan = session.loadPlan(path: path, source: text)
         let diagnostics = session.diagnostics.sortedBySource()
         guard let plan, !diagnostics.hasErrors else { throw DiagnosticsError(diagnostics) }
         return (plan, diagnostics)
@@ -150,12 +162,17 @@ private struct LoadSession {
     var foundFilteredIDs: Set<String> = []
     /// Includes reported as not read (missing, a cycle, twice).
     var includesNotRead = 0
+    /// False when loading text given in memory: an include is then reported, not read.
+    var readsIncludes = true
 
     var diagnostics: [Diagnostic] { extraDiagnostics + readers.flatMap(\.diagnostics) }
 
-    mutating func loadPlan(path: String) -> Plan? {
+    /// Loads the plan at `path`, or `text` in its name when given.
+    mutating func loadPlan(path: String, source text: Data?) -> Plan? {
         var fileDiagnostics: [Diagnostic] = []
-        let source = YAMLSource.load(path: path, diagnostics: &fileDiagnostics)
+        let source =
+            text.map { YAMLSource.parse($0, file: path, diagnostics: &fileDiagnostics) }
+            ?? YAMLSource.load(path: path, diagnostics: &fileDiagnostics)
         extraDiagnostics += fileDiagnostics
         visitedFiles.insert(URL(fileURLWithPath: path).standardizedFileURL.path)
         includeChain = [(URL(fileURLWithPath: path).standardizedFileURL.path, path)]
@@ -297,6 +314,11 @@ private struct LoadSession {
         guard !visitedFiles.contains(canonical) else {
             let first = firstIncludedAt[canonical].map { " (first at \($0))" } ?? ""
             reader.error("'\(relative)' is included more than once\(first); include a file once", at: fileNode)
+            includesNotRead += 1
+            return
+        }
+        guard readsIncludes else {
+            reader.error("includes are not read when a plan is loaded from text ('\(relative)')", at: fileNode)
             includesNotRead += 1
             return
         }

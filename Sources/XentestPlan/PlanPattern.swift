@@ -10,7 +10,9 @@ public struct PlanPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// A pattern that compiles; throws the compiler's error when `source` does not.
     public init(_ source: String) throws {
-        try Self.cache.withLock { cache in if cache[source] == nil { cache[source] = try Self.compile(source) } }
+        try Self.cache.withLock { cache in
+            if cache[source] == nil { Self.store(try Self.compile(source), for: source, in: &cache) }
+        }
         self.source = source
     }
 
@@ -19,7 +21,7 @@ public struct PlanPattern: Sendable, Hashable, CustomStringConvertible {
         let regex = Self.cache.withLock { cache -> Regex<AnyRegexOutput>? in
             if let regex = cache[source] { return regex }
             guard let regex = try? Self.compile(source) else { return nil }  // init compiled it: not reached
-            cache[source] = regex
+            Self.store(regex, for: source, in: &cache)
             return regex
         }
         guard let regex else { return false }
@@ -36,4 +38,26 @@ public struct PlanPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Compiling a pattern costs far more than matching it, and plans repeat their patterns.
     private static let cache = Mutex<[String: Regex<AnyRegexOutput>]>([:])
+
+    /// The most patterns kept compiled. A plan has a few dozen; a process that loads plan after plan (the fuzzer
+    /// found this: about 9 KB a short pattern, never freed) must not keep every pattern it ever saw.
+    static let maximumCached = 256
+    /// Longer patterns are compiled each time instead: a compiled pattern grows with its length, and plans write
+    /// short ones.
+    static let maximumCachedLength = 1024
+
+    /// How many patterns are kept compiled now.
+    static var cachedCount: Int { cache.withLock { $0.count } }
+
+    /// Keeps `regex` unless its source is long; when the cache is full it is emptied first, so that it stays
+    /// bounded and recent patterns stay in it.
+    private static func store(
+        _ regex: Regex<AnyRegexOutput>,
+        for source: String,
+        in cache: inout [String: Regex<AnyRegexOutput>]
+    ) {
+        guard source.utf8.count <= maximumCachedLength else { return }
+        if cache.count >= maximumCached { cache.removeAll(keepingCapacity: true) }
+        cache[source] = regex
+    }
 }
