@@ -69,6 +69,24 @@ import XentestSupport
         #expect(stored == (try RunResult.load(run: directory + "/report.json")))
         let archive = try server.get("/runs/1/archive.tar.gz")
         #expect(archive.status == 200)
+        // The rest of the API: each answers JSON about this one run.
+        let caseID = try #require(stored.cases.first?.id)
+        let history = try server.get("/api/cases/\(caseID)/history")
+        let entries = try JSONSerialization.jsonObject(with: Data(history.body.utf8)) as? [[String: Any]]
+        #expect(history.status == 200 && entries?.count == 1 && entries?.first?["caseID"] as? String == caseID)
+        let host = try server.get("/api/hosts/1/history")
+        let hostHistory = try JSONSerialization.jsonObject(with: Data(host.body.utf8)) as? [String: Any]
+        #expect((hostHistory?["verdicts"] as? [Any])?.count == stored.cases.count, "\(host)")
+        let hosts = try server.get("/api/hosts")
+        #expect(hosts.status == 200 && hosts.body.contains(#""tester":"alice""#), "\(hosts)")
+        let regressions = try server.get("/api/releases/4.3.0-rc6/regressions")
+        #expect(regressions.status == 200 && regressions.body.contains(#""baseline""#) == false, "\(regressions)")
+        for page in [
+            "/", "/hosts", "/hosts/1", "/cases/\(caseID)", "/runs/1", "/runs/1/cases/\(caseID)",
+            "/releases/4.3.0-rc6/regressions",
+        ] { #expect(try server.get(page).status == 200, "\(page)") }
+        #expect(try server.get("/api/runs/99").status == 404)
+        #expect(try server.get("/no/such/page").status == 404)
     }
 
     @Test("a server killed mid-upload keeps every acknowledged run and none of the half one") func killedMidUpload()
