@@ -53,31 +53,20 @@ extension Pages {
     }
 
     /// One case on every host: a row per run, newest first, with its verdict and label.
-    static func caseHistory(_ caseID: String, hosts: [StoredHost], runs: [RunRef], cases: [StoredCase]) -> String {
+    static func caseHistory(_ caseID: String, hosts: [StoredHost], verdicts: [(CaseVerdict, HistoryLabel?)]) -> String {
         var out = [
             "<table class=\"history\" id=\"history\">",
             "<thead><tr><th>Host</th><th>Tester</th><th>Release</th>"
                 + "<th>Run</th><th>Started</th><th>Verdict</th></tr></thead>", "<tbody>",
         ]
         let hostByID = Dictionary(uniqueKeysWithValues: hosts.map { ($0.id, $0) })
-        let runsByHost = Dictionary(grouping: runs, by: \.hostID)
-        let casesByHost = Dictionary(grouping: cases, by: \.verdict.run.hostID)
-        var histories: [Int64: CaseHistory] = [:]
-        for stored in cases.reversed() where stored.verdict.caseID == caseID {
-            let verdict = stored.verdict
+        for (verdict, label) in verdicts {
             let hostID = verdict.run.hostID
-            if histories[hostID] == nil {
-                histories[hostID] = CaseHistory(
-                    hostRuns: runsByHost[hostID] ?? [],
-                    verdicts: (casesByHost[hostID] ?? []).map(\.verdict)
-                )
-            }
             let host = hostByID[hostID]
             out.append(
                 "<tr><td><a href=\"/hosts/\(hostID)\">\(h(host?.ranOn ?? "?"))</a></td><td>\(h(host?.tester ?? ""))</td>"
                     + "<td>\(h(verdict.run.release))</td><td><a href=\"/runs/\(verdict.run.id)\">\(h(verdict.run.runID))</a>"
-                    + "</td><td>\(h(verdict.run.startedAt))</td>"
-                    + cell(verdict, label: histories[hostID]?.label(for: verdict)) + "</tr>"
+                    + "</td><td>\(h(verdict.run.startedAt))</td>" + cell(verdict, label: label) + "</tr>"
             )
         }
         out += ["</tbody>", "</table>"]

@@ -23,20 +23,8 @@ extension ResultsService {
             let runs = try await store.runs(hosts: [id])
             return .json(APIHistory(history: runs, cases: try await store.cases(hosts: [id]), host: host))
         case 3 where parts[0] == "cases" && parts[2] == "history":
-            let cases = try await store.cases(hosts: nil, caseID: parts[1])
-            guard !cases.isEmpty else { return nil }
-            let hostIDs = Array(Set(cases.map(\.verdict.run.hostID)))
-            let all = try await store.cases(hosts: hostIDs)
-            let runs = try await store.runs(hosts: hostIDs)
-            let entries = hostIDs.flatMap { hostID in
-                let history = CaseHistory(
-                    hostRuns: runs.filter { $0.hostID == hostID },
-                    verdicts: all.filter { $0.verdict.run.hostID == hostID }.map(\.verdict)
-                )
-                return cases.filter { $0.verdict.run.hostID == hostID }
-                    .map { APIVerdict($0.verdict, label: history.label(for: $0.verdict)) }
-            }
-            return .json(entries.sorted { ($0.run.startedAt, $0.run.id) > ($1.run.startedAt, $1.run.id) })
+            guard let history = try await caseHistory(parts[1]) else { return nil }
+            return .json(history.verdicts.map { APIVerdict($0.0, label: $0.1) })
         default: return nil
         }
     }

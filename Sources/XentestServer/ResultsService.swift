@@ -103,18 +103,8 @@ public struct ResultsService: Sendable {
         case 3 where parts[0] == "releases" && parts[2] == "regressions":
             return .html(Pages.regressions(release: parts[1], hosts: try await regressions(parts[1])))
         case 2 where parts[0] == "cases":
-            let cases = try await store.cases(hosts: nil, caseID: parts[1])
-            guard !cases.isEmpty else { return nil }
-            let hostIDs = Array(Set(cases.map(\.verdict.run.hostID)))
-            let history = try await store.cases(hosts: hostIDs)
-            return .html(
-                Pages.caseHistory(
-                    parts[1],
-                    hosts: try await store.hosts(hostIDs),
-                    runs: try await store.runs(hosts: hostIDs),
-                    cases: history
-                )
-            )
+            guard let history = try await caseHistory(parts[1]) else { return nil }
+            return .html(Pages.caseHistory(parts[1], hosts: history.hosts, verdicts: history.verdicts))
         case 2 where parts[0] == "runs":
             guard let id = Int64(parts[1]), let run = try await store.run(id) else { return nil }
             return .html(HTMLReporter.render(run.result))
@@ -128,6 +118,30 @@ public struct ResultsService: Sendable {
             return ServiceResponse(status: 200, contentType: "application/gzip", body: Data(archive))
         default: return nil
         }
+    }
+
+    /// Every verdict of one case on every host that ran it, newest first, each labelled from its host's history;
+    /// nil when no stored run has the case.
+    func caseHistory(_ caseID: String) async throws -> (hosts: [StoredHost], verdicts: [(CaseVerdict, HistoryLabel?)])?
+    {
+        let cases = try await store.cases(hosts: nil, caseID: caseID)
+        guard !cases.isEmpty else { return nil }
+        let hostIDs = Array(Set(cases.map(\.verdict.run.hostID)))
+        let all = try await store.cases(hosts: hostIDs)
+        let runs = try await store.runs(hosts: hostIDs)
+        let histories = Dictionary(
+            uniqueKeysWithValues: hostIDs.map { hostID in
+                (
+                    hostID,
+                    CaseHistory(
+                        hostRuns: runs.filter { $0.hostID == hostID },
+                        verdicts: all.filter { $0.verdict.run.hostID == hostID }.map(\.verdict)
+                    )
+                )
+            }
+        )
+        let verdicts = cases.map(\.verdict).sorted { ($0.run.startedAt, $0.run.id) > ($1.run.startedAt, $1.run.id) }
+        return (try await store.hosts(hostIDs), verdicts.map { ($0, histories[$0.run.hostID]?.label(for: $0)) })
     }
 
     /// The matrix of `release`.
