@@ -13,11 +13,12 @@ extension Pages {
         ]
         guard !matrix.columns.isEmpty else { return page("Release \(matrix.release)", out + ["<p>No runs.</p>"]) }
         out += ["<table class=\"matrix\" id=\"matrix\">", "<thead>"]
-        let factNames = hostFacts(matrix.columns[0].host).map(\.0)
-        for (index, name) in factNames.enumerated() {
+        // Each column's facts once, not once for every row of facts.
+        let facts = matrix.columns.map { hostFacts($0.host) }
+        for (index, name) in facts[0].map(\.0).enumerated() {
             var row = "<tr><th scope=\"row\">\(h(name))</th>"
-            for column in matrix.columns {
-                let value = hostFacts(column.host)[index].1
+            for (column, columnFacts) in zip(matrix.columns, facts) {
+                let value = columnFacts[index].1
                 row +=
                     index == 0
                     ? "<th class=\"host\" id=\"host-\(column.host.id)\"><a href=\"/hosts/\(column.host.id)\">\(h(value))</a></th>"

@@ -142,7 +142,8 @@ extension ResultStore {
         }
     }
 
-    /// How many runs and case verdicts are stored (the load benchmark counts them back).
+    /// How many runs and case verdicts are stored (the store's tests count them; the load benchmark reads the
+    /// database itself).
     public func counts() async throws -> (runs: Int, cases: Int) {
         let row = try await database.with { connection in
             try connection.execute("SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM case_results)", []).first
