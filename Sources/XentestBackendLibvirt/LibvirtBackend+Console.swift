@@ -16,6 +16,16 @@ private struct DomainConsole: GuestConsole {
     let name: String
 
     func exec(_ command: String) async throws -> GuestConsoleOutcome {
+        try await withConsole { try await $0.exec(command) }
+    }
+
+    func watch(for pattern: PlanPattern) async throws -> GuestConsoleOutcome {
+        try await withConsole { try await $0.watch(for: pattern) }
+    }
+
+    private func withConsole(_ body: (LibvirtGuestConsole) async throws -> GuestConsoleOutcome) async throws
+        -> GuestConsoleOutcome
+    {
         let calls = CallLog()
         switch try await backend.attempt({ [backend, name] in try backend.lookup(name, calls) }) {
         case .failure(let error):
@@ -27,7 +37,7 @@ private struct DomainConsole: GuestConsole {
                 evidence: calls.evidence
             )
         case .success(let domain):
-            var outcome = try await LibvirtGuestConsole(domain: domain, closings: backend.consoleClosings).exec(command)
+            var outcome = try await body(LibvirtGuestConsole(domain: domain, closings: backend.consoleClosings))
             outcome.evidence = calls.evidence + outcome.evidence
             return outcome
         }

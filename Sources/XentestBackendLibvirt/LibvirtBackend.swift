@@ -105,6 +105,9 @@ public final class LibvirtBackend: Backend {
         case .migrate:
             return .failure(unsupportedReason(for: action, guest: session.guest?.spec) ?? "not supported", [])
         case .waitForState(let wanted): return try await waitForState(wanted, name: session.domainName)
+        case .waitForConsole(let pattern): return try await GuestSteps.waitForConsole(pattern, on: console(session))
+        case .stayUp(let duration):
+            return try await GuestSteps.stayUp(for: duration) { try await self.listing(session, CallLog()) }
         case .shutdown: return try await shutdown(session)
         case .vcpuSet(let count): return try await setVcpus(count, session)
         case .vcpuList: return try await vcpuList(session, calls)
@@ -119,12 +122,7 @@ public final class LibvirtBackend: Backend {
         case .blockList: return try await blockList(session, calls)
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):
-            return try await GuestSteps.ping(
-                direction,
-                host: session.host,
-                hostShell: hostShell,
-                console: console(session)
-            )
+            return try await GuestSteps.ping(direction, of: session, hostShell: hostShell, console: console(session))
         case .xenstoreRead:
             return .failure(unsupportedReason(for: action, guest: session.guest?.spec) ?? "not supported", [])
         case .pingGuest(let name): return try await GuestSteps.ping(guest: name, of: session, console: console(session))

@@ -35,6 +35,18 @@ struct LibvirtGuestConsole: GuestConsole {
     }
 
     func exec(_ command: String) async throws -> GuestConsoleOutcome {
+        try await withConsole { stream, evidence in try await converse(command, over: stream, evidence: evidence) }
+    }
+
+    func watch(for pattern: PlanPattern) async throws -> GuestConsoleOutcome {
+        try await withConsole { stream, evidence in try await watch(for: pattern, over: stream, evidence: evidence) }
+    }
+
+    /// Opens the domain's console (waiting for its previous one to close, and a while for one another client holds),
+    /// runs `body` on it and closes it; the outcome says why it could not be opened.
+    private func withConsole(_ body: (LibvirtStream, [Evidence]) async throws -> GuestConsoleOutcome) async throws
+        -> GuestConsoleOutcome
+    {
         let name = domain.name
         await closings.waitUntilClosed(name)
         var evidence: [Evidence] = []
@@ -74,12 +86,91 @@ struct LibvirtGuestConsole: GuestConsole {
         }
         guard let stream else { preconditionFailure("the loop ends with a stream or returns") }
         do {
-            let outcome = try await converse(command, over: stream, evidence: evidence)
+            let outcome = try await body(stream, evidence)
             await closings.close(stream, of: name)
             return outcome
         } catch {
             await closings.close(stream, of: name)
             throw error
+        }
+    }
+
+    /// Reads the open console until a line matches `pattern`, typing a carriage return every `answerWindow` so that
+    /// a prompt printed before shows again.
+    private func watch(for pattern: PlanPattern, over stream: LibvirtStream, evidence: [Evidence]) async throws
+        -> GuestConsoleOutcome
+    {
+        let name = domain.name
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        let incoming = try stream.incoming()
+        let forwarder = Task {
+            do {
+                for try await chunk in incoming { sink.yield(.bytes(chunk)) }
+                sink.yield(.closed(problem: nil))
+            } catch { sink.yield(.closed(problem: "\(error)")) }
+        }
+        defer {
+            forwarder.cancel()
+            sink.finish()
+        }
+        let start = Date()
+        var read: [UInt8] = []
+        func seen(_ status: Int, error: String = "") -> Evidence {
+            Evidence(
+                kind: "console",
+                call: "console",
+                arguments: ["(watching for /\(pattern.source)/)"],
+                status: status,
+                output: String(String(decoding: read, as: UTF8.self).suffix(16 * 1024)),
+                error: error,
+                durationSeconds: Date().timeIntervalSince(start)
+            )
+        }
+        var iterator = events.makeAsyncIterator()
+        var nudges = 0
+        while true {
+            try Task.checkCancellation()
+            nudges += 1
+            do { try await LibvirtBackend.offPool { try stream.send(Array("\r".utf8)) } } catch let error
+                as LibvirtError
+            {
+                return GuestConsoleOutcome(
+                    reached: false,
+                    status: -1,
+                    output: "",
+                    problem: "cannot type into the console of \(name): \(error.message)",
+                    evidence: evidence + [seen(-1, error: error.message)]
+                )
+            }
+            let thisNudge = nudges
+            let window = OneShotTimer(after: answerWindow) { sink.yield(.windowClosed(attempt: thisNudge)) }
+            defer { window.cancel() }
+            waiting: while true {
+                guard let event = await iterator.next() else { throw CancellationError() }
+                switch event {
+                case .bytes(let chunk):
+                    read = Array((read + chunk).suffix(65536))
+                    if let line = ConsoleText.firstLine(in: String(decoding: read, as: UTF8.self), matching: pattern) {
+                        return GuestConsoleOutcome(
+                            reached: true,
+                            status: 0,
+                            output: line,
+                            problem: nil,
+                            evidence: evidence + [seen(0)]
+                        )
+                    }
+                case .windowClosed(let which): if which == thisNudge { break waiting }
+                case .closed(let problem):
+                    return GuestConsoleOutcome(
+                        reached: false,
+                        status: -1,
+                        output: "",
+                        problem:
+                            "the console of \(name) closed\(problem.map { ": \($0)" } ?? "") (did the guest stop?)",
+                        evidence: evidence + [seen(-1, error: problem ?? "the console closed")]
+                    )
+                }
+            }
         }
     }
 

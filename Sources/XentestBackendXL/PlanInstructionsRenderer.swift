@@ -76,6 +76,16 @@ public enum PlanInstructionsRenderer {
             let domainName = "xentest-\(testCase.id)" + (index == 0 ? "" : "-" + spec.name)
             let guest = GuestInstance(domainName: domainName, spec: spec, host: host.forGuest(index))
             let configPath = "\(domainName).cfg"
+            if let role = spec.fromHost {
+                out += ["", ownGuestInstructions(role, domainName: domainName, configPath: configPath, host: host)]
+                contexts[spec.name] = XLStepContext(
+                    guest: guest,
+                    host: guest.host,
+                    configPath: configPath,
+                    ignoreHostCPUCount: false
+                )
+                continue
+            }
             if !spec.disks.isEmpty {
                 let commands = spec.disks.enumerated()
                     .map { index, disk in
@@ -134,6 +144,14 @@ public enum PlanInstructionsRenderer {
         }
         switch step.action {
         case .waitForState(let state): return "Watch `xl list \(name)` until the guest is \(state.rawValue)."
+        case .waitForConsole(let pattern):
+            return "Watch `xl console \(name)` (press Enter now and then; leave with Ctrl-]) until a line matches "
+                + "`\(pattern.source)`."
+        case .stayUp(let duration):
+            return "Watch `xl list \(name)` for \(duration): the guest stays running (`r` or `b`) all along."
+        case .ping(.guest) where context.guest?.spec.fromHost != nil:
+            let address = context.guest?.spec.fromHost.flatMap { context.host.guests[$0]?.address }
+            return "`ping -c 3 \(address ?? "GUEST_ADDRESS")` from dom0."
         case .guestExec(let command):
             return "In the guest's console (`xl console \(name)`, leave with Ctrl-]) run `\(command)`."
         case .ping(.guest): return "`ping -c 3 \(context.host.guestAddress ?? "GUEST_ADDRESS")` from dom0."
@@ -147,6 +165,21 @@ public enum PlanInstructionsRenderer {
             return "`xenstore-read \(concrete)`."
         default: return "`\(step.action.label)`."
         }
+    }
+
+    /// How to copy the tester's own guest for `role` by hand, as the run does.
+    static func ownGuestInstructions(_ role: String, domainName: String, configPath: String, host: HostConfig) -> String
+    {
+        let original: String
+        switch host.guests[role]?.source {
+        case .xlConfig(let path): original = "`\(path)`"
+        case .libvirtDomain(let name): original = "the libvirt domain `\(name)` (xl needs an xl config)"
+        case nil: original = "your config for role '\(role)' (`guests: {\(role): {xl-config: PATH}}` in the host file)"
+        }
+        return "Copy \(original) to `\(configPath)`: name it `\(domainName)`, remove its `uuid`, give each `vif` a "
+            + "new `mac=`, and for each writable image disk make an overlay (`qemu-img create -f qcow2 -F raw -b "
+            + "IMAGE \(domainName)-ownN.qcow2`) and use it instead (`format=qcow2,vdev=xvdN,access=rw,target=...`); "
+            + "never start the original. A block-device disk cannot be overlaid: skip the case."
     }
 
     /// The command that makes a disk's empty image, as a tester types it.

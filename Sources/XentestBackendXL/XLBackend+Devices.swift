@@ -103,8 +103,10 @@ extension XLBackend {
         return .success(step.calls, observation: .text(try XLParse.xenstoreRead(result.stdout)))
     }
 
-    /// The guest's console from dom0: the serial port for HVM guests, the Xen console for PV and PVH.
+    /// The guest's console from dom0: the serial port for HVM guests, the Xen console for PV and PVH; for a copy of
+    /// the tester's own guest, whose type is its config's, the serial port when it has one.
     func console(_ session: CaseSession) -> any GuestConsole {
-        XLGuestConsole(runner: runner, domainName: session.domainName, serial: session.guest?.spec.type == .hvm)
+        let serial: Bool? = session.guest.map { $0.spec.fromHost == nil ? $0.spec.type == .hvm : nil } ?? false
+        return XLGuestConsole(runner: runner, domainName: session.domainName, serial: serial)
     }
 }

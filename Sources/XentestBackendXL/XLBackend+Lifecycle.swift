@@ -9,12 +9,10 @@ extension XLBackend {
     func create(_ action: Action, _ step: inout XLStep) async throws -> ActionOutcome {
         let session = step.session
         guard let guest = session.guest else { return .failure("the case has no guest", []) }
+        if let role = guest.spec.fromHost { return try await createCopy(of: role, action, &step) }
         let path = configPath(session.domainName)
         session.record(.file(path: path))
-        if !configDirectoryMade.withLock({ $0 }) {
-            let made = try await step.run(["mkdir", "-p", configDirectory])
-            if made.succeeded { configDirectoryMade.withLock { $0 = true } }
-        }
+        try await makeConfigDirectory(&step)
         for (index, disk) in guest.spec.disks.enumerated() {
             let made = try await step.make(disk, at: guest.diskImagePath(index, disk.format, in: configDirectory))
             guard made.succeeded else { return step.failure(made) }
@@ -27,6 +25,13 @@ extension XLBackend {
         session.record(.domain(name: session.domainName))
         let created = try await step.xl(action)
         return created.succeeded ? .success(step.calls) : step.failure(created)
+    }
+
+    /// Makes the folder of guests' configs and images, once a run.
+    func makeConfigDirectory(_ step: inout XLStep) async throws {
+        guard !configDirectoryMade.withLock({ $0 }) else { return }
+        let made = try await step.run(["mkdir", "-p", configDirectory])
+        if made.succeeded { configDirectoryMade.withLock { $0 = true } }
     }
 
     /// `xl destroy`, or `xl shutdown -w` and then until xl no longer lists the guest: `xl shutdown -w` returns while

@@ -43,6 +43,12 @@ public final class XLBackend: Backend {
         case .destroy, .shutdown: return try await stop(action, &step)
         case .list: return try await list(&step)
         case .waitForState(let wanted): return try await waitForState(wanted, &step)
+        case .waitForConsole(let pattern): return try await GuestSteps.waitForConsole(pattern, on: console(session))
+        case .stayUp(let duration):
+            return try await GuestSteps.stayUp(for: duration) {
+                var look = XLStep(backend: self, session: session)
+                return try await self.list(&look)
+            }
         case .pause, .unpause, .vcpuSet, .vcpuPin, .pciAttach, .pciDetach, .memSet, .memMax:
             return try await step.xlSucceeds(action)
         case .save: return try await save(&step)
@@ -57,12 +63,7 @@ public final class XLBackend: Backend {
         case .pingGuest(let name): return try await GuestSteps.ping(guest: name, of: session, console: console(session))
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):
-            return try await GuestSteps.ping(
-                direction,
-                host: session.host,
-                hostShell: runner,
-                console: console(session)
-            )
+            return try await GuestSteps.ping(direction, of: session, hostShell: runner, console: console(session))
         }
     }
 

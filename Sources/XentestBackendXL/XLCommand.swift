@@ -111,7 +111,7 @@ extension XLCommand {
         case .reboot: argv = ["xl", "reboot", "-w", name]
         case .memSet(let size): argv = ["xl", "mem-set", name, "\(size.mebibytes)m"]
         case .memMax(let size): argv = ["xl", "mem-max", name, "\(size.mebibytes)m"]
-        case .waitForState, .guestExec, .ping, .pingGuest, .xenstoreRead: return nil
+        case .waitForState, .waitForConsole, .stayUp, .guestExec, .ping, .pingGuest, .xenstoreRead: return nil
         }
         return XLCommand(argv, timeout: timeout)
     }

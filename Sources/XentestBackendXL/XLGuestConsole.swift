@@ -11,40 +11,108 @@ import XentestSupport
 struct XLGuestConsole: GuestConsole {
     var runner: any CommandRunner
     var domainName: String
-    /// HVM guests' console is their first serial port; PV and PVH guests' is the Xen console.
-    var serial: Bool
+    /// HVM guests' console is their first serial port; PV and PVH guests' is the Xen console; nil: the serial port
+    /// if the guest has one, else the Xen console.
+    var serial: Bool?
     /// How long one attempt waits for the end marker; attempts repeat until the guest answers or the step's own
     /// time limit ends the task.
     var attemptTimeout = PlanDuration.seconds(15)
 
     typealias Outcome = GuestConsoleOutcome
 
-    func exec(_ command: String) async throws -> Outcome {
+    /// The guest's console tty in dom0 (from xenstore), with the calls that found it; or the outcome saying why there
+    /// is none.
+    private func tty() async throws -> TTYLookup {
         var evidence: [Evidence] = []
         let domid = try await runner.run(["xl", "domid", domainName], timeout: .seconds(30))
         evidence.append(domid.evidence)
         guard domid.succeeded, let id = try? XLParse.domid(domid.stdout) else {
-            return Outcome(
-                reached: false,
-                status: -1,
-                output: "",
-                problem: "no domain \(domainName)",
-                evidence: evidence
+            return .missing(
+                Outcome(reached: false, status: -1, output: "", problem: "no domain \(domainName)", evidence: evidence)
             )
         }
-        let ttyKey = serial ? "/local/domain/\(id)/serial/0/tty" : "/local/domain/\(id)/console/tty"
-        let ttyRead = try await runner.run(["xenstore-read", ttyKey], timeout: .seconds(30))
+        let keys = ["/local/domain/\(id)/serial/0/tty", "/local/domain/\(id)/console/tty"]
+        let candidates = serial.map { [$0 ? keys[0] : keys[1]] } ?? keys
+        var ttyKey = candidates[0]
+        var ttyRead = try await runner.run(["xenstore-read", ttyKey], timeout: .seconds(30))
         evidence.append(ttyRead.evidence)
+        if !ttyRead.succeeded, candidates.count > 1 {
+            ttyKey = candidates[1]
+            ttyRead = try await runner.run(["xenstore-read", ttyKey], timeout: .seconds(30))
+            evidence.append(ttyRead.evidence)
+        }
         let tty = ttyRead.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         guard ttyRead.succeeded, tty.hasPrefix("/dev/") else {
-            return Outcome(
-                reached: false,
-                status: -1,
-                output: "",
-                problem: "the guest has no console tty (\(ttyKey))",
-                evidence: evidence
+            return .missing(
+                Outcome(
+                    reached: false,
+                    status: -1,
+                    output: "",
+                    problem: "the guest has no console tty (\(ttyKey))",
+                    evidence: evidence
+                )
             )
         }
+        return .found(tty: tty, evidence: evidence)
+    }
+
+    /// A console tty and the calls that found it, or why there is none.
+    private enum TTYLookup {
+        case found(tty: String, evidence: [Evidence])
+        case missing(Outcome)
+    }
+
+    /// Looks first in xenconsoled's log of the guest, where the host keeps one (`XENCONSOLED_TRACE=guest`: the
+    /// whole boot), then reads the tty for a few seconds at a time, a carriage return typed into it each time.
+    func watch(for pattern: PlanPattern) async throws -> Outcome {
+        let logged = try await runner.run(
+            ["tail", "-c", "65536", "/var/log/xen/console/guest-\(domainName).log"],
+            timeout: .seconds(15)
+        )
+        if logged.succeeded, let line = ConsoleText.firstLine(in: logged.stdout, matching: pattern) {
+            return Outcome(reached: true, status: 0, output: line, problem: nil, evidence: [logged.evidence])
+        }
+        let found: (tty: String, evidence: [Evidence])
+        switch try await tty() {
+        case .missing(let outcome): return outcome
+        case .found(let tty, let evidence): found = (tty, evidence)
+        }
+        var seen = ""
+        while true {
+            try Task.checkCancellation()
+            let reader = Task { try await runner.run(["timeout", "4", "cat", found.tty], timeout: .seconds(10)) }
+            try await Task.sleep(for: .milliseconds(300))
+            let nudge = try await runner.run(
+                ["dd", "of=\(found.tty)", "status=none"],
+                timeout: .seconds(15),
+                input: "\r"
+            )
+            let read = try await withTaskCancellationHandler {
+                try await reader.value
+            } onCancel: {
+                reader.cancel()
+            }
+            seen = String((seen + read.stdout).suffix(65536))
+            if let line = ConsoleText.firstLine(in: seen, matching: pattern) {
+                return Outcome(
+                    reached: true,
+                    status: 0,
+                    output: line,
+                    problem: nil,
+                    evidence: found.evidence + [nudge.evidence, read.evidence]
+                )
+            }
+        }
+    }
+
+    func exec(_ command: String) async throws -> Outcome {
+        let found: (tty: String, evidence: [Evidence])
+        switch try await tty() {
+        case .missing(let outcome): return outcome
+        case .found(let tty, let evidence): found = (tty, evidence)
+        }
+        let tty = found.tty
+        var evidence = found.evidence
         var failedWrites = 0
         while true {
             try Task.checkCancellation()

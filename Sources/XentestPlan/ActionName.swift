@@ -20,6 +20,8 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case networkDetach = "network-detach"
     case networkList = "network-list"
     case waitForState = "wait-for-state"
+    case waitForConsole = "wait-for-console"
+    case stayUp = "stay-up"
     case guestExec = "guest-exec"
     case ping
     case xenstoreRead = "xenstore-read"
@@ -46,8 +48,9 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
         case .xenstoreRead: ["fails-matching", "equals"]
         case .guestExec: ["fails-matching", "exit-status", "output-matches"]
         case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .vcpuPin, .pciAssignableAdd,
-            .pciAssignableRemove, .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState, .ping, .save,
-            .restore, .migrate, .reboot, .memSet, .memMax, .blockAttach, .blockDetach:
+            .pciAssignableRemove, .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState,
+            .waitForConsole, .stayUp, .ping, .save, .restore, .migrate, .reboot, .memSet, .memMax, .blockAttach,
+            .blockDetach:
             ["fails-matching"]
         }
     }

@@ -53,6 +53,12 @@ public struct GuestInstance: Sendable, Hashable {
         let console = spec.type == .hvm ? "console=ttyS0" : "console=hvc0"
         return ([console, "loglevel=4"] + (host.guestCommandLine.map { [$0] } ?? [])).joined(separator: " ")
     }
+    /// The address the guest answers pings on: the host file's own guest's (`guests: {ROLE: {address: ...}}`) for a
+    /// copy of one, else the test guest's `guest-address`.
+    public var address: String? {
+        guard let role = spec.fromHost else { return host.guestAddress }
+        return host.guests[role]?.address
+    }
     /// The bridge, or a placeholder.
     public var bridge: String { host.bridge ?? "BRIDGE" }
 }

@@ -15,8 +15,40 @@ public struct HostConfig: Sendable, Hashable {
         public var largeBar: Bool
     }
 
+    /// The tester's own guest, offered by role for cases to copy (`from-host: ROLE`); never started, changed or
+    /// destroyed itself.
+    public struct OwnGuest: Sendable, Hashable {
+        /// Where its definition lives on the Xen host.
+        public enum Source: Sendable, Hashable, CustomStringConvertible {
+            /// An xl (or xm-era) config file, by absolute path on the Xen host.
+            case xlConfig(path: String)
+            /// A libvirt domain, by name, as a template.
+            case libvirtDomain(name: String)
+
+            /// As the host file writes it: `xl-config /etc/xen/web.cfg`.
+            public var description: String {
+                switch self {
+                case .xlConfig(let path): "xl-config \(path)"
+                case .libvirtDomain(let name): "libvirt-domain \(name)"
+                }
+            }
+        }
+        /// Its config file or template domain.
+        public var source: Source
+        /// The address it answers pings on, when it has one (its own network setup gives it).
+        public var address: String?
+
+        /// A guest defined by `source`, answering on `address` when given.
+        public init(source: Source, address: String? = nil) {
+            self.source = source
+            self.address = address
+        }
+    }
+
     /// PCI devices by role (`nic`, `gpu`).
     public var pciDevices: [String: PCIDevice]
+    /// The tester's own guests by role (`desktop`, `web`).
+    public var guests: [String: OwnGuest] = [:]
     /// The bridge guests' network interfaces join (`xenbr0`).
     public var bridge: String?
     /// A libvirt network to use instead of the bridge with the libvirt backend.
@@ -87,7 +119,7 @@ public struct HostConfig: Sendable, Hashable {
 
     static let keys = [
         "pci-devices", "bridge", "libvirt-network", "host-address", "guest-address", "guest-kernel", "guest-ramdisk",
-        "guest-cmdline",
+        "guest-cmdline", "guests",
     ]
 
     /// The plan keys of a file that has them and no host file key: a plan given where a host file goes.
@@ -163,6 +195,7 @@ public struct HostConfig: Sendable, Hashable {
                 config.pciDevices[entry.name] = PCIDevice(address: address, largeBar: largeBar)
             }
         }
+        if let guests = fields["guests"] { config.guests = readGuests(guests, reader: reader) }
         func text(_ key: String) -> String? { fields[key].flatMap { reader.string($0, key) } }
         config.bridge = text("bridge")
         config.libvirtNetwork = text("libvirt-network")
@@ -182,6 +215,57 @@ public struct HostConfig: Sendable, Hashable {
             reader.error("bridge '\(bridge)' is not a valid interface name (15 characters, no '/' or spaces)", at: node)
         }
         return config
+    }
+
+    /// `guests: {ROLE: {xl-config: PATH} | {libvirt-domain: NAME}, address: IPv4}`.
+    private static func readGuests(_ node: Node, reader: YAMLReader) -> [String: OwnGuest] {
+        var guests: [String: OwnGuest] = [:]
+        for entry in reader.namedEntries(node, "guests") {
+            guard YAMLReader.isName(entry.name) else {
+                reader.error("role '\(entry.name)' is not a valid name", at: entry.keyNode)
+                continue
+            }
+            let what = "guest '\(entry.name)'"
+            guard let fields = reader.mapping(entry.value, what, allowed: ["xl-config", "libvirt-domain", "address"])
+            else { continue }
+            var source: OwnGuest.Source?
+            switch (fields["xl-config"], fields["libvirt-domain"]) {
+            case (let pathNode?, nil):
+                guard let path = reader.string(pathNode, "xl-config") else { continue }
+                guard path.hasPrefix("/"), !path.contains("\n") else {
+                    reader.error("xl-config '\(path)' must be an absolute path on the Xen host", at: pathNode)
+                    continue
+                }
+                source = .xlConfig(path: path)
+            case (nil, let nameNode?):
+                guard let name = reader.string(nameNode, "libvirt-domain") else { continue }
+                guard !name.isEmpty, !name.hasPrefix("xentest-"), !name.contains("\n") else {
+                    reader.error(
+                        "libvirt-domain '\(name)' must name the tester's own domain (xentest-* are a run's copies)",
+                        at: nameNode
+                    )
+                    continue
+                }
+                source = .libvirtDomain(name: name)
+            case (.some, .some):
+                reader.error("\(what) has both 'xl-config' and 'libvirt-domain'; give one", at: entry.value)
+            case (nil, nil):
+                reader.error(
+                    "\(what) needs 'xl-config: PATH' (an xl or xm config file) or 'libvirt-domain: NAME'",
+                    at: entry.value
+                )
+            }
+            var address: String?
+            if let node = fields["address"], let text = reader.string(node, "address") {
+                if isIPv4(text) {
+                    address = text
+                } else {
+                    reader.error("address '\(text)' is not an IPv4 address such as 10.0.0.1", at: node)
+                }
+            }
+            if let source { guests[entry.name] = OwnGuest(source: source, address: address) }
+        }
+        return guests
     }
 
     private static func isIPv4(_ text: String) -> Bool {

@@ -116,6 +116,10 @@ public struct GuestSpec: Sendable, Hashable {
     /// Extra xl.cfg keys (`xl-config:`), in plan order: written after xentest's own; on libvirt, mapped where the
     /// libxl driver has an equivalent.
     public var xlConfig: [XLConfigSetting] = []
+    /// The role of the tester's own guest this is a copy of (`from-host: ROLE`, a guest of the host file), nil for
+    /// xentest's test guest. Such a guest's type, memory and devices are its original's: the fields above keep
+    /// their defaults and the plan cannot set them.
+    public var fromHost: String? = nil
 }
 
 extension GuestSpec {
@@ -185,6 +189,10 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
     case diskFormat(DiskFormat)
     /// The hypervisor's Xen version is in this range.
     case xenVersion(VersionRange)
+    /// The host file names the tester's own guest for this role (`guests:`), in a form the backend can copy.
+    case hostGuest(role: String)
+    /// The host file gives the address of the tester's guest for this role, to ping it.
+    case hostGuestAddress(role: String)
 
     /// As written in a plan.
     public var description: String {
@@ -201,6 +209,8 @@ public enum Requirement: Sendable, Hashable, CustomStringConvertible {
         case .minHostCPUs(let count): "min-host-cpus: \(count)"
         case .diskFormat(let format): "disk-format: \(format.rawValue)"
         case .xenVersion(let range): "xen: \(range)"
+        case .hostGuest(let role): "host-guest: \(role)"
+        case .hostGuestAddress(let role): "host-guest-address: \(role)"
         }
     }
 }
@@ -286,6 +296,11 @@ public enum Action: Sendable, Hashable {
     /// Shows the guest's interfaces; expect `count`.
     case networkList
     case waitForState(GuestState)
+    /// Waits until a line of the guest's console matches (a login prompt, a service's banner); the console is
+    /// nudged with a carriage return now and then, so a prompt printed before the wait shows again.
+    case waitForConsole(PlanPattern)
+    /// Watches the guest for this long: it must stay running all along (not crash, stop or disappear).
+    case stayUp(PlanDuration)
     /// Runs a command in the guest's shell, through its console.
     case guestExec(String)
     case ping(PingDirection)
@@ -335,6 +350,8 @@ public enum Action: Sendable, Hashable {
         case .networkDetach: .networkDetach
         case .networkList: .networkList
         case .waitForState: .waitForState
+        case .waitForConsole: .waitForConsole
+        case .stayUp: .stayUp
         case .guestExec: .guestExec
         case .ping, .pingGuest: .ping
         case .xenstoreRead: .xenstoreRead
@@ -359,6 +376,8 @@ public enum Action: Sendable, Hashable {
         case .pciAssignableAdd(let role), .pciAssignableRemove(let role), .pciAttach(let role), .pciDetach(let role):
             role
         case .waitForState(let state): state.rawValue
+        case .waitForConsole(let pattern): pattern.source
+        case .stayUp(let duration): duration.description
         case .guestExec(let command): command
         case .ping(let direction): direction.rawValue
         case .pingGuest(let name): name

@@ -122,7 +122,8 @@ package enum PlanSyntax {
     static let actions = ActionName.allCases.map(\.rawValue)
     static let simpleRequirements = ["iommu", "hvm", "pvh", "bridge", "test-guest", "shadow-paging"]
     static let valuedRequirements = [
-        "min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device", "disk-format",
+        "min-free-memory", "min-host-cpus", "xen", "pci-device", "large-bar-device", "disk-format", "host-guest",
+        "host-guest-address",
     ]
     static let expectationKeys = [
         "fails-matching", "state", "online-vcpus", "contains", "lacks", "count", "equals", "exit-status",
@@ -140,6 +141,8 @@ package enum PlanSyntax {
         case .create, .shutdown, .waitForState: .seconds(120)
         case .save, .restore, .reboot: .seconds(180)
         case .migrate(let times): .seconds(180 * times)
+        case .waitForConsole: .seconds(300)
+        case .stayUp(let duration): PlanDuration(milliseconds: duration.milliseconds + 60_000)
         case .ping, .guestExec, .memSet, .blockAttach, .blockDetach, .blockList: .seconds(60)
         default: .seconds(30)
         }
@@ -406,6 +409,9 @@ private struct LoadSession {
     }
 
     func parseGuest(_ node: Node, name: String, reader: YAMLReader) -> GuestSpec? {
+        if case .mapping(let mapping) = node, mapping.keys.contains(where: { $0.string == "from-host" }) {
+            return parseHostGuest(node, name: name, reader: reader)
+        }
         guard let fields = reader.mapping(node, "guest '\(name)'", allowed: PlanSyntax.guestKeys, required: ["type"])
         else { return nil }
         let type = fields["type"].flatMap { reader.word($0, "guest type", as: GuestType.self) }
@@ -436,6 +442,26 @@ private struct LoadSession {
             disks: disks
         )
         guest.xlConfig = xlConfig
+        return guest
+    }
+
+    /// `{from-host: ROLE}`: a copy of the tester's own guest the host file names for ROLE. Its config says what it
+    /// is, so nothing else may be set here.
+    func parseHostGuest(_ node: Node, name: String, reader: YAMLReader) -> GuestSpec? {
+        guard let fields = reader.mapping(node, "guest '\(name)'", allowed: ["from-host"]),
+            let roleNode = fields["from-host"], let role = reader.name(roleNode, "from-host role")
+        else {
+            if case .mapping(let mapping) = node, mapping.count > 1 {
+                reader.error(
+                    "a guest 'from-host' is the tester's own guest as its config describes it: its type, memory and "
+                        + "devices cannot be set in the plan",
+                    at: node
+                )
+            }
+            return nil
+        }
+        var guest = GuestSpec(name: name, type: .pv)
+        guest.fromHost = role
         return guest
     }
 
@@ -524,6 +550,12 @@ private struct LoadSession {
             guestTypes = parseForEach(node, reader: reader).map(Optional.some)
             if fields["guest"] == nil && fields["guests"] == nil {
                 reader.error("for-each varies the case's guest, and \(what) has no 'guest'", at: node)
+                guestTypes = .none
+            } else if let role = caseGuests?.lazy.compactMap(\.fromHost).first {
+                reader.error(
+                    "for-each varies the guest's type, and the host file's guest '\(role)' has the type its config gives",
+                    at: node
+                )
                 guestTypes = .none
             }
         }
@@ -710,6 +742,9 @@ private struct LoadSession {
                         reader.int(entry.value, "min-host-cpus", in: 1...4096).map { .minHostCPUs($0) }
                     case "xen": reader.parsed(entry.value, "xen", VersionRange.parse).map { .xenVersion($0) }
                     case "pci-device": reader.name(entry.value, "pci-device role").map { .pciDevice(role: $0) }
+                    case "host-guest": reader.name(entry.value, "host-guest role").map { .hostGuest(role: $0) }
+                    case "host-guest-address":
+                        reader.name(entry.value, "host-guest-address role").map { .hostGuestAddress(role: $0) }
                     case "disk-format":
                         reader.word(entry.value, "disk format", as: DiskFormat.self).map { .diskFormat($0) }
                     default: reader.name(entry.value, "large-bar-device role").map { .largeBarDevice(role: $0) }
@@ -960,6 +995,15 @@ private struct LoadSession {
         let retryFor = fields["retry-for"].map { reader.parsed($0, "retry-for", PlanDuration.parse) }
         guard let timeout else { return nil }
         if case .some(.none) = retryFor { return nil }
+        if case .stayUp(let duration) = action, let node = fields["timeout"],
+            timeout.milliseconds <= duration.milliseconds
+        {
+            reader.error(
+                "the step's timeout (\(timeout)) ends before stay-up's \(duration) do; give it more, or leave it out",
+                at: node
+            )
+            return nil
+        }
         var target: String?
         var guest = guests.first
         if let onNode = fields["on"] {
@@ -1031,6 +1075,9 @@ private struct LoadSession {
         expectNode: Node?,
         reader: YAMLReader
     ) -> Bool {
+        if let role = guest.fromHost {
+            return checkAgainstHostGuest(action, guest: guest, role: role, node: node, reader: reader)
+        }
         switch (action, expectation) {
         case (.vcpuSet(let count), .succeeds) where count > guest.maxvcpus:
             reader.error(
@@ -1062,6 +1109,26 @@ private struct LoadSession {
             return false
         default: return true
         }
+    }
+
+    /// What cannot work on a copy of the tester's own guest: anything that needs xentest's test guest's shell inside
+    /// it (commands, pings from it). Its vCPUs and devices are its config's, which the plan does not know: the
+    /// toolstack judges those at run time.
+    func checkAgainstHostGuest(_ action: Action, guest: GuestSpec, role: String, node: Node, reader: YAMLReader) -> Bool
+    {
+        let needsShell: String? =
+            switch action {
+            case .guestExec: "guest-exec runs in xentest's test guest's shell"
+            case .ping(.host), .pingGuest: "a ping from inside a guest runs in xentest's test guest's shell"
+            default: nil
+            }
+        guard let needsShell else { return true }
+        reader.error(
+            "\(needsShell), and guest '\(guest.name)' is a copy of the host file's guest '\(role)', whose shell xentest "
+                + "cannot reach; check it from outside (wait-for-console, ping: guest, stay-up)",
+            at: node
+        )
+        return false
     }
 
     private func noSuchVcpu(_ vcpu: Int, _ guest: GuestSpec) -> String {
@@ -1113,6 +1180,14 @@ private struct LoadSession {
         case .pciAttach: return reader.name(node, "PCI role").map { .pciAttach(role: $0) }
         case .pciDetach: return reader.name(node, "PCI role").map { .pciDetach(role: $0) }
         case .waitForState: return reader.word(node, "state", as: GuestState.self).map { .waitForState($0) }
+        case .waitForConsole: return regex(node, reader: reader).map { .waitForConsole($0) }
+        case .stayUp:
+            guard let duration = reader.parsed(node, "stay-up", PlanDuration.parse) else { return nil }
+            guard duration.milliseconds >= 1000 else {
+                reader.error("stay-up watches the guest for a second or more; not \(duration)", at: node)
+                return nil
+            }
+            return .stayUp(duration)
         case .ping:
             // `guest` and `host` are directions; any other name is another guest of the case.
             guard let target = reader.string(node, "ping target") else { return nil }
@@ -1248,9 +1323,16 @@ private struct LoadSession {
 
     /// The explicit requirements plus those the guests and steps imply, each once, explicit ones first.
     func implied(_ explicit: [Requirement], guests: [GuestSpec], steps: [Step]) -> [Requirement] {
+        func stepGuest(_ step: Step) -> GuestSpec? {
+            step.guest.flatMap { name in guests.first { $0.name == name } } ?? guests.first
+        }
         var all = explicit
         func add(_ requirement: Requirement) { if !all.contains(requirement) { all.append(requirement) } }
         for guest in guests {
+            if let role = guest.fromHost {
+                add(.hostGuest(role: role))
+                continue
+            }
             if guest.type == .hvm { add(.hvm) }
             if guest.type == .pvh { add(.pvh) }
             if guest.nics > 0 { add(.bridge) }
@@ -1268,15 +1350,15 @@ private struct LoadSession {
             case .networkAttach: add(.bridge)
             case .blockAttach(let disk): add(.diskFormat(disk.format))
             case .guestExec: add(.testGuest)
-            case .migrate
-            where (step.guest.flatMap { name in guests.first { $0.name == name } } ?? guests.first)?.type == .pv:
-                add(.shadowPaging)
+            case .migrate where stepGuest(step).map { $0.type == .pv && $0.fromHost == nil } == true: add(.shadowPaging)
             case .vcpuPin(_, let cpus):
                 // The host must have the highest CPU named; a larger requirement already there covers it.
                 if let highest = cpus.highest {
                     let covered = all.contains { if case .minHostCPUs(let n) = $0 { n > highest } else { false } }
                     if !covered { add(.minHostCPUs(highest + 1)) }
                 }
+            case .ping(.guest) where stepGuest(step)?.fromHost != nil:
+                add(.hostGuestAddress(role: stepGuest(step)!.fromHost!))
             case .ping, .pingGuest:
                 add(.testGuest)
                 add(.bridge)

@@ -117,13 +117,46 @@ extension XLConfigReading {
 /// One item of `disk`, as libxlu reads it (tools/libs/util/libxlu_disk_l.l): `key=value` options, or positional
 /// fields, `target,vdev,access` after an xm prefix (`phy:`, `file:`, `tap:aio:`, `nbd:`) and `target,format,vdev,access`
 /// without.
-struct XLDiskSpec {
-    var target = ""
-    var vdev: String?
-    var access: String?
-    var isCDROM = false
+package struct XLDiskSpec: Sendable, Hashable {
+    /// The image or device (`/srv/web.img`, `phy:/dev/vg/web`: an xm prefix is kept), "" for an empty drive.
+    package var target = ""
+    /// The guest's device name (`xvda`, `hdc`).
+    package var vdev: String?
+    /// `r`, `ro`, `w`, `rw` as written.
+    package var access: String?
+    /// The image's format as written (`format=`, the field after the target, or an xm prefix such as `qcow2:`).
+    package var format: String?
+    /// Whether it is a CD-ROM drive.
+    package var isCDROM = false
 
-    init(_ spec: String) {
+    /// Whether the guest may only read it (`access=r` or `ro`), as CD-ROMs are.
+    package var isReadOnly: Bool { isCDROM || access.map { !$0.contains("w") } == true }
+
+    /// The target without its xm prefixes (`tap:aio:/srv/a.img` is `/srv/a.img`) and the image format they imply:
+    /// `qcow2:` and `tap:qcow2:` qcow2, `vhd:` vhd, `phy:` a block device (nil), the others raw; the format field
+    /// when there is one wins.
+    package var image: (path: String, format: String?, isBlockDevice: Bool) {
+        var path = Substring(target)
+        var implied: String? = "raw"
+        var block = false
+        while let colon = path.firstIndex(of: ":"), !path[..<colon].contains("/") {
+            switch path[..<colon] {
+            case "qcow2": implied = "qcow2"
+            case "qcow": implied = "qcow"
+            case "vhd": implied = "vhd"
+            case "phy":
+                implied = nil
+                block = true
+            default: break
+            }
+            path = path[path.index(after: colon)...]
+        }
+        if path.hasPrefix("/dev/") { block = true }
+        return (String(path), format ?? implied, block)
+    }
+
+    /// Reads one item of xl's `disk = [...]` (xl-disk-configuration(5)), positional fields and `key=value` ones.
+    package init(_ spec: String) {
         var positional: [String] = []
         var rest = Substring(spec)
         while !rest.isEmpty || positional.isEmpty {
@@ -144,6 +177,7 @@ struct XLDiskSpec {
             case "target" where parts.count == 2: target = parts[1]
             case "vdev" where parts.count == 2: vdev = parts[1]
             case "access" where parts.count == 2: access = parts[1]
+            case "format" where parts.count == 2: format = parts[1]
             case "devtype" where parts.count == 2: isCDROM = parts[1] == "cdrom"
             case "cdrom": isCDROM = true
             default: if parts.count == 1 || text.isEmpty { positional.append(text) }
@@ -159,7 +193,10 @@ struct XLDiskSpec {
         let xmStyle = prefixes.contains { target.hasPrefix($0) }
         // Without an xm prefix the field after the target is the format, unless an empty target is followed by
         // `vdev:devtype` (an empty CD-ROM drive).
-        if !xmStyle, let first = positional.first, !(target.isEmpty && first.contains(":")) { positional.removeFirst() }
+        if !xmStyle, let first = positional.first, !(target.isEmpty && first.contains(":")) {
+            if format == nil, !first.isEmpty { format = first }
+            positional.removeFirst()
+        }
         if vdev == nil, !positional.isEmpty { vdev = positional.removeFirst() }
         if access == nil, !positional.isEmpty { access = positional.removeFirst() }
         if let name = vdev, name.hasSuffix(":cdrom") {

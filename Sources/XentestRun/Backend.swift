@@ -92,6 +92,25 @@ public struct BackendFailure: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The case cannot run on this host, for a reason only the run could find out (a disk of the tester's own guest
+/// that cannot be overlaid): the case is skipped with `reason`, its teardown still runs. Thrown before anything the
+/// reason concerns is touched.
+public struct CaseCannotRun: Error, CustomStringConvertible {
+    /// Why, for the tester.
+    public var reason: String
+    /// The calls that found it out.
+    public var evidence: [Evidence]
+
+    /// The case is skipped because `reason`, found by the calls in `evidence`.
+    public init(_ reason: String, evidence: [Evidence]) {
+        self.reason = reason
+        self.evidence = evidence
+    }
+
+    /// The reason.
+    public var description: String { reason }
+}
+
 /// What an action did and what the backend saw.
 public struct ActionOutcome: Sendable {
     /// Whether the toolstack reported success.

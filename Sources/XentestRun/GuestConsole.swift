@@ -7,6 +7,12 @@ package protocol GuestConsole: Sendable {
     /// Runs `command` in the guest's shell: its status and output, or why the shell was not reached, with the
     /// calls made (the lookups of the guest included) as evidence. Throws only when cancelled.
     func exec(_ command: String) async throws -> GuestConsoleOutcome
+
+    /// Reads the guest's console until a line matches `pattern`, typing a carriage return now and then so that a
+    /// prompt printed before the watch began shows again: reached, with the matching line as output, or why the
+    /// console could not be read. Any guest, not only xentest's test guest. Throws only when cancelled (the step's
+    /// time limit), with what was read in the step's activity.
+    func watch(for pattern: PlanPattern) async throws -> GuestConsoleOutcome
 }
 
 /// The steps that look inside a guest, performed the same way on every toolstack: through its `GuestConsole`
@@ -20,14 +26,20 @@ package enum GuestSteps {
     /// `ping: guest` from the hypervisor's host, `ping: host` from inside the guest, to the host file's addresses.
     package static func ping(
         _ direction: PingDirection,
-        host: HostConfig,
+        of session: CaseSession,
         hostShell: (any CommandRunner)?,
         console: any GuestConsole
     ) async throws -> ActionOutcome {
+        let host = session.host
         switch direction {
         case .guest:
-            guard let address = host.guestAddress else {
-                return .failure("the host file names no guest-address to ping", [])
+            guard let address = session.guest?.address else {
+                let role = session.guest?.spec.fromHost
+                return .failure(
+                    role.map { "the host file gives its guest '\($0)' no address to ping" }
+                        ?? "the host file names no guest-address to ping",
+                    []
+                )
             }
             guard let shell = hostShell else { return .failure("no shell on the hypervisor's host to ping from", []) }
             let result = try await shell.run(["ping", "-c", "3", "-W", "2", address], timeout: .seconds(20))

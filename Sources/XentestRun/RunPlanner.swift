@@ -156,6 +156,26 @@ public enum RunPlanner {
             }
             return formats.contains(format)
                 ? nil : "the host cannot make \(format.rawValue) images: no qemu-img there (Debian: qemu-utils)"
+        case .hostGuest(let role):
+            guard let guest = host.guests[role] else {
+                return "the host file names no guest for role '\(role)' (add 'guests: {\(role): {xl-config: PATH}}' "
+                    + "or '{libvirt-domain: NAME}')"
+            }
+            switch (backend.kind, guest.source) {
+            case (.xl, .xlConfig), (.libvirt, .libvirtDomain): return nil
+            case (.xl, .libvirtDomain(let name)):
+                return "the host file's guest '\(role)' is the libvirt domain '\(name)'; xl copies an xl config file "
+                    + "(xl-config: PATH)"
+            case (.libvirt, .xlConfig(let path)):
+                return "the host file's guest '\(role)' is the xl config \(path); libvirt copies a libvirt domain "
+                    + "(libvirt-domain: NAME)"
+            }
+        case .hostGuestAddress(let role):
+            if let problem = unmet(.hostGuest(role: role), backend: backend, facts: facts, host: host) {
+                return problem
+            }
+            return host.guests[role]?.address == nil
+                ? "the host file gives no address for its guest '\(role)' to ping (add 'address: IPv4' to it)" : nil
         case .minHostCPUs(let count):
             return facts.cpus >= count ? nil : "needs \(count) physical CPUs; the host has \(facts.cpus)"
         case .xenVersion(let range):

@@ -216,6 +216,11 @@ public struct Runner: Sendable {
             let session = step.guest.flatMap { sessionOf[$0] } ?? sessions[0]
             let result = await runStep(step, index: index, session: session, caseDeadline: caseDeadline)
             emit(.stepEnded(caseID: testCase.id, step: result, teardown: false))
+            if result.status == .skip {
+                status = .skip
+                reason = result.message
+                break
+            }
             if result.status != .pass {
                 status = result.status
                 reason = "step \(index + 1) (\(result.label)): \(result.message ?? result.status.rawValue)"
@@ -230,7 +235,7 @@ public struct Runner: Sendable {
         let teardownSteps = session.ledger.entries.count
         // Teardown runs in a task of its own: it must not inherit the cancellation of a Ctrl-C.
         let teardownFailure = await Task { [stepsSoFar] in await teardown(session, after: stepsSoFar) }.value
-        if let teardownFailure, status == .pass || status == .fail {
+        if let teardownFailure, [.pass, .fail, .skip].contains(status) {
             status = .error
             reason = (reason.map { $0 + "; " } ?? "") + teardownFailure
         }
@@ -335,6 +340,9 @@ public struct Runner: Sendable {
             } catch let error as BackendFailure {
                 evidence += error.evidence
                 return result(.error, error.message)
+            } catch let error as CaseCannotRun {
+                evidence += error.evidence
+                return result(.skip, error.reason)
             } catch {
                 evidence += activity.evidenceSoFar()
                 return result(.error, "\(error)")

@@ -544,7 +544,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             expected: [
                 "plan.yaml:12:9: error: a step needs an action: one of create, destroy, shutdown, pause, unpause, list, "
                     + "vcpu-set, vcpu-list, vcpu-pin, pci-assignable-add, pci-assignable-remove, pci-assignable-list, pci-attach, "
-                    + "pci-detach, pci-list, network-attach, network-detach, network-list, wait-for-state, guest-exec, "
+                    + "pci-detach, pci-list, network-attach, network-detach, network-list, wait-for-state, wait-for-console, stay-up, guest-exec, "
                     + "ping, xenstore-read, save, restore, migrate, reboot, mem-set, mem-max, block-attach, block-detach, "
                     + "block-list", "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
                 "plan.yaml:13:9: error: a step needs an action: *",
@@ -676,8 +676,8 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                 "plan.yaml:8:16: error: unknown requirement 'iomu'; did you mean 'iommu'?",
                 "plan.yaml:8:22: error: requirement 'min-free-memory' needs a value: write 'min-free-memory: VALUE'",
                 "plan.yaml:8:39: error: unknown requirement 'gpu-with-fan'; known: iommu, hvm, pvh, bridge, test-guest, "
-                    + "shadow-paging, min-free-memory, min-host-cpus, xen, pci-device, large-bar-device, disk-format",
-                "plan.yaml:8:53: error: write one requirement per list item",
+                    + "shadow-paging, min-free-memory, min-host-cpus, xen, pci-device, large-bar-device, disk-format, host-guest, "
+                    + "host-guest-address", "plan.yaml:8:53: error: write one requirement per list item",
                 "plan.yaml:14:15: error: backends must name at least one of xl, libvirt",
             ]
         ),

@@ -1,0 +1,88 @@
+import Foundation
+import XentestPlan
+import XentestSupport
+
+extension GuestSteps {
+    /// `wait-for-console: REGEX`: the line of the guest's console that matched, or why it could not be read.
+    package static func waitForConsole(_ pattern: PlanPattern, on console: any GuestConsole) async throws
+        -> ActionOutcome
+    {
+        let outcome = try await console.watch(for: pattern)
+        return outcome.reached
+            ? .success(outcome.evidence, observation: .text(outcome.output))
+            : .failure(outcome.problem ?? "the guest's console could not be read", outcome.evidence)
+    }
+
+    /// `stay-up: DURATION`: reads the guest's state through `list` (the backend's `list` action) every two seconds
+    /// until `duration` has passed; the guest must be running at every reading. The evidence keeps the first and the
+    /// last readings (the step's label says how long it watched).
+    package static func stayUp(for duration: PlanDuration, list: () async throws -> ActionOutcome) async throws
+        -> ActionOutcome
+    {
+        let start = Date()
+        let end = start.addingTimeInterval(Double(duration.milliseconds) / 1000)
+        var first: [Evidence] = []
+        var readings = 0
+        while true {
+            let outcome = try await list()
+            readings += 1
+            if first.isEmpty { first = outcome.evidence }
+            let evidence = readings == 1 ? first : first + outcome.evidence
+            let after = String(format: "%.0f", Date().timeIntervalSince(start))
+            guard outcome.succeeded else {
+                return .failure(
+                    "after \(after) s of \(duration): "
+                        + (outcome.errorMessage ?? "the guest's state could not be read"),
+                    evidence
+                )
+            }
+            let state: GuestState? =
+                switch outcome.observation {
+                case .listing(let state, _), .state(let state): state
+                default: nil
+                }
+            guard let state else { return .failure("the toolstack did not say the guest's state", evidence) }
+            guard state == .running else {
+                return .failure(
+                    "the guest was \(state.rawValue) after \(after) s of the \(duration) it had to stay up "
+                        + "(reading \(readings))",
+                    evidence
+                )
+            }
+            let left = end.timeIntervalSinceNow
+            if left <= 0 { return .success(evidence, observation: .state(.running)) }
+            try await Task.sleep(for: .seconds(min(2, left)))
+        }
+    }
+}
+
+/// Text read from a guest's console, as a person would see it.
+package enum ConsoleText {
+    /// The first line of `text` that matches `pattern`, trimmed, once carriage returns and terminal escape
+    /// sequences (colours, cursor moves) are taken out; nil when none does.
+    package static func firstLine(in text: String, matching pattern: PlanPattern) -> String? {
+        plain(text).split(separator: "\n", omittingEmptySubsequences: true).lazy.map(String.init)
+            .first { pattern.matches($0) }?
+            .trimmingCharacters(in: .whitespaces)
+    }
+
+    /// `text` without carriage returns and ANSI escape sequences (`ESC [ ... letter`, `ESC ] ... BEL`).
+    package static func plain(_ text: String) -> String {
+        var out = ""
+        var iterator = text.unicodeScalars.makeIterator()
+        while let scalar = iterator.next() {
+            switch scalar {
+            case "\r": continue
+            case "\u{1B}":
+                guard let next = iterator.next() else { return out }
+                if next == "[" {
+                    while let c = iterator.next(), !(("@"..."~").contains(c)) {}
+                } else if next == "]" {
+                    while let c = iterator.next(), c != "\u{07}", c != "\u{1B}" {}
+                }
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
