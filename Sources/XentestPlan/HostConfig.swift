@@ -250,6 +250,8 @@ public struct HostConfig: Sendable, Hashable {
             case (.some, .some):
                 reader.error("\(what) has both 'xl-config' and 'libvirt-domain'; give one", at: entry.value)
             case (nil, nil):
+                // An unknown key (a misspelt 'xl-config') is reported already, with the key it is closest to.
+                if case .mapping(let mapping) = entry.value, mapping.count > fields.entries.count { break }
                 reader.error(
                     "\(what) needs 'xl-config: PATH' (an xl or xm config file) or 'libvirt-domain: NAME'",
                     at: entry.value

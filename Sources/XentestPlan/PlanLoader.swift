@@ -448,18 +448,19 @@ private struct LoadSession {
     /// `{from-host: ROLE}`: a copy of the tester's own guest the host file names for ROLE. Its config says what it
     /// is, so nothing else may be set here.
     func parseHostGuest(_ node: Node, name: String, reader: YAMLReader) -> GuestSpec? {
-        guard let fields = reader.mapping(node, "guest '\(name)'", allowed: ["from-host"]),
-            let roleNode = fields["from-host"], let role = reader.name(roleNode, "from-host role")
-        else {
-            if case .mapping(let mapping) = node, mapping.count > 1 {
-                reader.error(
-                    "a guest 'from-host' is the tester's own guest as its config describes it: its type, memory and "
-                        + "devices cannot be set in the plan",
-                    at: node
-                )
-            }
-            return nil
+        guard let fields = reader.mapping(node, "guest '\(name)'", allowed: ["from-host"] + PlanSyntax.guestKeys),
+            let roleNode = fields["from-host"]
+        else { return nil }
+        var ok = true
+        for entry in fields.entries where entry.key != "from-host" {
+            reader.error(
+                "'\(entry.key)' cannot be set for guest '\(name)': it is the host file's own guest, as its config "
+                    + "describes it",
+                at: entry.keyNode
+            )
+            ok = false
         }
+        guard let role = reader.name(roleNode, "from-host role"), ok else { return nil }
         var guest = GuestSpec(name: name, type: .pv)
         guest.fromHost = role
         return guest

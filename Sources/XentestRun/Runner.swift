@@ -199,7 +199,8 @@ public struct Runner: Sendable {
                 guest: guest,
                 host: guest?.host ?? host,
                 evidenceDirectory: casesDirectory + "/" + testCase.id,
-                guestAnswers: answers,
+                // Only xentest's test guest answers on its console; a copy of the tester's own guest does not.
+                guestAnswers: answers && guest?.spec.fromHost == nil,
                 caseGuests: byName,
                 caseDomainName: domainName(for: testCase),
                 ledger: ledger

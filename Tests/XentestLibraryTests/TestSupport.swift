@@ -179,7 +179,7 @@ extension Lab {
     func runPlan(_ options: RunOptions, backend: BackendKind = .xl) async throws -> XentestExitStatus {
         let target = try await runTarget(backend: backend)
         var options = options
-        options.hostConfigPath = target.hostConfigPath
+        options.hostConfigPath = options.hostConfigPath ?? target.hostConfigPath
         let backend = try BackendFactory.make(target.selection)
         let loaded = try RunJob.load(options)
         let prepared = try await RunJob.prepare(
