@@ -69,7 +69,11 @@ import Testing
         #expect(smoke.release == rc6.release)
         #expect(!smoke.cases.isEmpty)
         #expect(smoke.cases.count < rc6.cases.count)
-        #expect(Set(smoke.areas) == Set(rc6.areas), "smoke has a case or two of every area")
+        // Every area but the tester's own guests, which CI's hosts do not have.
+        #expect(
+            Set(smoke.areas) == Set(rc6.areas).subtracting(["own-configuration"]),
+            "smoke has a case or two of every area"
+        )
         for smokeCase in smoke.cases {
             guard let full = rc6.testCase(smokeCase.id) else {
                 Issue.record("smoke case \(smokeCase.id) is not in rc6")
