@@ -9,7 +9,7 @@ extension LibvirtBackend {
     /// inactive XML, makes the copy (`LibvirtOwnGuestCopy`), then each overlay (and the UEFI variables' copy) through
     /// the host's shell, every one on the ledger before it exists, and defines and starts the copy. The original
     /// domain is only looked up and read: never started, changed or undefined. A disk that cannot be overlaid skips
-    /// the case before anything is made.
+    /// the case before anything is made; an image QEMU's user may not read skips it when the copy cannot start.
     func createCopy(of role: String, paused: Bool, _ session: CaseSession, _ calls: CallLog) async throws
         -> ActionOutcome
     {
@@ -44,7 +44,7 @@ extension LibvirtBackend {
             output: copy.xml,
             durationSeconds: 0
         )
-        return try await outcome(calls) { [self] in
+        let started = try await attempt { [self] in
             session.record(.domain(name: name))
             let domain = try calls.call("virDomainDefineXML", [copy.xml]) { try connection.defineDomain(xml: copy.xml) }
             if paused {
@@ -52,8 +52,24 @@ extension LibvirtBackend {
             } else {
                 try calls.call("virDomainCreate", [name]) { try domain.create() }
             }
-            return .success(calls.evidence + [copied])
         }
+        guard case .failure(let error) = started else { return .success(calls.evidence + [copied]) }
+        if let image = Self.unreadableImage(error.message, of: copy) {
+            throw CaseCannotRun(
+                "QEMU cannot read the image \(image) of the host file's guest '\(role)' (Permission denied), and xentest "
+                    + "does not let libvirt give it to QEMU's user (libvirt would not give it back): make it readable "
+                    + "by that user while the domain '\(template)' is off, for example with chmod o+r",
+                evidence: calls.evidence + [copied]
+            )
+        }
+        return .failure(error.message, calls.evidence + [copied])
+    }
+
+    /// The original image QEMU could not open for lack of permission, as libvirt reports it, if that is why the copy
+    /// did not start.
+    static func unreadableImage(_ message: String, of copy: LibvirtOwnGuestCopy) -> String? {
+        guard message.contains("Permission denied") else { return nil }
+        return copy.overlays.map(\.original).first { message.contains("Could not open '\($0)'") }
     }
 
     /// Makes the copy's overlays and UEFI variables on the hypervisor's host, each on the ledger first; one that

@@ -7,8 +7,8 @@ import FoundationXML
 
 /// A copy of the tester's own libvirt domain, made from its inactive XML so that nothing of the original is used for
 /// writing: the copy has the case's domain name, no UUID (libvirt makes one), MACs of its own, each writable image
-/// disk replaced by a qcow2 overlay backed by the original image (which QEMU then only reads), and a copy of its
-/// UEFI variables when it has a file of them.
+/// disk replaced by a qcow2 overlay backed by the original image (which QEMU then only reads, and libvirt does not
+/// relabel), and a copy of its UEFI variables when it has a file of them.
 ///
 /// Also left out, as they would clash with the original running beside the copy: a fixed graphics port (the copy's
 /// is chosen by libvirt), a fixed tap device name of an interface, and a static security label (the copy gets a
@@ -142,9 +142,31 @@ struct LibvirtOwnGuestCopy: Equatable {
         if attribute(driver, "name") == nil { set("name", "qemu", on: driver) }
         set("type", "qcow2", on: driver)
         set("file", path, on: source)
-        // The overlay's header names its backing image; libvirt reads the chain from it.
-        for backing in disk.elements(forName: "backingStore") { remove(backing) }
+        disk.addChild(readOnlyBacking(original, format: format, above: disk.elements(forName: "backingStore")))
         return .overlay(of: original, format: format, at: path)
+    }
+
+    /// The original image as the overlay's `<backingStore>`, marked not to be relabelled, above its own backing
+    /// chain when the template names one (`chain`, moved in; otherwise libvirt reads the rest of the chain from the
+    /// images). Left to find the image in the overlay's header, libvirt would give it to QEMU's user (its owner, its
+    /// SELinux label) and never give it back, as other guests may share a backing image: QEMU reads it instead with
+    /// the access the tester gave it.
+    private static func readOnlyBacking(_ original: String, format: String, above chain: [XMLElement]) -> XMLElement {
+        let backing = XMLElement(name: "backingStore")
+        set("type", "file", on: backing)
+        set("type", format, on: appended("format", to: backing))
+        let source = appended("source", to: backing)
+        set("file", original, on: source)
+        for model in ["dac", "selinux"] {
+            let label = appended("seclabel", to: source)
+            set("model", model, on: label)
+            set("relabel", "no", on: label)
+        }
+        for deeper in chain {
+            remove(deeper)
+            backing.addChild(deeper)
+        }
+        return backing
     }
 
     /// qemu-img's name for a libvirt disk format: the libxl driver's `aio` is raw.

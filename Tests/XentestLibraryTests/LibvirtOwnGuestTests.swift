@@ -107,7 +107,10 @@ let ownGuest = GuestInstance(
         // Media never written stay as they are.
         #expect(xml.strings("/domain/devices/disk[@device='cdrom']/source/@file") == ["/srv/iso/install.iso"])
         #expect(xml.strings("/domain/devices/disk[target/@dev='vdc']/source/@file") == ["/srv/images/shared.img"])
-        #expect(!copy.xml.contains("/srv/images/web.raw"), "the original image is reached only through the overlay")
+        #expect(
+            xml.strings("/domain/devices/disk[target/@dev='vda']/backingStore/source/@file") == ["/srv/images/web.raw"],
+            "the original image is reached only as the overlay's backing image"
+        )
 
         #expect(xml.strings("/domain/devices/graphics/@autoport") == ["yes"])
         #expect(xml.count("/domain/devices/graphics/@port") == 0)
@@ -148,7 +151,18 @@ let ownGuest = GuestInstance(
         #expect(copy.overlays.map(\.original) == ["/srv/desktop.qcow2", "/srv/data.img"])
         #expect(copy.overlays.map(\.path) == ["/d/xentest-r1-own-own0.qcow2", "/d/xentest-r1-own-own1.qcow2"])
         #expect(copy.overlays.map { $0.makeCommand[6] } == ["qcow2", "raw"], "the backing format, -F")
-        #expect(xml.count("/domain/devices/disk/backingStore") == 0)
+        // Each original is the overlay's backing image, never relabelled; the template's own chain goes below it.
+        #expect(
+            xml.strings("/domain/devices/disk/backingStore/source/@file") == ["/srv/desktop.qcow2", "/srv/data.img"]
+        )
+        #expect(xml.strings("/domain/devices/disk/backingStore/format/@type") == ["qcow2", "raw"])
+        #expect(
+            xml.strings("/domain/devices/disk/backingStore/source/seclabel[@relabel='no']/@model") == [
+                "dac", "selinux", "dac", "selinux",
+            ]
+        )
+        #expect(xml.strings("/domain/devices/disk[1]/backingStore/backingStore/source/@file") == ["/srv/base.raw"])
+        #expect(xml.count("/domain/devices/disk[2]/backingStore/backingStore") == 0)
         #expect(xml.strings("/domain/devices/disk/driver/@type") == ["qcow2", "qcow2"])
         #expect(xml.strings("/domain/devices/disk/driver/@name") == ["qemu", "qemu"])
         #expect(xml.strings("/domain/devices/disk[1]/driver/@discard") == ["unmap"])
