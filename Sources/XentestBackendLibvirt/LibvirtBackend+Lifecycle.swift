@@ -5,9 +5,11 @@ import XentestRun
 import XentestSupport
 
 extension LibvirtBackend {
-    /// Defines and starts the case's guest (paused if asked), on the case's own network when it gets one.
+    /// Defines and starts the case's guest (paused if asked), on the case's own network when it gets one; a copy of
+    /// the tester's own domain for a guest `from-host` (`createCopy`).
     func create(paused: Bool, _ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
         guard let guest = guestWithNetwork(session) else { return .failure("the case has no guest", []) }
+        if let role = guest.spec.fromHost { return try await createCopy(of: role, paused: paused, session, calls) }
         let name = session.domainName
         for (index, disk) in guest.spec.disks.enumerated() {
             if let problem = Self.imageProblem(try await makeImage(disk, index: index, session, calls)) {
