@@ -1,5 +1,7 @@
 import Foundation
+import Libvirt
 import Testing
+@testable import XentestBackendLibvirt
 @testable import XentestLab
 @testable import XentestPlan
 @testable import XentestRun
@@ -70,7 +72,7 @@ extension LabEndToEndTests {
     }
 
     @Test(
-        "own guest on real Xen: an xm config copied with an overlay boots, answers, is torn down; the original untouched",
+        "own guests on real Xen: an xm config (xl) and a libvirt domain (libvirt) copied on overlays boot, answer, go; originals untouched",
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
         .timeLimit(.minutes(15))
     ) func ownGuestOnRealXen() async throws {
@@ -137,6 +139,86 @@ extension LabEndToEndTests {
             #expect(names == ["Domain-0"], "\(names)")
             let left = try await ssh.run(["sh", "-c", "ls /var/lib/xentest/*own* 2>/dev/null"], timeout: .seconds(30))
             #expect(left.stdout.isEmpty, "overlays left: \(left.stdout)")
+
+            try await Self.ownDomainThroughLibvirt(lab, state, folder, ssh: ssh, originals: originals, before: before)
         }
+    }
+
+    /// The same guest as a libvirt domain of the tester's in dom0's libvirtd (defined, never started), copied through
+    /// libvirt's libxl driver: the copy boots on its overlay and answers; the domain, its XML and the image are as
+    /// they were.
+    static func ownDomainThroughLibvirt(
+        _ lab: Lab,
+        _ state: LabState,
+        _ folder: String,
+        ssh: some CommandRunner,
+        originals: [String],
+        before: String
+    ) async throws {
+        let connection = try LibvirtConnection(uri: lab.libvirtURI(port: state.sshPort))
+        var labHost = try HostConfig.load(path: lab.paths.hostFile)
+        labHost.guestCommandLine = "xentest.ip=10.0.0.9/24"
+        var spec = GuestSpec(name: "web", type: .pv)
+        spec.memory = MemorySize(mebibytes: 128)
+        spec.nics = 1
+        let rendered = DomainXMLRenderer.render(
+            GuestInstance(domainName: "tester-web", spec: spec, host: labHost),
+            dialect: .xen
+        )
+        let templateXML = rendered.replacingOccurrences(
+            of: "  <devices>\n",
+            with: "  <devices>\n    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                + "<source file='/srv/own/web.img'/><target dev='xvda' bus='xen'/></disk>\n"
+        )
+        let template = try connection.defineDomain(xml: templateXML)
+        defer { try? template.undefine() }
+        let templateBefore = try template.xml(inactive: true)
+
+        let hostFile = folder + "/host-libvirt.yaml"
+        try
+            (String(contentsOfFile: lab.paths.hostFile, encoding: .utf8) + """
+                guests:
+                  web: {libvirt-domain: tester-web, address: 10.0.0.9}
+
+                """)
+            .write(toFile: hostFile, atomically: true, encoding: .utf8)
+        var options = RunOptions(
+            plan: folder + "/own.yaml",
+            only: ["own-web"],
+            resultsRoot: folder + "/results-libvirt"
+        )
+        options.hostConfigPath = hostFile
+        let status = try await lab.runPlan(options, backend: .libvirt)
+        let result = try onlyResult(under: folder + "/results-libvirt")
+        let web = try #require(result.cases.first { $0.id == "own-web" })
+        #expect(web.status == .pass, "\(web.reason ?? "")")
+        #expect(status == .success)
+        for step in web.steps {
+            print(
+                String(
+                    format: "  libvirt own-web: %@ %@ %.1f s",
+                    step.status.rawValue,
+                    step.label,
+                    step.durationSeconds
+                )
+            )
+        }
+        let evidence = web.steps.flatMap(\.evidence)
+        let copy = try #require(evidence.first { $0.kind == "file" })
+        #expect(
+            LibvirtXML(copy.output).strings("/domain/devices/disk/source/@file")
+                .allSatisfy { $0.hasSuffix("-own0.qcow2") }
+        )
+        #expect(evidence.contains { $0.call == "ping" && $0.arguments.contains("10.0.0.9") && $0.status == 0 })
+        let onTemplate = evidence.filter { $0.arguments.first == "tester-web" }
+        #expect(onTemplate.map(\.call) == ["virDomainLookupByName", "virDomainGetXMLDesc"], "only read")
+
+        #expect(try template.xml(inactive: true) == templateBefore)
+        #expect(try !template.isActive)
+        #expect(try await hashes(originals, ssh) == before)
+        let names = try XLParse.list(try await ssh.run(["xl", "list"], timeout: .seconds(60)).stdout).map(\.name)
+        #expect(names == ["Domain-0"], "\(names)")
+        let left = try await ssh.run(["sh", "-c", "ls /var/lib/xentest/*own* 2>/dev/null"], timeout: .seconds(30))
+        #expect(left.stdout.isEmpty, "overlays left: \(left.stdout)")
     }
 }
