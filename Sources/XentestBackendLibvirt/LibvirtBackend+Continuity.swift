@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Libvirt
 import XentestPlan
 import XentestRun
@@ -88,14 +89,26 @@ extension LibvirtBackend {
 
     /// The guest's state and its memory now (`virDomainGetInfo`), gone when libvirt does not know it.
     func listing(_ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
+        try await listingWithID(session, calls).outcome
+    }
+
+    /// `listing`, with the running domain's id (`virDomainGetID`: the Xen domid), which changes when the
+    /// hypervisor restarts the guest under the same name; nil when it is not running.
+    func listingWithID(_ session: CaseSession, _ calls: CallLog) async throws -> (outcome: ActionOutcome, id: Int?) {
         let name = session.domainName
-        return try await outcome(calls) { [self] in
+        let id = Mutex<Int?>(nil)
+        let listed = try await outcome(calls) { [self] in
             guard let domain = try calls.call("virDomainLookupByName", [name], { try connection.domain(named: name) })
             else { return .success(calls.evidence, observation: .listing(.gone, memoryMiB: nil)) }
             let info = try calls.call("virDomainGetInfo", [name]) { try domain.info() }
             let state = Self.guestState(info.state)
             let memory = state == .shutoff ? nil : Int(info.memoryKiB / 1024)
+            if state != .shutoff {
+                let current = try domain.id
+                id.withLock { $0 = current }
+            }
             return .success(calls.evidence, observation: .listing(state, memoryMiB: memory))
         }
+        return (listed, id.withLock { $0 })
     }
 }

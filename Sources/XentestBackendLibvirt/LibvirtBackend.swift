@@ -107,7 +107,7 @@ public final class LibvirtBackend: Backend {
         case .waitForState(let wanted): return try await waitForState(wanted, name: session.domainName)
         case .waitForConsole(let pattern): return try await GuestSteps.waitForConsole(pattern, on: console(session))
         case .stayUp(let duration):
-            return try await GuestSteps.stayUp(for: duration) { try await self.listing(session, CallLog()) }
+            return try await GuestSteps.stayUp(for: duration) { try await self.listingWithID(session, CallLog()) }
         case .shutdown: return try await shutdown(session)
         case .vcpuSet(let count): return try await setVcpus(count, session)
         case .vcpuList: return try await vcpuList(session, calls)

@@ -101,6 +101,19 @@ extension XLBackend {
             if !result.succeeded && !result.stderr.contains("invalid domain identifier") {
                 throw TeardownFailed(evidence: result)
             }
+            if !result.succeeded {
+                // Gone by itself: a guest that rebooted or crashed with on_reboot/on_crash "restart" is gone for a
+                // moment while xl starts it again under the same name (seen in the lab: the new domain appeared
+                // after teardown). Destroy it if it comes back within a few seconds.
+                for _ in 0..<8 {
+                    try await Task.sleep(for: .milliseconds(500))
+                    let again = try await runner.run(["xl", "destroy", name], timeout: .seconds(60))
+                    if again.succeeded {
+                        calls.append(again.evidence)
+                        break
+                    }
+                }
+            }
         case .assignablePCIDevice(let address):
             let result = try await runner.run(
                 ["xl", "pci-assignable-remove", "-r", address.description],

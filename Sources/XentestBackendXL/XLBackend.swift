@@ -47,7 +47,10 @@ public final class XLBackend: Backend {
         case .stayUp(let duration):
             return try await GuestSteps.stayUp(for: duration) {
                 var look = XLStep(backend: self, session: session)
-                return try await self.list(&look)
+                switch try await look.listing() {
+                case .success(let seen): return (.success(look.calls, observation: .state(seen.state)), seen.domid)
+                case .failure(let failed): return (look.failure(failed.result), nil)
+                }
             }
         case .pause, .unpause, .vcpuSet, .vcpuPin, .pciAttach, .pciDetach, .memSet, .memMax:
             return try await step.xlSucceeds(action)

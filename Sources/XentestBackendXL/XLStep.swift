@@ -64,19 +64,19 @@ struct XLStep {
     /// The case's guest's state from `xl list NAME` (gone when xl does not know it), or the failed `xl list`.
     mutating func state() async throws -> Result<GuestState, XLCommandFailed> { try await listing().map(\.state) }
 
-    /// The case's guest's state and memory (MiB) from `xl list NAME`: gone, with no memory, when xl does not know
-    /// it; or the failed `xl list`.
-    mutating func listing() async throws -> Result<(state: GuestState, memoryMiB: Int?), XLCommandFailed> {
+    /// The case's guest's state, memory (MiB) and domain id from `xl list NAME`: gone, with neither, when xl does not
+    /// know it; or the failed `xl list`.
+    mutating func listing() async throws -> Result<(state: GuestState, memoryMiB: Int?, domid: Int?), XLCommandFailed> {
         let name = session.domainName
         let result = try await run(["xl", "list", name])
         if !result.succeeded {
             return result.stderr.contains("invalid domain identifier")
-                ? .success((.gone, nil)) : .failure(XLCommandFailed(result))
+                ? .success((.gone, nil, nil)) : .failure(XLCommandFailed(result))
         }
         guard let entry = try XLParse.list(result.stdout).first(where: { $0.name == name }) else {
-            return .success((.gone, nil))
+            return .success((.gone, nil, nil))
         }
-        return .success((entry.state.guestState, entry.memoryMiB))
+        return .success((entry.state.guestState, entry.memoryMiB, entry.id))
     }
 }
 

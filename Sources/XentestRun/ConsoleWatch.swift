@@ -13,18 +13,20 @@ extension GuestSteps {
             : .failure(outcome.problem ?? "the guest's console could not be read", outcome.evidence)
     }
 
-    /// `stay-up: DURATION`: reads the guest's state through `list` (the backend's `list` action) every two seconds
-    /// until `duration` has passed; the guest must be running at every reading. The evidence keeps the first and the
-    /// last readings (the step's label says how long it watched).
-    package static func stayUp(for duration: PlanDuration, list: () async throws -> ActionOutcome) async throws
-        -> ActionOutcome
+    /// `stay-up: DURATION`: reads the guest's state and domain id through `read` every two seconds until `duration`
+    /// has passed; the guest must be running at every reading, under the same domain id (a guest that crashed or
+    /// rebooted itself, restarted by the toolstack under its name, has a new one). The evidence keeps the first and
+    /// the last readings (the step's label says how long it watched).
+    package static func stayUp(for duration: PlanDuration, read: () async throws -> (outcome: ActionOutcome, id: Int?))
+        async throws -> ActionOutcome
     {
         let start = Date()
         let end = start.addingTimeInterval(Double(duration.milliseconds) / 1000)
         var first: [Evidence] = []
         var readings = 0
+        var firstID: Int?
         while true {
-            let outcome = try await list()
+            let (outcome, id) = try await read()
             readings += 1
             if first.isEmpty { first = outcome.evidence }
             let evidence = readings == 1 ? first : first + outcome.evidence
@@ -49,6 +51,14 @@ extension GuestSteps {
                     evidence
                 )
             }
+            if let id, let earlier = firstID, id != earlier {
+                return .failure(
+                    "the guest restarted after \(after) s of the \(duration) it had to stay up: domain id \(earlier), "
+                        + "then \(id) (it crashed or rebooted itself, and the toolstack started it again)",
+                    evidence
+                )
+            }
+            firstID = firstID ?? id
             let left = end.timeIntervalSinceNow
             if left <= 0 { return .success(evidence, observation: .state(.running)) }
             try await Task.sleep(for: .seconds(min(2, left)))

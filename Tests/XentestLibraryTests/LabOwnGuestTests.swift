@@ -61,6 +61,16 @@ extension LabEndToEndTests {
             steps:
               - create:
               - destroy:
+          - id: stay-up-sees-a-restart
+            title: A guest that reboots itself does not stay up
+            area: own-guests
+            guest: {type: pv, memory: 128M}
+            steps:
+              - create:
+              - guest-exec: '(sleep 2; reboot -f) >/dev/null 2>&1 & true'
+              - stay-up: 30s
+                expect: {fails-matching: 'restarted .*domain id|was gone after'}
+              # No destroy: the guest may be between two boots; teardown destroys it if xl starts it again.
 
         """
 
@@ -127,6 +137,10 @@ extension LabEndToEndTests {
             // Seen from outside: the console's line, the ping to the tester's address.
             #expect(evidence.contains { $0.output.contains("XENTEST_GUEST_READY") })
             #expect(evidence.contains { $0.call == "ping" && $0.arguments.contains("10.0.0.9") && $0.status == 0 })
+
+            // stay-up is not fooled by a guest the toolstack restarted under its name.
+            let restarted = try #require(result.cases.first { $0.id == "stay-up-sees-a-restart" })
+            #expect(restarted.status == .pass, "\(restarted.reason ?? "")")
 
             let db = try #require(result.cases.first { $0.id == "own-db" })
             #expect(db.status == .skip)
