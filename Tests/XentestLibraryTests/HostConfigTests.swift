@@ -9,16 +9,6 @@ import Testing
 @testable import XentestXLParsing
 
 @Suite("Host file: PCI roles, bridge, addresses, test guest") struct HostConfigTests {
-    /// Loads `yaml` as `host.yaml` from a fresh folder: the config, or the diagnostics with the folder left out.
-    func loadHost(_ yaml: String) throws -> (config: HostConfig?, lines: [String]) {
-        let directory = try ScratchDirectory()
-        let path = try directory.write(yaml, to: "host.yaml")
-        do { return (try HostConfig.load(path: path), []) } catch {
-            return (
-                nil, error.diagnostics.map { $0.description.replacingOccurrences(of: directory.path + "/", with: "") }
-            )
-        }
-    }
 
     @Test func validHostFileWithBothDeviceForms() throws {
         let path = try Fixtures.plan("hosts/lab-host.yaml")
@@ -47,7 +37,7 @@ import Testing
     }
 
     @Test func emptyHostFileOffersNothing() throws {
-        let (config, lines) = try loadHost("# nothing offered on this host\n")
+        let (config, lines) = try loadHostText("# nothing offered on this host\n")
         #expect(lines.isEmpty)
         #expect(config?.pciDevices.isEmpty == true)
         #expect(config?.bridge == nil)
@@ -55,7 +45,7 @@ import Testing
     }
 
     @Test func everyProblemOfAHostFileAtOnce() throws {
-        let (config, lines) = try loadHost(
+        let (config, lines) = try loadHostText(
             """
             pci-devices:
               nic: 0000:03:00.8
@@ -95,7 +85,7 @@ import Testing
         "1.2.3", "1.2.3.4.5", "256.1.1.1", "a.b.c.d", "1..2.3", "1.2.3.-0", "+1.2.3.4", "1.2.3.+4", "0001.2.3.4", "::1",
         "'1.2.3.4 '", "''", "1.2.3.4/24",
     ]) func badIPAddressIsReported(_ text: String) throws {
-        let (config, lines) = try loadHost("host-address: \(text)\n")
+        let (config, lines) = try loadHostText("host-address: \(text)\n")
         #expect(config == nil)
         #expect(lines.count == 1)
         #expect(lines.first?.hasPrefix("host.yaml:1:15: error: host-address '") == true, "\(lines)")
@@ -105,19 +95,19 @@ import Testing
     @Test(arguments: ["0.0.0.0", "10.0.0.1", "192.168.122.1", "255.255.255.255"]) func goodIPAddressIsAccepted(
         _ text: String
     ) throws {
-        let (config, lines) = try loadHost("host-address: \(text)\n")
+        let (config, lines) = try loadHostText("host-address: \(text)\n")
         #expect(lines.isEmpty)
         #expect(config?.hostAddress == text)
     }
 
     @Test(arguments: ["xenbr0", "virbr0", "br-0123456789ab", "a"]) func goodBridgeIsAccepted(_ name: String) throws {
-        let (config, lines) = try loadHost("bridge: \(name)\n")
+        let (config, lines) = try loadHostText("bridge: \(name)\n")
         #expect(lines.isEmpty)
         #expect(config?.bridge == name)
     }
 
     @Test(arguments: ["br-0123456789abc", "net/br0", "'br 0'"]) func badBridgeIsReported(_ name: String) throws {
-        let (_, lines) = try loadHost("bridge: \(name)\n")
+        let (_, lines) = try loadHostText("bridge: \(name)\n")
         #expect(lines.count == 1)
         #expect(
             lines.first?.hasSuffix("is not a valid interface name (15 characters, no '/' or spaces)") == true,
@@ -126,7 +116,7 @@ import Testing
     }
 
     @Test func hostFileThatIsNotAMapping() throws {
-        let (_, lines) = try loadHost("- nic: 03:00.0\n")
+        let (_, lines) = try loadHostText("- nic: 03:00.0\n")
         #expect(lines == ["host.yaml:1:1: error: the host file must be a mapping (key: value), not a list"])
     }
 
@@ -139,9 +129,9 @@ import Testing
     }
 
     @Test func hostileHostFilesAreRefusedLikePlans() throws {
-        let (_, nul) = try loadHost("bridge: xen\0br0\n")
+        let (_, nul) = try loadHostText("bridge: xen\0br0\n")
         #expect(nul == ["host.yaml:1:12: error: file contains a NUL byte: this is not a text file"])
-        let (_, deep) = try loadHost("pci-devices: " + String(repeating: "[", count: 5_000) + "\n")
+        let (_, deep) = try loadHostText("pci-devices: " + String(repeating: "[", count: 5_000) + "\n")
         #expect(deep == ["host.yaml:1:1: error: nesting is deeper than 64 levels"])
     }
 }

@@ -8,18 +8,8 @@ import Testing
 /// Testers' own guests: the host file's `guests:`, a case's `from-host`, the copy of an xl config, and what a
 /// console shows.
 @Suite("Own guests: host file, plan, the xl copy") struct OwnGuestTests {
-    func loadHost(_ yaml: String) throws -> (config: HostConfig?, lines: [String]) {
-        let directory = try ScratchDirectory()
-        let path = try directory.write(yaml, to: "host.yaml")
-        do { return (try HostConfig.load(path: path), []) } catch {
-            return (
-                nil, error.diagnostics.map { $0.description.replacingOccurrences(of: directory.path + "/", with: "") }
-            )
-        }
-    }
-
     @Test func hostFileOffersGuestsByRole() throws {
-        let (config, lines) = try loadHost(
+        let (config, lines) = try loadHostText(
             """
             guests:
               desktop: {xl-config: /etc/xen/win10-gpu.cfg}
@@ -34,7 +24,7 @@ import Testing
     }
 
     @Test func everyProblemOfTheGuestsAtOnce() throws {
-        let (config, lines) = try loadHost(
+        let (config, lines) = try loadHostText(
             """
             guests:
               both: {xl-config: /etc/xen/a.cfg, libvirt-domain: a}

@@ -105,6 +105,15 @@ func loadPlanText(_ yaml: String, extraFiles: [String: String] = [:]) throws -> 
     return LoadOutcome(path: path, stripping: directory.path)
 }
 
+/// Loads `yaml` as `host.yaml` from a fresh folder: the config, or the diagnostics with the folder left out.
+func loadHostText(_ yaml: String) throws -> (config: HostConfig?, lines: [String]) {
+    let directory = try ScratchDirectory()
+    let path = try directory.write(yaml, to: "host.yaml")
+    do { return (try HostConfig.load(path: path), []) } catch {
+        return (nil, error.diagnostics.map { $0.description.replacingOccurrences(of: directory.path + "/", with: "") })
+    }
+}
+
 /// Loads a fixture plan under `Fixtures/plans/`; file names in the output are relative to that folder.
 func loadFixturePlan(_ relativePath: String) throws -> LoadOutcome {
     let plans = try Fixtures.bundled.appendingPathComponent("plans").path
