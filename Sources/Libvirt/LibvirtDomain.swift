@@ -235,6 +235,16 @@ public final class LibvirtDomain: @unchecked Sendable {
         )
     }
 
+    /// Changes a device the XML identifies in place: for a CD-ROM drive, its medium (a `<source>`, or none to eject).
+    ///
+    /// `live` changes the running guest, `config` the persistent definition; neither means the current state.
+    public func updateDevice(xml: String, live: Bool = true, config: Bool = false) throws(LibvirtError) {
+        try check(
+            virDomainUpdateDeviceFlags(handle, xml, affectFlags(live: live, config: config)),
+            "virDomainUpdateDeviceFlags"
+        )
+    }
+
     // MARK: Console
 
     /// Opens the domain's console (or the console, serial or parallel device aliased `device`) as a stream.

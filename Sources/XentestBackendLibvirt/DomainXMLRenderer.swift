@@ -87,6 +87,7 @@ public enum DomainXMLRenderer {
             let path = guest.diskImagePath(index, disk.format, in: imageDirectory)
             xml.append(diskXML(disk, index: index, path: path, dialect: dialect, indent: "    "))
         }
+        if spec.cdrom != nil { xml.append(cdromXML(medium: guest.cdMediumPath(0, in: imageDirectory), indent: "    ")) }
         if let video = XLConfigMapping.videoXML(spec, indent: "    ") { xml.append(video) }
         xml += ["  </devices>", "</domain>"]
         return xml.joined(separator: "\n") + "\n"
@@ -126,6 +127,14 @@ public enum DomainXMLRenderer {
         let driver = "<driver name='\(backend)' type='\(disk.format.rawValue)'/>"
         return "\(indent)<disk type='file' device='disk'>\(driver)<source file='\(xmlEscaped(path))'/>"
             + "<target dev='\(diskDeviceName(index, dialect: dialect))' bus='\(dialect == .xen ? "xen" : "virtio")'/></disk>"
+    }
+
+    /// The CD-ROM drive's `<disk>`: on the emulated IDE bus, as xl's `devtype=cdrom` (QEMU serves it on Xen too),
+    /// holding the raw image `medium`, or empty without one (`virDomainUpdateDeviceFlags` with it ejects).
+    public static func cdromXML(medium: String?, indent: String = "") -> String {
+        let source = medium.map { "<source file='\(xmlEscaped($0))'/>" } ?? ""
+        return "\(indent)<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>\(source)"
+            + "<target dev='\(CDROMMedium.device)' bus='ide'/><readonly/></disk>"
     }
 
     /// Disk `index`'s target device: `xvda` on Xen, `vda` elsewhere; the guest names it alike.

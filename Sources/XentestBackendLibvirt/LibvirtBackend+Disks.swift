@@ -11,13 +11,30 @@ extension LibvirtBackend {
     /// Makes disk `index`'s image for the case's guest: the command's result, its evidence in `calls`.
     func makeImage(_ disk: DiskSpec, index: Int, _ session: CaseSession, _ calls: CallLog) async throws
         -> CommandResult?
-    {
+    { try await make(disk, session, calls) { $0.diskImagePath(index, disk.format, in: $1) } }
+
+    /// Makes CD-ROM medium `index`'s image for the case's guest, like `makeImage`.
+    func makeMedium(_ size: MemorySize, index: Int, _ session: CaseSession, _ calls: CallLog) async throws
+        -> CommandResult?
+    { try await make(CDROMMedium.image(size), session, calls) { $0.cdMediumPath(index, in: $1) } }
+
+    /// Makes `disk`'s image at `path(guest, folder)` in `hostFilesDirectory`, made first; nil without a shell there.
+    private func make(
+        _ disk: DiskSpec,
+        _ session: CaseSession,
+        _ calls: CallLog,
+        path: (GuestInstance, String) -> String
+    ) async throws -> CommandResult? {
         guard let guest = session.guest, let hostShell else { return nil }
         let made = try await hostShell.run(["mkdir", "-p", hostFilesDirectory], timeout: .seconds(30))
         calls.append([made.evidence])
         guard made.succeeded else { return made }
-        let path = guest.diskImagePath(index, disk.format, in: hostFilesDirectory)
-        let image = try await DiskImages.make(disk, at: path, in: session, through: hostShell)
+        let image = try await DiskImages.make(
+            disk,
+            at: path(guest, hostFilesDirectory),
+            in: session,
+            through: hostShell
+        )
         calls.append([image.evidence])
         return image
     }
@@ -86,6 +103,36 @@ extension LibvirtBackend {
         }
         return try await DiskImages.listing(
             listed: count,
+            guestAnswers: session.guestAnswers,
+            console: console(session),
+            calls: calls.evidence
+        )
+    }
+
+    /// `cd-insert` (a new medium's image made, then the drive's `<source>` changed) or `cd-eject` (the drive without
+    /// one), through `virDomainUpdateDeviceFlags`; with the test guest, the guest must read the change.
+    func changeMedium(_ action: Action, _ session: CaseSession, _ calls: CallLog) async throws -> ActionOutcome {
+        guard let guest = session.guest else { return .failure("the case has no guest", []) }
+        let name = session.domainName
+        var medium: (size: MemorySize, path: String)?
+        if case .cdInsert(let size) = action {
+            let index = session.withState { $0.insertedMedia } + 1
+            if let problem = Self.imageProblem(try await makeMedium(size, index: index, session, calls)) {
+                return .failure(problem, calls.evidence)
+            }
+            medium = (size, guest.cdMediumPath(index, in: hostFilesDirectory))
+        }
+        let xml = DomainXMLRenderer.cdromXML(medium: medium?.path)
+        let inserted = medium != nil
+        let changed = try await outcome(calls) { [self] in
+            let domain = try lookup(name, calls)
+            try calls.call("virDomainUpdateDeviceFlags", [name, xml, "LIVE"]) { try domain.updateDevice(xml: xml) }
+            if inserted { session.withState { $0.insertedMedia += 1 } }
+            return .success(calls.evidence)
+        }
+        guard changed.succeeded else { return changed }
+        return try await CDROMMedium.confirm(
+            medium?.size,
             guestAnswers: session.guestAnswers,
             console: console(session),
             calls: calls.evidence

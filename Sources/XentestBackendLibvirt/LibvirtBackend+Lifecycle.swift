@@ -16,6 +16,11 @@ extension LibvirtBackend {
                 return .failure(problem, calls.evidence)
             }
         }
+        if let size = guest.spec.cdrom,
+            let problem = Self.imageProblem(try await makeMedium(size, index: 0, session, calls))
+        {
+            return .failure(problem, calls.evidence)
+        }
         return try await outcome(calls) { [self] in
             let xml = DomainXMLRenderer.render(guest, dialect: driver, imageDirectory: hostFilesDirectory)
             // Recorded before the network too: the case's own network is torn down with its guest.

@@ -120,6 +120,7 @@ public final class LibvirtBackend: Backend {
         case .blockAttach(let disk): return try await blockAttach(disk, session, calls)
         case .blockDetach: return try await blockDetach(session)
         case .blockList: return try await blockList(session, calls)
+        case .cdInsert, .cdEject: return try await changeMedium(action, session, calls)
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))
         case .ping(let direction):
             return try await GuestSteps.ping(direction, of: session, hostShell: hostShell, console: console(session))
@@ -141,6 +142,8 @@ public final class LibvirtBackend: Backend {
         case (.test, .pciAttach), (.test, .pciDetach), (.test, .networkAttach), (.test, .networkDetach),
             (.test, .blockAttach), (.test, .blockDetach):
             "libvirt's test driver cannot hot-plug devices (virDomainAttachDeviceFlags is not supported)"
+        case (.test, .cdInsert), (.test, .cdEject):
+            "libvirt's test driver cannot change a device's medium (virDomainUpdateDeviceFlags is not supported)"
         case (.test, .guestExec), (.test, .ping):
             // The test-guest requirement already says the test driver runs no guest code.
             nil

@@ -86,12 +86,15 @@ public enum PlanInstructionsRenderer {
                 )
                 continue
             }
-            if !spec.disks.isEmpty {
-                let commands = spec.disks.enumerated()
-                    .map { index, disk in
-                        "`" + imageCommand(disk, at: guest.diskImagePath(index, disk.format, in: nil)) + "`"
-                    }
-                out += ["", "Make \(domainName)'s disk images: " + commands.joined(separator: ", ") + "."]
+            var images = spec.disks.enumerated()
+                .map { index, disk in
+                    "`" + imageCommand(disk, at: guest.diskImagePath(index, disk.format, in: nil)) + "`"
+                }
+            if let size = spec.cdrom {
+                images.append("`" + imageCommand(CDROMMedium.image(size), at: guest.cdMediumPath(0, in: nil)) + "`")
+            }
+            if !images.isEmpty {
+                out += ["", "Make \(domainName)'s disk images: " + images.joined(separator: ", ") + "."]
             }
             let config = XLConfigRenderer.render(guest, imageDirectory: nil).trimmingSuffixNewline()
             out += ["", "Write `\(configPath)`:", "", "```", config, "```"]
@@ -119,6 +122,7 @@ public enum PlanInstructionsRenderer {
             if case .networkDetach = step.action { context.attachedNICs -= 1 }
             if case .blockAttach(let disk) = step.action { context.attachedDisks.append(disk) }
             if case .blockDetach = step.action { _ = context.attachedDisks.popLast() }
+            if case .cdInsert = step.action { context.insertedMedia += 1 }
             if contexts[name] != nil { contexts[name] = context }
         }
         return out
@@ -139,6 +143,13 @@ public enum PlanInstructionsRenderer {
                 let path = context.imagePath(context.diskCount, disk.format)
                 return "`\(imageCommand(disk, at: path))`, then `\(command)`."
             case .blockList: return "`\(command)`, and `ls /sys/block` in the guest's console (its `xvd` disks)."
+            case .cdInsert(let size):
+                let image = imageCommand(CDROMMedium.image(size), at: context.mediumPath(context.insertedMedia + 1))
+                return "`\(image)`, then `\(command)`; in the guest's console `\(CDROMMedium.probe)` shows "
+                    + "`size=\(size.mebibytes * 2048)`."
+            case .cdEject:
+                return "`\(command)`; in the guest's console `\(CDROMMedium.probe)` says `No medium found` and "
+                    + "`size=0`."
             default: return "`\(command)`."
             }
         }

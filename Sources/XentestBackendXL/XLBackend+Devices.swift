@@ -93,6 +93,29 @@ extension XLBackend {
         }
     }
 
+    /// A new medium in the guest's CD-ROM drive (its image made first, beside the guest's xl.cfg), or the drive
+    /// emptied; with the test guest, the guest must read the change.
+    func cdrom(_ action: Action, _ step: inout XLStep) async throws -> ActionOutcome {
+        let session = step.session
+        var medium: MemorySize?
+        if case .cdInsert(let size) = action {
+            guard let guest = session.guest else { return .failure("the case has no guest", []) }
+            let index = session.withState { $0.insertedMedia } + 1
+            let made = try await step.make(CDROMMedium.image(size), at: guest.cdMediumPath(index, in: configDirectory))
+            guard made.succeeded else { return step.failure(made) }
+            medium = size
+        }
+        let changed = try await step.xl(action)
+        guard changed.succeeded else { return step.failure(changed) }
+        if case .cdInsert = action { session.withState { $0.insertedMedia += 1 } }
+        return try await CDROMMedium.confirm(
+            medium,
+            guestAnswers: session.guestAnswers,
+            console: console(session),
+            calls: step.calls
+        )
+    }
+
     /// A xenstore key of the guest: `{domid}` in the path is its domain id, from `xl domid`.
     func xenstoreRead(_ pathTemplate: String, _ step: inout XLStep) async throws -> ActionOutcome {
         let domid = try await step.run(["xl", "domid", step.session.domainName])

@@ -17,6 +17,10 @@ extension XLBackend {
             let made = try await step.make(disk, at: guest.diskImagePath(index, disk.format, in: configDirectory))
             guard made.succeeded else { return step.failure(made) }
         }
+        if let size = guest.spec.cdrom {
+            let made = try await step.make(CDROMMedium.image(size), at: guest.cdMediumPath(0, in: configDirectory))
+            guard made.succeeded else { return step.failure(made) }
+        }
         let written = try await step.run(
             ["dd", "of=\(path)", "status=none"],
             input: XLConfigRenderer.render(guest, imageDirectory: configDirectory)

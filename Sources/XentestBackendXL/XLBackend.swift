@@ -62,6 +62,7 @@ public final class XLBackend: Backend {
         case .pciList, .pciAssignableList, .pciAssignableAdd, .pciAssignableRemove: return try await pci(action, &step)
         case .networkList, .networkAttach, .networkDetach: return try await network(action, &step)
         case .blockAttach, .blockDetach, .blockList: return try await disks(action, &step)
+        case .cdInsert, .cdEject: return try await cdrom(action, &step)
         case .xenstoreRead(let path): return try await xenstoreRead(path, &step)
         case .pingGuest(let name): return try await GuestSteps.ping(guest: name, of: session, console: console(session))
         case .guestExec(let command): return try await GuestSteps.exec(command, on: console(session))

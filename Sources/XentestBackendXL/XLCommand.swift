@@ -31,6 +31,8 @@ public struct XLStepContext: Sendable {
     public var attachedNICs: Int
     /// Disks attached by `block-attach` so far, after the guest's own (detach takes the last).
     public var attachedDisks: [DiskSpec]
+    /// Media put in the guest's CD-ROM drive by `cd-insert` so far (the next is medium number this plus one).
+    public var insertedMedia = 0
     /// The case's guests by their plan names, for a step that names another one (`ping: NAME`).
     public var peers: [String: GuestInstance] = [:]
     /// Pass `-i` to `vcpu-set` so xl does not refuse more vCPUs than physical CPUs (xl 4.5 and later).
@@ -41,6 +43,8 @@ public struct XLStepContext: Sendable {
     }
     /// The folder of the guest's xl.cfg, where its disk images go too; nil for a bare file name.
     public var configDirectory: String? { configPath.lastIndex(of: "/").map { String(configPath[..<$0]) } }
+    /// CD-ROM medium `index`'s image, beside the guest's xl.cfg.
+    public func mediumPath(_ index: Int) -> String { guest?.cdMediumPath(index, in: configDirectory) ?? "MEDIUM_IMAGE" }
     /// How many disks the guest has now: its own and those attached.
     public var diskCount: Int { (guest?.spec.disks.count ?? 0) + attachedDisks.count }
     /// Disk `index`'s image, beside the guest's xl.cfg.
@@ -105,6 +109,9 @@ extension XLCommand {
             ]
         case .blockDetach: argv = ["xl", "block-detach", name, xlDiskName(max(0, context.diskCount - 1))]
         case .blockList: argv = ["xl", "block-list", name]
+        case .cdInsert:
+            argv = ["xl", "cd-insert", name, CDROMMedium.device, context.mediumPath(context.insertedMedia + 1)]
+        case .cdEject: argv = ["xl", "cd-eject", name, CDROMMedium.device]
         case .save: argv = ["xl", "save", name, context.savePath]
         case .restore: argv = ["xl", "restore", context.savePath]
         case .migrate: argv = localMigration(name)
@@ -120,6 +127,11 @@ extension XLCommand {
     /// the target last, as xl wants it.
     static func diskSpecification(_ disk: DiskSpec, index: Int, path: String) -> String {
         "format=\(disk.format.rawValue),vdev=\(xlDiskName(index)),access=rw,target=\(path)"
+    }
+
+    /// The CD-ROM drive's entry in xl.cfg's `disk` list: read-only, its medium `path` (xl-disk-configuration(5)).
+    static func cdromSpecification(path: String) -> String {
+        "format=raw,vdev=\(CDROMMedium.device),access=ro,devtype=cdrom,target=\(path)"
     }
 
     /// Disk `index`'s virtual device: `xvda` for the first. HVM guests see the same name through Xen's PV drivers.

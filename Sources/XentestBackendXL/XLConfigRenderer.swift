@@ -23,14 +23,15 @@ public enum XLConfigRenderer {
             let devices = spec.pci.map { role in guest.host.pciDevices[role]?.address.description ?? "PCI_\(role)" }
             lines.append("pci = [ \(devices.map { "'\($0)'" }.joined(separator: ", ")) ]")
         }
-        if !spec.disks.isEmpty {
-            let disks = spec.disks.enumerated()
-                .map { index, disk in
-                    let path = guest.diskImagePath(index, disk.format, in: imageDirectory)
-                    return quoted(XLCommand.diskSpecification(disk, index: index, path: path))
-                }
-            lines.append("disk = [ \(disks.joined(separator: ", ")) ]")
+        var disks = spec.disks.enumerated()
+            .map { index, disk in
+                let path = guest.diskImagePath(index, disk.format, in: imageDirectory)
+                return quoted(XLCommand.diskSpecification(disk, index: index, path: path))
+            }
+        if spec.cdrom != nil {
+            disks.append(quoted(XLCommand.cdromSpecification(path: guest.cdMediumPath(0, in: imageDirectory))))
         }
+        if !disks.isEmpty { lines.append("disk = [ \(disks.joined(separator: ", ")) ]") }
         if spec.passthrough { lines.append("passthrough = \"enabled\"") }
         if spec.type == .hvm {
             lines.append("serial = \"pty\"")

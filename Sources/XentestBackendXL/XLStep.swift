@@ -35,13 +35,14 @@ struct XLStep {
 
     /// Runs the one xl command that performs `action` (its argv from `XLCommand`, as `xentest show` prints it).
     mutating func xl(_ action: Action) async throws -> CommandResult {
-        let context = XLStepContext(
+        var context = XLStepContext(
             guest: session.guest,
             host: session.host,
             configPath: backend.configPath(session.domainName),
             attachedNICs: session.withState { $0.attachedNICs },
             attachedDisks: session.withState { $0.attachedDisks }
         )
+        context.insertedMedia = session.withState { $0.insertedMedia }
         guard
             let command = XLCommand.forAction(action, context: context, timeout: PlanSyntax.defaultTimeout(for: action))
         else { preconditionFailure("\(action.name) is not a single xl command") }

@@ -45,11 +45,12 @@ public struct TestGuestBuilder: Sendable {
     /// The kernel command-line word that sets eth0's address (`xentest.ip=10.0.0.2/24`).
     public static let addressParameter = "xentest.ip"
     /// Drivers loaded at boot when the kernel has them as modules: Xen's paravirtual frontends, the emulated
-    /// devices an HVM or QEMU guest may get (e1000 is also what a passed-through lab NIC needs), and the ACPI power
-    /// button with its input events, which is how QEMU (libvirt's virDomainShutdown) asks a guest to shut down.
+    /// devices an HVM or QEMU guest may get (e1000 is also what a passed-through lab NIC needs; the IDE CD-ROM drive
+    /// of `cdrom:` is `sr0` through ata_piix and sr_mod), and the ACPI power button with its input events, which is
+    /// how QEMU (libvirt's virDomainShutdown) asks a guest to shut down.
     public static let modules = [
         "xen-netfront", "xen-blkfront", "xen-pcifront", "e1000", "virtio_pci", "virtio_net", "virtio_blk",
-        "virtio_balloon", "button", "evdev",
+        "virtio_balloon", "ata_piix", "sr_mod", "button", "evdev",
     ]
 
     /// A builder that downloads from `packages` and runs its commands on this machine unless `runner` says otherwise.

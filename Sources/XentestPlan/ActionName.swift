@@ -34,6 +34,8 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
     case blockAttach = "block-attach"
     case blockDetach = "block-detach"
     case blockList = "block-list"
+    case cdInsert = "cd-insert"
+    case cdEject = "cd-eject"
 
     /// The name as a plan writes it, so that `"\(name)"` reads `vcpu-set`, never `vcpuSet`.
     public var description: String { rawValue }
@@ -50,7 +52,7 @@ public enum ActionName: String, Sendable, Hashable, CaseIterable, CustomStringCo
         case .create, .destroy, .shutdown, .pause, .unpause, .vcpuSet, .vcpuPin, .pciAssignableAdd,
             .pciAssignableRemove, .pciAttach, .pciDetach, .networkAttach, .networkDetach, .waitForState,
             .waitForConsole, .stayUp, .ping, .save, .restore, .migrate, .reboot, .memSet, .memMax, .blockAttach,
-            .blockDetach:
+            .blockDetach, .cdInsert, .cdEject:
             ["fails-matching"]
         }
     }

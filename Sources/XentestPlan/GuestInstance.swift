@@ -33,6 +33,13 @@ public struct GuestInstance: Sendable, Hashable {
         return directory.map { $0 + "/" + file } ?? file
     }
 
+    /// Where the image of CD-ROM medium `index` goes (0 for the one the guest starts with, then one per
+    /// `cd-insert`): `DIRECTORY/DOMAIN-cd<index>.iso`, or the bare file name.
+    public func cdMediumPath(_ index: Int, in directory: String?) -> String {
+        let file = "\(domainName)-cd\(index).iso"
+        return directory.map { $0 + "/" + file } ?? file
+    }
+
     /// Disk `index`'s device name with `prefix`: `xvda` for the first with `xvd`, `vdb` for the second with `vd`.
     public static func diskDeviceName(_ index: Int, prefix: String) -> String {
         let letters = Array("abcdefghijklmnopqrstuvwxyz")

@@ -113,6 +113,9 @@ public struct GuestSpec: Sendable, Hashable {
     public var passthrough: Bool
     /// Disks it has from the start, each an image the run makes (the guest's first disks, in this order).
     public var disks: [DiskSpec] = []
+    /// An emulated CD-ROM drive (HVM guests), holding from the start a medium the run makes of this size: an empty
+    /// image the guest reads the size of. nil for none; `cd-insert` and `cd-eject` change its medium.
+    public var cdrom: MemorySize? = nil
     /// Extra xl.cfg keys (`xl-config:`), in plan order: written after xentest's own; on libvirt, mapped where the
     /// libxl driver has an equivalent.
     public var xlConfig: [XLConfigSetting] = []
@@ -327,6 +330,11 @@ public enum Action: Sendable, Hashable {
     /// Shows the guest's disks as the toolstack lists them and, with the test guest, as the guest sees them
     /// (`/sys/block`); expect `count`.
     case blockList
+    /// Makes an empty medium of this size and puts it in the guest's CD-ROM drive (in place of the one there); with
+    /// the test guest, the guest must read the new medium's size.
+    case cdInsert(MemorySize)
+    /// Takes the medium out of the guest's CD-ROM drive; with the test guest, the guest must find the drive empty.
+    case cdEject
 
     /// The name used in plans.
     public var name: ActionName {
@@ -364,6 +372,8 @@ public enum Action: Sendable, Hashable {
         case .blockAttach: .blockAttach
         case .blockDetach: .blockDetach
         case .blockList: .blockList
+        case .cdInsert: .cdInsert
+        case .cdEject: .cdEject
         }
     }
 
@@ -383,7 +393,7 @@ public enum Action: Sendable, Hashable {
         case .pingGuest(let name): name
         case .xenstoreRead(let path): path
         case .migrate(let times): times == 1 ? "localhost" : "localhost \(times) times"
-        case .memSet(let size), .memMax(let size): size.description
+        case .memSet(let size), .memMax(let size), .cdInsert(let size): size.description
         case .blockAttach(let disk): disk.description
         default: nil
         }

@@ -115,7 +115,9 @@ package enum PlanSyntax {
         "id", "title", "area", "tags", "description", "requires", "backends", "guest", "guests", "for-each", "steps",
         "known-issue", "host-log-lacks", "timeout", "exclusive",
     ]
-    static let guestKeys = ["type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks", "xl-config"]
+    static let guestKeys = [
+        "type", "memory", "vcpus", "maxvcpus", "nics", "pci", "passthrough", "disks", "cdrom", "xl-config",
+    ]
     static let stepOptionKeys = ["expect", "timeout", "retry-for", "note", "on"]
     static let knownIssueKeys = ["summary", "link", "xen", "backends", "drivers", "failure-matches"]
     /// The action names, as plans write them.
@@ -143,7 +145,7 @@ package enum PlanSyntax {
         case .migrate(let times): .seconds(180 * times)
         case .waitForConsole: .seconds(300)
         case .stayUp(let duration): PlanDuration(milliseconds: duration.milliseconds + 60_000)
-        case .ping, .guestExec, .memSet, .blockAttach, .blockDetach, .blockList: .seconds(60)
+        case .ping, .guestExec, .memSet, .blockAttach, .blockDetach, .blockList, .cdInsert, .cdEject: .seconds(60)
         default: .seconds(30)
         }
     }
@@ -423,6 +425,14 @@ private struct LoadSession {
         let pci = fields["pci"].map { reader.names($0, "pci") } ?? []
         let passthrough = fields["passthrough"].map { reader.bool($0, "passthrough") } ?? false
         let disks = fields["disks"].map { parseDisks($0, reader: reader) } ?? []
+        let cdrom = fields["cdrom"].map { reader.parsed($0, "medium size", MemorySize.parse) }
+        if let type, type != .hvm, let node = fields["cdrom"] {
+            reader.error(
+                "cdrom: an emulated CD-ROM drive is an HVM guest's, and guest '\(name)' is \(type.rawValue)",
+                at: node
+            )
+            return nil
+        }
         let xlConfig = fields["xl-config"].map { reader.xlConfig($0) } ?? []
         if let vcpus, let maxvcpus, vcpus > maxvcpus, let node = fields["vcpus"] {
             reader.error("vcpus (\(vcpus)) must not be more than maxvcpus (\(maxvcpus))", at: node)
@@ -442,6 +452,7 @@ private struct LoadSession {
             disks: disks
         )
         guest.xlConfig = xlConfig
+        if case .some(.some(let size)) = cdrom { guest.cdrom = size } else if cdrom != nil { return nil }
         return guest
     }
 
@@ -555,6 +566,15 @@ private struct LoadSession {
             } else if let role = caseGuests?.lazy.compactMap(\.fromHost).first {
                 reader.error(
                     "for-each varies the guest's type, and the host file's guest '\(role)' has the type its config gives",
+                    at: node
+                )
+                guestTypes = .none
+            } else if let guest = caseGuests?.first(where: { $0.cdrom != nil }),
+                let types = guestTypes??.filter({ $0 != .hvm }), !types.isEmpty
+            {
+                reader.error(
+                    "for-each varies the guest's type, and guest '\(guest.name)' has a cdrom, which only HVM guests "
+                        + "have: not \(types.map(\.rawValue).joined(separator: ", "))",
                     at: node
                 )
                 guestTypes = .none
@@ -924,6 +944,15 @@ private struct LoadSession {
                     outOfOrder = true
                 }
             }
+            if [.cdInsert, .cdEject].contains(step.action.name), let guest, guest.fromHost != nil || guest.cdrom == nil
+            {
+                let why =
+                    guest.fromHost != nil
+                    ? "\(called(name)) is the host file's, and xentest changes media only in the drive it gives its own"
+                    : "\(called(name)) has none; give it one with 'cdrom: SIZE' (HVM guests)"
+                reader.error("\(step.action.name) changes the medium in a CD-ROM drive, and \(why)", at: item)
+                ok = false
+            }
             if case .pingGuest(let peer) = step.action, progress[peer]?.created != true, !outOfOrder {
                 reader.error("ping \(peer): guest '\(peer)' is not running here; 'create' it before", at: item)
                 ok = false
@@ -1167,6 +1196,8 @@ private struct LoadSession {
         case .blockAttach: return parseDisk(node, "block-attach", reader: reader).map { .blockAttach($0) }
         case .blockDetach: return noArgument(.blockDetach)
         case .blockList: return noArgument(.blockList)
+        case .cdInsert: return reader.parsed(node, "medium size", MemorySize.parse).map { .cdInsert($0) }
+        case .cdEject: return noArgument(.cdEject)
         case .save: return noArgument(.save)
         case .restore: return noArgument(.restore)
         case .reboot: return noArgument(.reboot)
@@ -1340,6 +1371,7 @@ private struct LoadSession {
             if !guest.pci.isEmpty { add(.iommu) }
             for role in guest.pci { add(.pciDevice(role: role)) }
             for disk in guest.disks { add(.diskFormat(disk.format)) }
+            if guest.cdrom != nil { add(.diskFormat(.raw)) }
         }
         for step in steps {
             switch step.action {
@@ -1350,6 +1382,7 @@ private struct LoadSession {
                 add(.pciDevice(role: role))
             case .networkAttach: add(.bridge)
             case .blockAttach(let disk): add(.diskFormat(disk.format))
+            case .cdInsert: add(.diskFormat(.raw))
             case .guestExec: add(.testGuest)
             case .migrate where stepGuest(step).map { $0.type == .pv && $0.fromHost == nil } == true: add(.shadowPaging)
             case .vcpuPin(_, let cpus):

@@ -41,6 +41,8 @@ public final class CaseSession: Sendable {
         public var attachedNICs = 0
         /// Disks attached by block-attach and not yet detached, in order: the guest's disks after its own.
         public var attachedDisks: [DiskSpec] = []
+        /// Media put in the guest's CD-ROM drive by cd-insert so far: the next one is medium number this plus one.
+        public var insertedMedia = 0
         /// The guest's boot id when `save` saved it, for `restore` to compare.
         public var savedBootID: String?
     }

@@ -546,7 +546,8 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
                     + "vcpu-set, vcpu-list, vcpu-pin, pci-assignable-add, pci-assignable-remove, pci-assignable-list, pci-attach, "
                     + "pci-detach, pci-list, network-attach, network-detach, network-list, wait-for-state, wait-for-console, stay-up, guest-exec, "
                     + "ping, xenstore-read, save, restore, migrate, reboot, mem-set, mem-max, block-attach, block-detach, "
-                    + "block-list", "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
+                    + "block-list, cd-insert, cd-eject",
+                "plan.yaml:12:9: error: unknown key 'crate' in a step; did you mean 'create'?",
                 "plan.yaml:13:9: error: a step needs an action: *",
                 "plan.yaml:13:9: error: unknown key 'reboot-now' in a step; expected one of: *",
                 "plan.yaml:14:9: error: a step needs an action: *",
@@ -1021,7 +1022,7 @@ struct DiagnosticExample: Sendable, CustomTestStringConvertible {
             "\(file):16:9: error: case id 'Create-Destroy' is not a valid name: use lowercase letters, digits and '-', "
                 + "starting with a letter", "\(file):19:12: error: unknown guest 'smal'; did you mean 'small'?",
             "\(file):25:11: error: area 'cpu hotplug' is not a valid name: use lowercase letters, digits and '-', "
-                + "starting with a letter", "\(file):28:9: error: a step needs an action: one of create, *, block-list",
+                + "starting with a letter", "\(file):28:9: error: a step needs an action: one of create, *, cd-eject",
             "\(file):28:9: error: unknown key 'crate' in a step; did you mean 'create'?",
             "\(file):29:9: error: step 'vcpu-set' acts on the guest before a 'create' step",
             "\(file):31:19: error: vcpu-set 9 is more than guest 'small' allows (maxvcpus 1); raise maxvcpus, or "

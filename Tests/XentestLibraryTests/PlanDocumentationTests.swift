@@ -28,13 +28,13 @@ struct DocumentedExample: Sendable, CustomTestStringConvertible {
         return examples
     }
 
-    /// The plan to load: the example itself when it is a whole plan; a list of cases with a release and title
-    /// before it; steps in a case whose guest allows them, created first unless the example creates it. Nil for an
+    /// The plan to load: the example itself when it is a whole plan; guests and cases, or cases, with a release and
+    /// title before them; steps in a case whose guest allows them, created first unless the example creates it. Nil for an
     /// example that is not plan text (a host file, a fragment of a case's keys).
     var plan: String? {
         let header = "release: 4.3.0-rc6\ntitle: Documentation example\n"
         if text.contains("\nrelease:") || text.hasPrefix("release:") { return text }
-        if text.hasPrefix("cases:") { return header + text }
+        if text.hasPrefix("cases:") || text.hasPrefix("guests:") { return header + text }
         guard text.hasPrefix("      - ") else { return nil }
         let creates = text.contains("      - create:")
         let guest = "{type: pv, maxvcpus: 4, passthrough: true, pci: [nic], nics: 1}"

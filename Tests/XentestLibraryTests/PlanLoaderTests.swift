@@ -279,7 +279,7 @@ import Testing
             .vcpuSet: "1", .pciAssignableAdd: "nic", .pciAssignableRemove: "nic", .pciAttach: "nic", .pciDetach: "nic",
             .waitForState: "running", .guestExec: "true", .ping: "guest", .xenstoreRead: "/local/domain/{domid}/name",
             .migrate: "localhost", .memSet: "192M", .memMax: "320M", .vcpuPin: "{vcpu: 0, cpus: 1}",
-            .blockAttach: "64M", .waitForConsole: "'login:'", .stayUp: "5s",
+            .blockAttach: "64M", .waitForConsole: "'login:'", .stayUp: "5s", .cdInsert: "32M",
         ]
         for action in ActionName.allCases where ![.create, .destroy, .shutdown].contains(action) {
             steps += "      - \(action.rawValue): \(values[action] ?? "")\n"
@@ -292,7 +292,7 @@ import Testing
               - id: every-action
                 title: Every action
                 area: lifecycle
-                guest: {type: pv, passthrough: true}
+                guest: {type: hvm, passthrough: true, cdrom: 16M}
                 steps:
                   - create:
                   - network-attach:

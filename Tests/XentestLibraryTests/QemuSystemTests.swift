@@ -188,7 +188,7 @@ struct QemuTestGuest {
             "cpu-hotplug-pv-add-in-guest", "cpu-hotplug-hvm-add", "cpu-hotplug-above-max", "network-vif-ping",
             "network-attach-detach", "network-attach-in-guest", "general-save-restore.pv", "general-save-restore.hvm",
             "general-reboot.pv", "general-reboot.hvm", "general-balloon", "general-vcpu-pin", "general-disk-hotplug.pv",
-            "general-disk-hotplug.hvm", "general-disk-qcow2", "network-guest-to-guest",
+            "general-disk-hotplug.hvm", "general-disk-qcow2", "general-cdrom", "network-guest-to-guest",
         ]
         for id in passing { #expect(run.status(id) == .pass, "\(id): \(run.reason(id))") }
         // QEMU runs no PVH guest, migrates only to another host, and keeps a running guest's maximum memory.
