@@ -26,7 +26,7 @@ extension XLConfigReading {
             let access = disk.access.map { ", \($0.contains("w") ? "read-write" : "read-only")" } ?? ""
             let why: String
             if disk.isCDROM {
-                why = "xentest's guests have no CD-ROM drive"
+                why = "xentest gives an HVM guest a CD-ROM drive only with a medium it makes (cdrom: SIZE)"
             } else if disk.target.hasPrefix("phy:") || disk.target.hasPrefix("/dev/") {
                 why = "a plan names no host's device: xentest gives a guest empty images it makes (disks: [SIZE])"
             } else {

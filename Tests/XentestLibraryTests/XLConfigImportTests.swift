@@ -84,7 +84,8 @@ func configErrors(_ text: String, file: String = "guest.cfg") -> [String] {
                     + "clean' find it", "xmexample.hvm:71: vif: 'bridge=xenbr0': the host file's 'bridge' names it",
                 "xmexample.hvm:81: disk: 'file:/var/images/min-el3-i386.img,hda,w' (file:/var/images/min-el3-i386.img "
                     + "as hda, read-write): xentest gives a guest only empty images it makes and removes (disks: [SIZE])",
-                "xmexample.hvm:81: disk: ',hdc:cdrom,r' (an empty drive hdc): xentest's guests have no CD-ROM drive",
+                "xmexample.hvm:81: disk: ',hdc:cdrom,r' (an empty drive hdc): xentest gives an HVM guest a CD-ROM "
+                    + "drive only with a medium it makes (cdrom: SIZE)",
                 "xmexample.hvm:128: device_model: xl ignores it (xl.cfg(5) has device_model_override); xentest uses "
                     + "the default",
             ]
