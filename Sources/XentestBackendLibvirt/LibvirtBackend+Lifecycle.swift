@@ -205,21 +205,32 @@ extension LibvirtBackend {
         return evidence
     }
 
-    /// The `xentest-*` domains (running or only defined) and networks on the connection, sorted; a lost connection is
-    /// opened again first.
+    /// The `xentest-*` domains (running or only defined) and networks on the connection, sorted (a lost connection is
+    /// opened again first), then the run's files left on the hypervisor's host.
     public func leftovers() async throws -> [String] {
-        try await Self.offPool { [self] in
+        let objects = try await Self.offPool { [self] in
             let calls = CallLog()
             let connection = try liveConnection(calls, deadline: nil)
             let domains = try connection.domains().map(\.name)
             let networks = try connection.networks().map(\.name)
             return (domains + networks).filter { $0.hasPrefix("xentest-") }.sorted()
         }
+        return objects + (try await leftoverFiles())
     }
 
-    /// Destroys and undefines the domain `name`, or else stops and undefines the network `name`; returns the libvirt
-    /// calls made.
+    /// The `xentest-*` files in the folder of the run's files on the hypervisor's host, read through its shell; none
+    /// without one, and none on the test driver, whose folder is this machine's temporary one, shared by every run.
+    func leftoverFiles() async throws -> [String] {
+        guard driver != .test, let hostShell else { return [] }
+        return try await LeftoverFiles.list(in: hostFilesDirectory, through: hostShell)
+    }
+
+    /// Destroys and undefines the domain `name`, or else stops and undefines the network `name`, or removes the file
+    /// at the path `name` through the host's shell; returns the calls made.
     public func removeLeftover(_ name: String) async throws -> [Evidence] {
+        if name.hasPrefix("/"), let hostShell {
+            return try await LeftoverFiles.remove(name, in: hostFilesDirectory, through: hostShell)
+        }
         precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
         return try await Self.offPool { [self] in
             let calls = CallLog()

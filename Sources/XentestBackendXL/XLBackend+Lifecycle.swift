@@ -132,15 +132,19 @@ extension XLBackend {
         return calls
     }
 
-    /// The `xentest-*` domains `xl list` shows, sorted; throws `TeardownFailed` when `xl list` fails.
+    /// The `xentest-*` domains `xl list` shows, then the `xentest-*` files in the folder of guests' configs, each
+    /// sorted (domains first, so that clean stops a guest before it removes its images); throws `TeardownFailed` when
+    /// `xl list` fails.
     public func leftovers() async throws -> [String] {
         let result = try await runner.run(["xl", "list"], timeout: .seconds(30))
         guard result.succeeded else { throw TeardownFailed(evidence: result) }
-        return try XLParse.list(result.stdout).map(\.name).filter { $0.hasPrefix("xentest-") }.sorted()
+        let domains = try XLParse.list(result.stdout).map(\.name).filter { $0.hasPrefix("xentest-") }.sorted()
+        return domains + (try await LeftoverFiles.list(in: configDirectory, through: runner))
     }
 
-    /// Destroys the domain `name` with `xl destroy`; throws `TeardownFailed` when that fails.
+    /// Destroys the domain `name` with `xl destroy`, or removes the file at the path `name`; throws when that fails.
     public func removeLeftover(_ name: String) async throws -> [Evidence] {
+        if name.hasPrefix("/") { return try await LeftoverFiles.remove(name, in: configDirectory, through: runner) }
         precondition(name.hasPrefix("xentest-"), "only xentest's own objects are ever removed")
         let result = try await runner.run(["xl", "destroy", name], timeout: .seconds(60))
         if !result.succeeded { throw TeardownFailed(evidence: result) }

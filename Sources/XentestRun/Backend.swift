@@ -27,7 +27,8 @@ public protocol Backend: AnyObject, Sendable {
     /// Undoes one thing a case created (teardown); returns its evidence, throws when it could not.
     func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence]
 
-    /// Names of domains and networks that earlier runs left behind (`xentest-*`), for `xentest clean`.
+    /// Names of domains and networks that earlier runs left behind (`xentest-*`), then the absolute paths of the
+    /// files they left on the hypervisor's host (`FOLDER/xentest-*`), for `xentest clean`.
     func leftovers() async throws -> [String]
 
     /// Removes leftovers by name; only names that `leftovers()` returned are ever passed.

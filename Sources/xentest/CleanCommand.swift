@@ -7,7 +7,8 @@ import XentestSupport
 struct CleanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clean",
-        abstract: "Remove what earlier runs left behind (domains and networks named xentest-*), and nothing else.",
+        abstract:
+            "Remove what earlier runs left behind (domains, networks and files named xentest-*), and nothing else.",
         discussion: "Example: xentest clean --connect qemu:///system --dry-run"
     )
 
@@ -24,7 +25,7 @@ struct CleanCommand: AsyncParsableCommand {
         if let error = report.listingError {
             Console.error("error: cannot list leftovers: \(error)")
         } else if report.found.isEmpty {
-            Console.error("nothing to clean: no xentest-* domains or networks")
+            Console.error("nothing to clean: no xentest-* domains, networks or files")
         } else if dryRun {
             Console.out(report.found.map { "would remove \($0)\n" }.joined())
         } else {

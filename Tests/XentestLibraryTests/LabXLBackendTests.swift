@@ -125,7 +125,7 @@ extension LabEndToEndTests {
     }
 
     @Test(
-        "a hung xl call is killed at its timeout, in dom0 too, and the run goes on",
+        "a hung xl call is killed at its timeout, in dom0 too, and the run goes on; clean removes files runs left",
         .enabled(if: labTestsEnabled, "set XENTEST_LAB_TESTS=1 and install qemu-system-x86 to boot Xen in QEMU"),
         .timeLimit(.minutes(15))
     ) func hungXLCall() async throws {
@@ -186,6 +186,27 @@ extension LabEndToEndTests {
             let processes = try await ssh.run(["ps", "-o", "args"], timeout: .seconds(30))
             let leftover = processes.stdout.split(separator: "\n").filter { $0.contains("xl shutdown") }
             #expect(leftover.isEmpty, "xl processes left in dom0: \(leftover)")
+
+            // What a run killed before its teardown leaves in dom0's folder of guests' files: `xentest clean` finds it
+            // by name (busybox's find here) and removes it, and neither the tester's file beside it nor a folder.
+            let files = ["xentest-0ld123-case.cfg", "xentest-0ld123-case-disk0.raw", "xentest-0ld123-case-cd1.iso"]
+            let touched = try await ssh.run(
+                ["touch"] + (files + ["mine.img"]).map { "/var/lib/xentest/" + $0 },
+                timeout: .seconds(30)
+            )
+            let folder = try await ssh.run(["mkdir", "/var/lib/xentest/xentest-dir"], timeout: .seconds(30))
+            #expect(touched.succeeded && folder.succeeded, "\(touched) \(folder)")
+            let xl = XLBackend(runner: ssh)
+            let found = try await xl.leftovers()
+            #expect(found == files.sorted().map { "/var/lib/xentest/" + $0 })
+            let cleaned = await CleanJob.execute(backend: xl, dryRun: false)
+            #expect(cleaned.removed == found && cleaned.failures.isEmpty)
+            let kept = try await ssh.run(["ls", "/var/lib/xentest"], timeout: .seconds(30))
+            #expect(kept.stdout.split(separator: "\n").sorted() == ["guest", "mine.img", "xentest-dir"])
+            _ = try await ssh.run(
+                ["rm", "-r", "/var/lib/xentest/mine.img", "/var/lib/xentest/xentest-dir"],
+                timeout: .seconds(30)
+            )
         }
     }
 

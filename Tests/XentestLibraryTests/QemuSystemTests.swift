@@ -68,6 +68,28 @@ struct QemuTestGuest {
     .serialized,
     .enabled(if: libvirtdTestsEnabled, "set XENTEST_LIBVIRTD_TESTS=1 after `scripts/libvirtd start`")
 ) struct QemuSystemTests {
+    @Test("clean on qemu:///system: the files runs left in /var/lib/xentest go, the tester's files and folders stay")
+    func cleanLeftoverFiles() async throws {
+        let backend = try qemuSystem()
+        let folder = "/var/lib/xentest"
+        let mark = "xentest-0ld\(UUID().uuidString.prefix(6).lowercased())"
+        let ours = ["\(mark)-case-disk0.qcow2", "\(mark)-case.save"].map { folder + "/" + $0 }
+        let theirs = [folder + "/mine-\(mark).img", folder + "/\(mark)-dir/inner.img"]
+        try FileManager.default.createDirectory(atPath: folder + "/\(mark)-dir", withIntermediateDirectories: true)
+        defer {
+            for path in theirs { try? FileManager.default.removeItem(atPath: path) }
+            try? FileManager.default.removeItem(atPath: folder + "/\(mark)-dir")
+        }
+        for path in ours + theirs { #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8))) }
+        let found = try await backend.leftovers()
+        #expect(ours.allSatisfy(found.contains), "\(found)")
+        #expect(!found.contains { $0.contains("mine-") || $0.contains("-dir") }, "\(found)")
+        let cleaned = await CleanJob.execute(backend: backend, dryRun: false)
+        #expect(cleaned.failures.isEmpty, "\(cleaned.failures)")
+        #expect(ours.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+        #expect(theirs.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+    }
+
     @Test(
         "the test guest boots as <domain type='qemu'>, says XENTEST_GUEST_READY on ttyS0, and answers over the console stream",
         .timeLimit(.minutes(5))
