@@ -4,8 +4,8 @@ import XentestSupport
 /// One command for the test guest's console shell, wrapped in markers that an echo of the typed line cannot fake.
 ///
 /// The test guest (`xentest guest build`) runs a shell on its console with echo off and no prompt. The line typed
-/// is `echo __XT_\B_n__; COMMAND; echo __XT_\E_n_$?__`: the shell prints `__XT_B_n__`, the command's output,
-/// and `__XT_E_n_STATUS__`, while an echoed line (a console that still echoes, before the shell turned it off)
+/// is `echo __XT_\B_n__; (eval COMMAND); echo __XT_\E_n_$?__` (the command escaped into one word): the shell prints
+/// `__XT_B_n__`, the command's output, and `__XT_E_n_STATUS__`, while an echoed line (a console that still echoes, before the shell turned it off)
 /// shows `__XT_\B_n__`, which never parses as a marker. The markers use a backslash, not quotes: a line typed
 /// while the guest boots can lose characters, and a lost quote left the shell inside an open string, swallowing
 /// every later line (seen in the lab: an HVM guest's shell never answered again). Each attempt gets a fresh `n`, so the output of an
@@ -25,8 +25,25 @@ package struct GuestConsoleCommand: Sendable, Hashable {
         self.marker = marker
     }
 
-    /// The line to type, newline included.
-    package var typed: String { "echo __XT_\\B_\(marker)__; \(command); echo __XT_\\E_\(marker)_$?__\n" }
+    /// The line to type, newline included. The command goes to `eval` in a subshell as one word, every character
+    /// but letters, digits and `_/.,:=+@%-` escaped with a backslash, so that whatever it ends with (`&`, `;`, a
+    /// comment) or leaves open (a quote: a syntax error) stays inside it, and `exit` ends only the subshell: the end
+    /// marker is always a command of its own, run by the console's shell. A backslash, not quotes, for the reason
+    /// above.
+    package var typed: String {
+        "echo __XT_\\B_\(marker)__; (eval \(Self.escaped(command))); echo __XT_\\E_\(marker)_$?__\n"
+    }
+
+    /// `text` as one shell word whose value is `text`: each character a shell could read specially escaped.
+    static func escaped(_ text: String) -> String {
+        var word = ""
+        for character in text {
+            let plain =
+                character.isASCII && (character.isLetter || character.isNumber || "_/.,:=+@%-".contains(character))
+            word += plain ? String(character) : "\\\(character)"
+        }
+        return word.isEmpty ? "true" : word
+    }
 
     /// A basic regular expression (sed) for the end marker's line, for readers that stop there.
     package var endMarkerBRE: String { "/__XT_E_\(marker)_[0-9]*__/q" }

@@ -12,7 +12,7 @@ import Testing
     @Test("the typed line: begin marker, the command, the end marker with $?; nothing in it parses as output")
     func typedLine() {
         let line = GuestConsoleCommand("ls /sys/class/net", marker: "5eed")
-        #expect(line.typed == "echo __XT_\\B_5eed__; ls /sys/class/net; echo __XT_\\E_5eed_$?__\n")
+        #expect(line.typed == "echo __XT_\\B_5eed__; (eval ls\\ /sys/class/net); echo __XT_\\E_5eed_$?__\n")
         #expect(line.endMarkerBRE == "/__XT_E_5eed_[0-9]*__/q")
         // A console that still echoes shows the typed line: it must not count as an answer.
         #expect(line.result(in: line.typed + line.typed) == nil)
@@ -36,6 +36,26 @@ import Testing
                 "first line without its first \(lost) characters: \(shell)"
             )
         }
+    }
+
+    /// Commands that ended the typed line early or swallowed its end marker when typed as they are: one ending in
+    /// `&` or `;` (a syntax error before the end marker), a comment (the end marker commented out), an open quote (the
+    /// end marker inside a string): each now answers, in a real interactive shell, with its status and output; `exit`
+    /// ends the command, not the console's shell.
+    @Test(
+        "whatever a command ends with or leaves open, the shell still prints the end marker after it",
+        arguments: [
+            ("sleep 0.1 &", 0, ""), ("echo one;", 0, "one"), ("echo two # a note", 0, "two"),
+            (#"printf '%s|' "a  b" $HOME"#, 0, "a  b|/root|"), ("echo it's", 2, nil),
+            ("exit_status() { return 3; }; exit_status", 3, ""), ("exit 4", 4, ""), ("", 0, ""),
+        ] as [(String, Int, String?)]
+    ) func awkwardCommands(_ command: String, _ status: Int, _ output: String?) async throws {
+        let line = GuestConsoleCommand(command, marker: "c0de")
+        let shell = try await LocalCommandRunner()
+            .run(["sh", "-c", #"printf '%s' "$1" | HOME=/root sh -i"#, "feed", line.typed], timeout: .seconds(10))
+        let answer = line.result(in: shell.stdout)
+        #expect(answer?.status == status, "\(shell)")
+        if let output { #expect(answer?.output == output, "\(shell)") }
     }
 
     @Test("each command gets its own marker, so a late answer to an earlier attempt is never taken") func freshMarkers()
