@@ -45,12 +45,10 @@ extension XLBackend {
         let result = try await step.xl(action)
         guard result.succeeded else { return step.failure(result) }
         if case .shutdown = action {
-            var delay = 0.2
             while true {
                 let listed = try await step.run(["xl", "list", name], timeout: .seconds(30))
                 if !listed.succeeded { break }
-                try await Task.sleep(for: .seconds(delay))
-                delay = min(delay * 2, 1)
+                try await awaitDomainRelease(atMost: 1)
             }
         }
         step.session.forget(.domain(name: name))
@@ -66,7 +64,9 @@ extension XLBackend {
         }
     }
 
-    /// xl has no events: polls `xl list`, gently, until the guest is `wanted`; the runner's deadline ends the wait.
+    /// Reads `xl list` until the guest is `wanted`; the runner's deadline ends the wait. Between readings it waits on
+    /// xenstored's event for a guest that shuts down or goes (`awaitDomainRelease`); xl has no event for running or
+    /// paused, so for those it polls, gently.
     func waitForState(_ wanted: GuestState, _ step: inout XLStep) async throws -> ActionOutcome {
         var delay = 0.2
         while true {
@@ -76,9 +76,30 @@ extension XLBackend {
                 return .success(Array(step.calls.suffix(1)), observation: .state(seen))
             case .success: break
             }
-            try await Task.sleep(for: .seconds(delay))
-            delay = min(delay * 2, 2)
+            if wanted == .shutoff || wanted == .gone {
+                try await awaitDomainRelease(atMost: 2)
+            } else {
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 2)
+            }
         }
+    }
+
+    /// Waits until xenstored says a domain shut down or went away (its `@releaseDomain` watch, through
+    /// `xenstore-watch -n 2`: the first event is the watch's own registration), at most `seconds`; sleeps that long
+    /// instead where dom0 has no working `xenstore-watch`. Any domain's event ends it: the caller reads the state
+    /// again. Not the step's evidence: each wait is one more command, and none says anything of the guest.
+    func awaitDomainRelease(atMost seconds: Int) async throws {
+        if releaseWatchWorks.withLock({ $0 }) != false {
+            let watched = try await runner.run(
+                ["xenstore-watch", "-n", "2", "@releaseDomain"],
+                timeout: .seconds(seconds)
+            )
+            let works = watched.succeeded || watched.timedOut
+            releaseWatchWorks.withLock { $0 = works }
+            if works { return }
+        }
+        try await Task.sleep(for: .seconds(seconds))
     }
 
     /// libxl's log of the guest, its device model's (HVM) and its console's, as xl and xenconsoled keep them.
