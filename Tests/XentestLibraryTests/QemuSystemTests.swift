@@ -158,7 +158,7 @@ struct QemuTestGuest {
         #expect(unterminated.output == "no newline")
         let typed = try #require(unterminated.evidence.last)
         #expect(typed.kind == "console")
-        #expect(typed.arguments.first?.contains("printf 'no newline'") == true)
+        #expect(typed.arguments.first?.contains("(eval printf\\ \\'no\\ newline\\')") == true, "\(typed.arguments)")
 
         // Command after command, each on a console of its own: the last one is closed before the next opens.
         for round in 1...8 {
