@@ -12,31 +12,37 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 ///
 /// The operation runs in its own task, so a blocking call that ignores cancellation (a hung libvirt call) cannot
 /// hold the run: the runner stops waiting, the task is cancelled, and the run goes on. Cancelling the caller
-/// stops the wait at once with `CancellationError`.
-package func withDeadline<T: Sendable>(_ limit: PlanDuration, _ operation: @escaping @Sendable () async throws -> T)
-    async throws -> T
-{
+/// cancels the operation and waits for it to end, up to `cancelGrace`, then throws `CancellationError`: what it was
+/// doing (a guest being defined) is done or abandoned before the caller tears down, and an operation the caller
+/// was cancelled before is never started.
+package func withDeadline<T: Sendable>(
+    _ limit: PlanDuration,
+    cancelGrace: PlanDuration = .seconds(5),
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
     let gate = ResumeOnce<T>()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             gate.set(continuation)
             let deadline = TaskDeadline.earliest(Date().addingTimeInterval(Double(limit.milliseconds) / 1000))
-            let work = Task {
-                do {
-                    let value = try await TaskDeadline.$current.withValue(deadline) { try await operation() }
-                    gate.resume(with: .success(value))
-                } catch { gate.resume(with: .failure(error)) }
+            let started = gate.start {
+                Task {
+                    do {
+                        let value = try await TaskDeadline.$current.withValue(deadline) { try await operation() }
+                        gate.resume(with: .success(value))
+                    } catch { gate.resume(with: .failure(error)) }
+                }
             }
+            guard let work = started else { return }
             // A Dispatch timer, not a sleeping task: cancelling it frees it at once, so thousands of short steps
             // with long timeouts do not pile up sleeping tasks.
             let timer = OneShotTimer(after: limit) {
                 if gate.resume(with: .failure(DeadlineExceeded(limit: limit))) { work.cancel() }
             }
             gate.onFinish { timer.cancel() }
-            gate.onCancel { work.cancel() }
         }
     } onCancel: {
-        gate.cancel()
+        gate.cancel(grace: cancelGrace)
     }
 }
 
@@ -61,15 +67,18 @@ public enum TaskDeadline {
     }
 }
 
-/// Resumes a continuation exactly once, whichever of result, timeout or cancellation comes first.
+/// Resumes a continuation exactly once, whichever of result, timeout or cancellation comes first; a cancellation
+/// waits for the work it cancels (up to a grace), and is what the caller sees.
 private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
     // @unchecked: every field is read and written under `lock`.
     private let lock = NSLock()
     private var continuation: CheckedContinuation<T, any Error>?
     private var pending: Result<T, any Error>?
     private var finished = false
+    /// Set by `cancel`: every result is then `CancellationError`.
+    private var cancelling = false
+    private var work: Task<Void, Never>?
     private var finishHandlers: [@Sendable () -> Void] = []
-    private var cancelHandlers: [@Sendable () -> Void] = []
 
     func set(_ continuation: CheckedContinuation<T, any Error>) {
         lock.lock()
@@ -82,6 +91,16 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Starts the work with `make`, unless the wait has already ended or is being cancelled: nil then.
+    func start(_ make: () -> Task<Void, Never>) -> Task<Void, Never>? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !finished, !cancelling else { return nil }
+        let made = make()
+        work = made
+        return made
+    }
+
     /// True when this call was the one that resumed.
     @discardableResult func resume(with result: Result<T, any Error>) -> Bool {
         lock.lock()
@@ -90,11 +109,13 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
             return false
         }
         finished = true
+        let result = cancelling ? .failure(CancellationError()) : result
         let continuation = self.continuation
         self.continuation = nil
         if continuation == nil { pending = result }
         let handlers = finishHandlers
         finishHandlers = []
+        work = nil
         lock.unlock()
         continuation?.resume(with: result)
         for handler in handlers { handler() }
@@ -112,17 +133,24 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
-    func onCancel(_ handler: @escaping @Sendable () -> Void) {
+    /// Cancels the work and resumes with `CancellationError` when it has ended, or after `grace`; at once when no
+    /// work was started.
+    func cancel(grace: PlanDuration) {
         lock.lock()
-        cancelHandlers.append(handler)
+        guard !finished, !cancelling else {
+            lock.unlock()
+            return
+        }
+        cancelling = true
+        let work = self.work
         lock.unlock()
-    }
-
-    func cancel() {
-        lock.lock()
-        let handlers = cancelHandlers
-        lock.unlock()
-        if resume(with: .failure(CancellationError())) { for handler in handlers { handler() } }
+        guard let work else {
+            resume(with: .failure(CancellationError()))
+            return
+        }
+        work.cancel()
+        let timer = OneShotTimer(after: grace) { [self] in resume(with: .failure(CancellationError())) }
+        onFinish { timer.cancel() }
     }
 }
 

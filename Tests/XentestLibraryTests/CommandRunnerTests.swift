@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import XentestBackendLibvirt
 @testable import XentestBackendXL
@@ -184,6 +185,52 @@ import Testing
         #expect(inner == outer)
     }
 
+    @Test("a cancelled wait ends after the work it cancels, so a teardown never races it; at most a grace later")
+    func cancelledDeadlineWaitsForWork() async throws {
+        // Work that ignores cancellation for a while, as a blocking libvirt call does (on a Dispatch thread).
+        let finished = Flag()
+        let waited = Task {
+            try await withDeadline(.seconds(120)) { await Self.ignoringCancellation(seconds: 1) { finished.set() } }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        waited.cancel()
+        await #expect(throws: CancellationError.self) { try await waited.value }
+        #expect(finished.isSet, "the wait ended after the work")
+
+        let hung = Flag()
+        let start = Date()
+        let abandoned = Task {
+            try await withDeadline(.seconds(120), cancelGrace: PlanDuration(milliseconds: 300)) {
+                await Self.ignoringCancellation(seconds: 30) { hung.set() }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        abandoned.cancel()
+        await #expect(throws: CancellationError.self) { try await abandoned.value }
+        #expect(!hung.isSet && Date().timeIntervalSince(start) < 25, "a hung one only a grace")
+
+        // Cancelled before it began: the work never starts.
+        let started = Flag()
+        let cancelledFirst = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await withDeadline(.seconds(120)) { started.set() }
+        }
+        await #expect(throws: CancellationError.self) { try await cancelledFirst.value }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!started.isSet, "no work started for a wait cancelled before it began")
+    }
+
+    /// Waits `seconds` on a Dispatch thread, whatever cancels the task, then runs `then`.
+    static func ignoringCancellation(seconds: Int, then: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global()
+                .asyncAfter(deadline: .now() + .seconds(seconds)) {
+                    then()
+                    continuation.resume()
+                }
+        }
+    }
+
     @Test("a step that does not finish keeps the commands it ran and the one still running")
     func stepActivityKeepsEvidence() async throws {
         let activity = StepActivity()
@@ -247,4 +294,11 @@ import Testing
         #expect(!ssh.sshArgv(for: ["true"]).contains("ControlMaster=auto"), "closed: a connection a command again")
         await ssh.close()  // twice is harmless
     }
+}
+
+/// A flag set from other tasks.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }

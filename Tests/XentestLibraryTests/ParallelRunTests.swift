@@ -261,7 +261,8 @@ import Testing
         #expect(run.result.interrupted)
         #expect(run.result.cases.count == plan.cases.count)
         #expect(run.result.cases.contains { $0.status == .interrupted })
-        #expect(try run.leftoverDomains().isEmpty, "every running case's guest was destroyed")
+        let leftovers = try run.leftoverDomains()
+        #expect(leftovers.isEmpty, "every running case's guest was destroyed: \(leftovers)")
         for testCase in run.result.cases where !testCase.steps.isEmpty {
             #expect(testCase.teardown.allSatisfy { $0.status == .pass }, "\(testCase.id): \(testCase.teardown)")
         }

@@ -51,8 +51,14 @@ struct TestDriverRun {
             }
         )
         runner.jobs = jobs
-        let task = Task { [runner] in await runner.run(runPlan) }
+        // The run starts only once its cancel is in place, so that an early event cannot find none.
+        let (go, starting) = AsyncStream<Void>.makeStream()
+        let task = Task { [runner] in
+            for await _ in go { break }
+            await runner.run(runPlan)
+        }
         cancel.withLock { $0 = { task.cancel() } }
+        starting.yield()
         _ = await task.value
         var builder = RunResultBuilder()
         let recorded = events.withLock { $0 }
