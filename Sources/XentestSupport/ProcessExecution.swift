@@ -144,7 +144,7 @@ enum ProcessExecution {
 
 /// A spawned child: waited for once, and signalled only while it has not been reaped, when its pid can no longer
 /// belong to another process.
-private final class SpawnedChild: Sendable {
+final class SpawnedChild: Sendable {
     let pid: pid_t
     /// Whether the child has been reaped; signals are sent under this lock, so never after.
     private let reaped = Mutex<Bool>(false)
@@ -165,6 +165,13 @@ private final class SpawnedChild: Sendable {
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Whether the child has exited (reaped or not), without waiting.
+    func hasExited() -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
+        return info.si_signo != 0  // waitid leaves it 0 when WNOHANG found no change
     }
 
     /// SIGTERM to its process group, then SIGKILL two seconds later; false when it had already exited.
@@ -188,7 +195,7 @@ private final class SpawnedChild: Sendable {
 
 /// A pipe whose ends are close-on-exec in this process: no other command may inherit them, or this command's reader
 /// waits for that one to exit too (`spawn` also closes every descriptor past the standard three in the child).
-private struct ChildPipe {
+struct ChildPipe {
     let reading: Int32
     let writing: Int32
 

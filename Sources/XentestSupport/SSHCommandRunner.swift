@@ -95,7 +95,9 @@ public struct SSHCommandRunner: CommandRunner {
     }
 
     /// Runs `argv` on the host as one of the current step's commands: the far side ends it at the time limit
-    /// (`remoteArgv`), the local ssh is killed `transportGrace` later. The result names `argv`, not ssh, and is marked
+    /// (`remoteArgv`), the local ssh is killed `transportGrace` later. With a shared connection it runs in one of its
+    /// shells (`ShellSession`: a killed one is not used again); input holding a NUL, which no shell word can carry,
+    /// goes to an ssh of its own on that connection. The result names `argv`, not ssh, and is marked
     /// timed out when the far side's `timeout` ended it; when ssh itself failed, its stderr starts with
     /// `ssh USER@HOST:PORT failed:`.
     public func run(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
@@ -105,12 +107,24 @@ public struct SSHCommandRunner: CommandRunner {
     private func runRemotely(_ argv: [String], timeout: PlanDuration, input: String?) async throws -> CommandResult {
         let timeout = TaskDeadline.limit(timeout)
         let localLimit = PlanDuration(milliseconds: timeout.milliseconds + transportGrace.milliseconds)
-        var result = try await ProcessExecution.run(
-            sshArgv(for: Self.remoteArgv(for: argv, timeout: timeout)),
-            timeout: localLimit,
-            input: input,
-            outputLimit: outputLimit
-        )
+        let remote = Self.remoteArgv(for: argv, timeout: timeout)
+        var result: CommandResult
+        if let sessions = sharing?.sessions, sharing?.isOpen == true, sessions.isOpen, !(input?.contains("\0") ?? false)
+        {
+            result = try await sessions.run(
+                ShellSession.commandLine(remote, input: input),
+                launch: sshArgv(for: ["exec", "sh"]),
+                limit: localLimit,
+                outputLimit: outputLimit
+            )
+        } else {
+            result = try await ProcessExecution.run(
+                sshArgv(for: remote),
+                timeout: localLimit,
+                input: input,
+                outputLimit: outputLimit
+            )
+        }
         result.argv = argv
         // `timeout` exits 124 when it ended the command (137 when SIGTERM was not enough and it sent SIGKILL).
         if (result.status == 124 || result.status == 137)

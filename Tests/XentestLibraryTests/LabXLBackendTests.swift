@@ -81,10 +81,28 @@ extension LabEndToEndTests {
         let socket = sharing.directory + "/" + sockets[0]
         let check = ["ssh", "-o", "ControlPath=\(socket)", "-O", "check", "dom0"]
         #expect(try await LocalCommandRunner().run(check, timeout: .seconds(10)).succeeded, "the master runs")
+        // Commands run in one shell kept open on it (`ShellSession`): the same parent for each, arguments and input
+        // arriving exactly through dom0's sshd and shell.
+        // The far side runs `timeout COMMAND`: the shell is the parent of the command's parent.
+        let shell = ["sh", "-c", "read -r pid comm state parent rest </proc/$PPID/stat; echo $parent"]
+        let parent = try await ssh.run(shell, timeout: .seconds(60)).stdout
+        #expect(!parent.isEmpty)
+        let tricky = ["/local/domain/{domid}/x y", "it's", "$(reboot)", "a;b", "", "two\nlines"]
+        let printed = try await ssh.run(["printf", "<%s>\\n"] + tricky, timeout: .seconds(60))
+        #expect(printed.stdout == tricky.map { "<\($0)>" }.joined(separator: "\n") + "\n", "\(printed)")
+        for input in ["\r", "it's \"quoted\"\n$(x)\n", "no newline"] {
+            let echoed = try await ssh.run(["cat"], timeout: .seconds(60), input: input)
+            #expect(echoed.stdout == input && echoed.status == 0, "\(echoed)")
+        }
+        let streams = try await ssh.run(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(60))
+        #expect(streams.status == 3 && streams.stdout == "out\n" && streams.stderr == "err\n", "\(streams)")
+        #expect(try await ssh.run(shell, timeout: .seconds(60)).stdout == parent, "one shell for all of them")
+        // A hung command ends at the far side's `timeout`; the shell goes on.
         let hung = try await ssh.run(["sleep", "60"], timeout: .seconds(2))
         #expect(hung.timedOut && hung.durationSeconds < 20, "\(hung)")
         let after = try await ssh.run(["cat", "/proc/uptime"], timeout: .seconds(60))
         #expect(after.succeeded, "the connection carries commands after one was killed: \(after.stderr)")
+        #expect(try await ssh.run(shell, timeout: .seconds(60)).stdout == parent, "the same shell after it")
         await ssh.close()
         #expect(!FileManager.default.fileExists(atPath: sharing.directory))
         #expect(!(try await LocalCommandRunner().run(check, timeout: .seconds(10)).succeeded), "the master is gone")
