@@ -306,7 +306,8 @@ extension LabEndToEndTests {
             let health = leaking.teardown.first { $0.label == "host health" }
             #expect(health?.status == .error)
             #expect(health?.evidence.count == 2, "the readings before and after")
-            #expect(result.cases.first { $0.id == "after-the-leak" }?.status == .pass)
+            let after = result.cases.first { $0.id == "after-the-leak" }
+            #expect(after?.status == .pass, "\(after?.reason ?? "no such case")")
             #expect(status == .failed)
             _ = try await ssh.run(
                 [
