@@ -109,8 +109,7 @@ public struct SSHCommandRunner: CommandRunner {
         let localLimit = PlanDuration(milliseconds: timeout.milliseconds + transportGrace.milliseconds)
         let remote = Self.remoteArgv(for: argv, timeout: timeout)
         var result: CommandResult
-        if let sessions = sharing?.sessions, sharing?.isOpen == true, sessions.isOpen, !(input?.contains("\0") ?? false)
-        {
+        if let sessions = sharing?.sessions, sharing?.isOpen == true, !(input?.contains("\0") ?? false) {
             result = try await sessions.run(
                 ShellSession.commandLine(remote, input: input),
                 launch: sshArgv(for: ["exec", "sh"]),

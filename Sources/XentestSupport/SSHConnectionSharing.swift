@@ -59,8 +59,8 @@ public final class SSHConnectionSharing: Sendable, CustomStringConvertible {
     /// `shared ssh connections in DIR`: for logs.
     public var description: String { "shared ssh connections in \(directory)" }
 
-    /// Ends the shells, asks every master to exit (`ssh -O exit`), then removes the folder. Idempotent; never throws: a master that
-    /// does not answer exits by itself after `idleSeconds`.
+    /// Ends the shells, asks every master to exit (`ssh -O exit`), then removes the folder. Idempotent; never throws:
+    /// a master that does not answer exits by itself after `idleSeconds`.
     public func close() async {
         let first = closed.withLock { closed in
             defer { closed = true }

@@ -263,7 +263,7 @@ final class ShellSession: Sendable {
     /// Ends the session: the shell reads the end of its input and exits; killed if it has not within 5 s.
     func end() async {
         closeInput()
-        await waitUntilEnded(killingAfter: .seconds(5))
+        await waitUntilEnded()
     }
 
     /// Waits until the launched process has exited and its streams are read, killing it after `killingAfter`.

@@ -67,8 +67,8 @@ final class ShellSessionPool: Sendable {
     /// How many sessions are idle: for tests.
     var idleCount: Int { state.withLock { $0.idle.values.reduce(0) { $0 + $1.count } } }
 
-    /// Ends every idle session; a session still running a command ends when it is given back. Later commands start
-    /// no session (`isOpen` is false): the caller runs them another way.
+    /// Ends every idle session; a session still running a command ends when it is given back, and so does any a
+    /// later command starts (`SSHCommandRunner` sends no more once its sharing is closed).
     func close() async {
         let sessions = state.withLock { state in
             state.closed = true
