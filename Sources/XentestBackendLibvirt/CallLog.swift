@@ -18,7 +18,7 @@ final class CallLog: Sendable {
     /// Makes one call, recording it; a `LibvirtError` is recorded and thrown on.
     func call<T>(_ name: String, _ arguments: [String], _ body: () throws -> T) throws -> T {
         let start = DispatchTime.now()
-        func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        func seconds() -> Double { start.secondsElapsed }
         let activity = StepActivity.current
         let token = activity?.started([name] + arguments, kind: .api)
         func record(_ entry: Evidence) {

@@ -76,7 +76,7 @@ enum ProcessExecution {
         } onCancel: {
             child.stop()
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = start.secondsElapsed
         return CommandResult(
             argv: argv,
             status: status,

@@ -210,7 +210,7 @@ final class ShellSession: Sendable {
             kill()
         }
         timer.cancel()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let seconds = start.secondsElapsed
         return state.withLock { state in
             if state.stdout.status == nil { state.stdout.finish() }
             if state.stderr.status == nil { state.stderr.finish() }
