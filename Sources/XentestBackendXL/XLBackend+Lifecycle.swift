@@ -85,23 +85,6 @@ extension XLBackend {
         }
     }
 
-    /// Waits until xenstored says a domain shut down or went away (its `@releaseDomain` watch, through
-    /// `xenstore-watch -n 2`: the first event is the watch's own registration), at most `seconds`; sleeps that long
-    /// instead where dom0 has no working `xenstore-watch`. Any domain's event ends it: the caller reads the state
-    /// again. Not the step's evidence: each wait is one more command, and none says anything of the guest.
-    func awaitDomainRelease(atMost seconds: Int) async throws {
-        if releaseWatchWorks.withLock({ $0 }) != false {
-            let watched = try await runner.run(
-                ["xenstore-watch", "-n", "2", "@releaseDomain"],
-                timeout: .seconds(seconds)
-            )
-            let works = watched.succeeded || watched.timedOut
-            releaseWatchWorks.withLock { $0 = works }
-            if works { return }
-        }
-        try await Task.sleep(for: .seconds(seconds))
-    }
-
     /// libxl's log of the guest, its device model's (HVM) and its console's, as xl and xenconsoled keep them.
     public func logs(for session: CaseSession) async -> [Evidence] {
         guard session.guest != nil else { return [] }

@@ -21,8 +21,8 @@ public final class XLBackend: Backend {
     /// Whether `configDirectory` is known to exist: made by the first create of the run, not by every one (over SSH
     /// each command is a round trip).
     let configDirectoryMade = Mutex(false)
-    /// Whether dom0's `xenstore-watch` works for `awaitDomainRelease`: nil until first tried.
-    let releaseWatchWorks = Mutex<Bool?>(nil)
+    /// Whether dom0's `xenstore-watch` works (`awaitXenstoreChange`): nil until first tried.
+    let xenstoreWatchWorks = Mutex<Bool?>(nil)
 
     /// xl through `runner`; configs go to `configDirectory` on the Xen host. With `readsLibxl` (only where this
     /// process runs in dom0), the host's facts are read from libxl, and from `xl info` if libxl cannot be asked.

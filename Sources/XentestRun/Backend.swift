@@ -24,6 +24,11 @@ public protocol Backend: AnyObject, Sendable {
     /// Performs one action of a case; a failed action is an outcome, a broken backend is a thrown error.
     func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome
 
+    /// Waits, at most `seconds`, for the toolstack to tell of a change that may give `action` another answer in the
+    /// case's guest (before a `retry-for` step's next attempt); returns whether it waited on such an event, false at
+    /// once when it has none for `action` (the runner then waits a moment and asks again).
+    func awaitChange(relevantTo action: Action, in session: CaseSession, atMost seconds: Int) async throws -> Bool
+
     /// Undoes one thing a case created (teardown); returns its evidence, throws when it could not.
     func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence]
 
@@ -58,6 +63,10 @@ extension Backend {
     public var makesOwnNetwork: Bool { false }
     /// Most backends pass a device through as it is.
     public var resetsPCIDevicesBeforePassthrough: Bool { false }
+    /// No event: the runner polls.
+    public func awaitChange(relevantTo action: Action, in session: CaseSession, atMost seconds: Int) async throws
+        -> Bool
+    { false }
     /// None: a backend that keeps no logs of its own adds no evidence.
     public func logs(for session: CaseSession) async -> [Evidence] { [] }
     /// None: without a Xen host there is nothing to take stock of.

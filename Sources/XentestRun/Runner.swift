@@ -356,14 +356,29 @@ public struct Runner: Sendable {
                 let windowLeft = min(retryUntil?.timeIntervalSinceNow ?? 0, caseDeadline.timeIntervalSinceNow)
                 if windowLeft > 0.01 {
                     logger.debug("retrying \(step.action.label): \(message)")
-                    try? await Task.sleep(for: .seconds(min(delay, windowLeft)))
-                    delay = min(delay * 2, 1)
+                    if await !awaitChange(step.action, session, windowLeft: windowLeft) {
+                        try? await Task.sleep(for: .seconds(min(delay, windowLeft)))
+                        delay = min(delay * 2, 1)
+                    }
                     continue
                 }
                 let tries = attempts > 1 ? " (after \(attempts) attempts)" : ""
                 return result(.fail, message + tries)
             }
         }
+    }
+
+    /// How long a retried step waits on the toolstack's event before asking again anyway: a change that came
+    /// between the failed attempt and the start of the watch is seen this much later at most.
+    static let changeWatchSeconds = 2
+
+    /// Waits before a retried step's next attempt on the backend's event for a change to what it reads, at most
+    /// `changeWatchSeconds` and the window left (whole seconds: the far side's `timeout` takes those); false when
+    /// the backend has none for the action, or it failed: the caller polls.
+    func awaitChange(_ action: Action, _ session: CaseSession, windowLeft: Double) async -> Bool {
+        let seconds = min(Self.changeWatchSeconds, Int(windowLeft))
+        guard seconds >= 1 else { return false }
+        return (try? await backend.awaitChange(relevantTo: action, in: session, atMost: seconds)) ?? false
     }
 
     /// Runs a backend action within `limit`, with `activity` as the step's, so that what it ran is known even when

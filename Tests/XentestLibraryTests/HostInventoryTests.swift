@@ -79,41 +79,6 @@ import Testing
     }
 }
 
-/// libvirt's real test driver, whose host-health readings are ones captured in the lab's dom0, handed out in turn:
-/// the test driver has no Xen host to take stock of, the runner's judgement of the readings is what is tested.
-private final class TestDriverWithReadings: Backend {
-    let inner: LibvirtBackend
-    let readings: Mutex<[HostInventory]>
-
-    init(_ inner: LibvirtBackend, readings: [HostInventory]) {
-        self.inner = inner
-        self.readings = Mutex(readings)
-    }
-
-    var kind: BackendKind { inner.kind }
-    var driver: HypervisorDriver { inner.driver }
-    func collectFacts(host: HostConfig) async throws -> HostFacts { try await inner.collectFacts(host: host) }
-    func unsupportedReason(for action: Action, guest: GuestSpec?) -> String? {
-        inner.unsupportedReason(for: action, guest: guest)
-    }
-    func perform(_ action: Action, in session: CaseSession) async throws -> ActionOutcome {
-        try await inner.perform(action, in: session)
-    }
-    func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
-        try await inner.undo(entry, in: session)
-    }
-    func leftovers() async throws -> [String] { try await inner.leftovers() }
-    func removeLeftover(_ name: String) async throws -> [Evidence] { try await inner.removeLeftover(name) }
-    func readInventory() async -> InventoryReading? {
-        let next = readings.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-        guard let next else {
-            Issue.record("more inventory readings than the test gave")
-            return nil
-        }
-        return InventoryReading(inventory: next, evidence: [], problem: nil)
-    }
-}
-
 extension HostInventoryTests {
     /// Runs one create/destroy case on the test driver with `before` and `after` as the host's readings.
     static func runCase(before: HostInventory, after: HostInventory, hostHealth: String = "", caseKeys: String = "")
@@ -135,23 +100,8 @@ extension HostInventoryTests {
                   - destroy:
             """
         )
-        let backend = TestDriverWithReadings(try privateTestHost(), readings: [before, after])
-        let facts = try await backend.collectFacts(host: .testDriverDefault)
-        let runPlan = try RunPlanner.resolve(plan, only: [], backend: backend, facts: facts, host: .testDriverDefault)
-        let events = Mutex<[RunEvent]>([])
-        let runner = Runner(
-            backend: backend,
-            host: .testDriverDefault,
-            facts: facts,
-            runID: "health",
-            casesDirectory: "/nonexistent",
-            logger: Logger(label: "test"),
-            emit: { event in events.withLock { $0.append(event) } }
-        )
-        await runner.run(runPlan)
-        var builder = RunResultBuilder()
-        for event in events.withLock({ $0 }) { builder.add(event) }
-        return try #require(builder.result()?.cases.first)
+        let backend = TestDriverWithHooks(try privateTestHost(), readings: [before, after])
+        return try #require(try await backend.run(plan, runID: "health").first)
     }
 
     @Test("the runner: a vif and a domain left after teardown make the case an error naming them")
@@ -222,30 +172,8 @@ extension HostInventoryTests {
         let idle = try HostInventoryScript.parse(try Self.capture("inventory-idle"))
         func run(after: HostInventory) async throws -> [String: CaseResult] {
             // Two readings for the two cases: they ran together, in one window.
-            let backend = TestDriverWithReadings(try privateTestHost(), readings: [idle, after])
-            let facts = try await backend.collectFacts(host: .testDriverDefault)
-            let runPlan = try RunPlanner.resolve(
-                plan,
-                only: [],
-                backend: backend,
-                facts: facts,
-                host: .testDriverDefault
-            )
-            let events = Mutex<[RunEvent]>([])
-            var runner = Runner(
-                backend: backend,
-                host: .testDriverDefault,
-                facts: facts,
-                runID: "w",
-                casesDirectory: "/nonexistent",
-                logger: Logger(label: "test"),
-                emit: { event in events.withLock { $0.append(event) } }
-            )
-            runner.jobs = 2
-            await runner.run(runPlan)
-            var builder = RunResultBuilder()
-            for event in events.withLock({ $0 }) { builder.add(event) }
-            let cases = try #require(builder.result()?.cases)
+            let backend = TestDriverWithHooks(try privateTestHost(), readings: [idle, after])
+            let cases = try await backend.run(plan, jobs: 2, runID: "w")
             return Dictionary(uniqueKeysWithValues: cases.map { ($0.id, $0) })
         }
         // A leaked xl.cfg names case one-b's domain: one-b's leak, not one's (whose domain name it starts with).

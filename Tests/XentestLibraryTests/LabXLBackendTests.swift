@@ -110,6 +110,29 @@ extension LabEndToEndTests {
         #expect(try await ssh.run(["true"], timeout: .seconds(60)).succeeded)
     }
 
+    /// xl's wait on xenstored (`awaitXenstoreChange`, the wait of a retried `xenstore-read` or device listing),
+    /// through dom0's real xenstored: a write under the watched trees ends it long before its limit; with no change
+    /// it lasts to its limit (the watches' own first events do not end it), a watch all the same.
+    static func checkXenstoreWatch(_ ssh: SSHCommandRunner) async throws {
+        let xl = XLBackend(runner: ssh)
+        let probe = "/local/domain/0/xentest-watch-probe"
+        let start = Date()
+        async let watched = xl.awaitXenstoreChange(XLBackend.deviceTrees, atMost: 60)
+        try await Task.sleep(for: .seconds(3))
+        let wrote = try await ssh.run(["xenstore-write", probe, "1"], timeout: .seconds(30))
+        #expect(wrote.succeeded, "\(wrote)")
+        #expect(try await watched, "the watch ran")
+        let woken = Date().timeIntervalSince(start)
+        #expect(woken < 30, "the write ended the watch, not its 60 s limit: \(woken) s")
+        let removed = try await ssh.run(["xenstore-rm", probe], timeout: .seconds(30))
+        #expect(removed.succeeded, "\(removed)")
+        let quiet = Date()
+        #expect(try await xl.awaitXenstoreChange(XLBackend.deviceTrees, atMost: 3), "a watch with no change")
+        let waited = Date().timeIntervalSince(quiet)
+        #expect(waited > 2.5, "with nothing changing (no guest), the watch lasted to its limit: \(waited) s")
+        print(String(format: "xenstore watch: woken after %.1f s (written at 3 s); idle %.1f s", woken, waited))
+    }
+
     /// The one run under `root`.
     static func onlyResult(under root: String) throws -> RunResult {
         let runs = try FileManager.default.contentsOfDirectory(atPath: root)
@@ -124,6 +147,9 @@ extension LabEndToEndTests {
     ) func smokeOnRealXen() async throws {
         try await Self.withBootedLabLeftAsItWas { lab, state, folder, _, _ in
             try await Self.checkSharedConnection(lab.sshRunner(port: state.sshPort, sharing: SSHConnectionSharing()))
+            let watching = lab.sshRunner(port: state.sshPort, sharing: try SSHConnectionSharing())
+            try await Self.checkXenstoreWatch(watching)
+            await watching.close()
             let status = try await lab.runPlan(RunOptions(plan: "smoke", resultsRoot: folder + "/results"))
             let result = try Self.onlyResult(under: folder + "/results")
             for failed in result.cases where failed.status != .pass {
