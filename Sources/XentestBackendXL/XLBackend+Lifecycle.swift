@@ -99,7 +99,8 @@ extension XLBackend {
     }
 
     /// Destroys the domain (one xl no longer knows counts as gone), gives a PCI device back to its driver with
-    /// `xl pci-assignable-remove -r`, or removes the file with `rm -f`; throws `TeardownFailed` when xl refuses.
+    /// `xl pci-assignable-remove -r`, or removes the file with `rm -f`; throws `TeardownFailed` when xl refuses or
+    /// `rm` fails.
     public func undo(_ entry: LedgerEntry, in session: CaseSession) async throws -> [Evidence] {
         var calls: [Evidence] = []
         switch entry {
@@ -132,6 +133,7 @@ extension XLBackend {
         case .file(let path):
             let result = try await runner.run(["rm", "-f", path], timeout: .seconds(30))
             calls.append(result.evidence)
+            if !result.succeeded { throw TeardownFailed(evidence: result) }
         }
         return calls
     }

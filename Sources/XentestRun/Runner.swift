@@ -419,7 +419,9 @@ public struct Runner: Sendable {
         return true
     }
 
-    /// Undoes what the case left on its ledger, last first; returns a message when any of it failed.
+    /// Undoes what the case left on its ledger, last first; returns a message when any of it failed. An undo that
+    /// fails (not one that times out) is tried once more a second later: on a loaded host a teardown command can
+    /// die of a cause of the host's own (dom0's `rm` was seen to segfault), and what the run made must not stay.
     func teardown(_ session: CaseSession, after stepCount: Int) async -> String? {
         var failures: [String] = []
         let entries = session.ledger.teardownOrder
@@ -428,19 +430,34 @@ public struct Runner: Sendable {
             var evidence: [Evidence] = []
             var status = CaseStatus.pass
             var message: String?
-            let activity = StepActivity()
-            do {
-                let backend = self.backend
-                evidence = try await Self.tracked(teardownTimeout, activity) {
-                    try await backend.undo(entry, in: session)
+            var attempts = 0
+            while true {
+                attempts += 1
+                let activity = StepActivity()
+                do {
+                    let backend = self.backend
+                    evidence += try await Self.tracked(teardownTimeout, activity) {
+                        try await backend.undo(entry, in: session)
+                    }
+                    session.forget(entry)
+                    status = .pass
+                } catch {
+                    evidence += (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
+                    status = error is DeadlineExceeded ? .timeout : .error
+                    message = attempts == 1 ? "\(error)" : "\(message ?? ""); again: \(error)"
+                    if status == .error && attempts == 1 {
+                        logger.warning("teardown of \(entry) failed, trying again: \(error)")
+                        try? await Task.sleep(for: .seconds(1))
+                        continue
+                    }
                 }
-                session.forget(entry)
-            } catch {
-                evidence = (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
-                status = error is DeadlineExceeded ? .timeout : .error
-                message = "\(error)"
-                failures.append("teardown of \(entry) failed: \(error)")
-                logger.error("teardown of \(entry) failed: \(error)")
+                break
+            }
+            if status != .pass {
+                failures.append("teardown of \(entry) failed: \(message ?? "")")
+                logger.error("teardown of \(entry) failed: \(message ?? "")")
+            } else if let first = message {
+                message = "done on the second attempt; the first failed: \(first)"
             }
             emit(
                 .stepEnded(
@@ -452,7 +469,7 @@ public struct Runner: Sendable {
                         status: status,
                         message: message,
                         durationSeconds: Date().timeIntervalSince(start),
-                        attempts: 1,
+                        attempts: attempts,
                         evidence: evidence
                     ),
                     teardown: true
