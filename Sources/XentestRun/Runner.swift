@@ -420,8 +420,9 @@ public struct Runner: Sendable {
     }
 
     /// Undoes what the case left on its ledger, last first; returns a message when any of it failed. An undo that
-    /// fails (not one that times out) is tried once more a second later: on a loaded host a teardown command can
-    /// die of a cause of the host's own (dom0's `rm` was seen to segfault), and what the run made must not stay.
+    /// fails (not one that times out or is cancelled) is tried once more a second later: on a loaded host a teardown
+    /// command can die of a cause of the host's own (dom0's `rm` was seen to segfault), and what the run made must
+    /// not stay.
     func teardown(_ session: CaseSession, after stepCount: Int) async -> String? {
         var failures: [String] = []
         let entries = session.ledger.teardownOrder
@@ -445,7 +446,7 @@ public struct Runner: Sendable {
                     evidence += (error as? BackendFailure)?.evidence ?? activity.evidenceSoFar()
                     status = error is DeadlineExceeded ? .timeout : .error
                     message = attempts == 1 ? "\(error)" : "\(message ?? ""); again: \(error)"
-                    if status == .error && attempts == 1 {
+                    if status == .error && attempts == 1 && !(error is CancellationError) {
                         logger.warning("teardown of \(entry) failed, trying again: \(error)")
                         try? await Task.sleep(for: .seconds(1))
                         continue
