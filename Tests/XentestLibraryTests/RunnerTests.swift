@@ -19,11 +19,14 @@ struct TestDriverRun {
     let events: [RunEvent]
     let domainNames: [String]
 
-    /// Runs `plan` on `backend` (default: a private test host); `cancelWhen` cancels the run when an event matches;
-    /// `observe` sees each event as it is emitted, before the runner goes on.
+    /// Runs `plan` on `backend` (default: a private test host), driven `through` a wrapper of it when one is given
+    /// (`TestDriverWithHooks`), as run `runID` (default: a random one); `cancelWhen` cancels the run when an event
+    /// matches; `observe` sees each event as it is emitted, before the runner goes on.
     static func run(
         _ plan: Plan,
         backend given: LibvirtBackend? = nil,
+        through wrapper: (any Backend)? = nil,
+        runID: String? = nil,
         host: HostConfig = .testDriverDefault,
         only: [String] = [],
         runTimeout: PlanDuration? = nil,
@@ -32,15 +35,16 @@ struct TestDriverRun {
         observe: (@Sendable (RunEvent) -> Void)? = nil
     ) async throws -> TestDriverRun {
         let backend = try given ?? privateTestHost()
-        let facts = try await backend.collectFacts(host: .testDriverDefault)
-        let runPlan = try RunPlanner.resolve(plan, only: only, backend: backend, facts: facts, host: host)
+        let driven = wrapper ?? backend
+        let facts = try await driven.collectFacts(host: .testDriverDefault)
+        let runPlan = try RunPlanner.resolve(plan, only: only, backend: driven, facts: facts, host: host)
         let events = Mutex<[RunEvent]>([])
         let cancel = Mutex<(@Sendable () -> Void)?>(nil)
         var runner = Runner(
-            backend: backend,
+            backend: driven,
             host: host,
             facts: facts,
-            runID: String(UUID().uuidString.prefix(8)).lowercased(),
+            runID: runID ?? String(UUID().uuidString.prefix(8)).lowercased(),
             casesDirectory: "/nonexistent",
             runTimeout: runTimeout,
             logger: Logger(label: "test"),

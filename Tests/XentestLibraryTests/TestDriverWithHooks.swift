@@ -1,5 +1,3 @@
-import Foundation
-import Logging
 import Synchronization
 import Testing
 @testable import XentestBackendLibvirt
@@ -67,25 +65,9 @@ final class TestDriverWithHooks: Backend {
         return InventoryReading(inventory: next, evidence: [], problem: nil)
     }
 
-    /// Runs `plan`'s cases on this backend with the test driver's default host, `jobs` at a time, as run `runID`;
-    /// each one's result.
+    /// Runs `plan`'s cases through this backend with the test driver's default host, `jobs` at a time, as run
+    /// `runID`; each one's result.
     func run(_ plan: Plan, jobs: Int = 1, runID: String = "hooks") async throws -> [CaseResult] {
-        let facts = try await collectFacts(host: .testDriverDefault)
-        let runPlan = try RunPlanner.resolve(plan, only: [], backend: self, facts: facts, host: .testDriverDefault)
-        let events = Mutex<[RunEvent]>([])
-        var runner = Runner(
-            backend: self,
-            host: .testDriverDefault,
-            facts: facts,
-            runID: runID,
-            casesDirectory: "/nonexistent",
-            logger: Logger(label: "test"),
-            emit: { event in events.withLock { $0.append(event) } }
-        )
-        runner.jobs = jobs
-        await runner.run(runPlan)
-        var builder = RunResultBuilder()
-        for event in events.withLock({ $0 }) { builder.add(event) }
-        return try #require(builder.result()?.cases)
+        try await TestDriverRun.run(plan, backend: inner, through: self, runID: runID, jobs: jobs).result.cases
     }
 }
